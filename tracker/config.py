@@ -1,0 +1,237 @@
+"""Load and validate ``config.toml``.
+
+Each TOML table maps onto a dataclass below. Validation is driven by the dataclasses' type
+hints, so a later feature adds its settings by adding a field or a section dataclass, and
+every mistake is reported with the file, the key path and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from tracker import __version__
+from tracker.errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class _Invalid(Exception):
+    """Raised by a field check; the loader adds the file and key path."""
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _Invalid(f"{url!r} is not an http(s) URL")
+    return url
+
+
+def _check_urls(urls: list[str]) -> list[str]:
+    if not urls:
+        raise _Invalid("must list at least one URL")
+    for url in urls:
+        _check_url(url)
+    return urls
+
+
+def _check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise _Invalid(f"{name!r} is not a slug (lower-case letters, digits, '-' and '_')")
+    return name
+
+
+def _check_archives(archives: list[str]) -> list[str]:
+    for archive in archives:
+        kind, _, rest = archive.partition(":")
+        if archive == "ia":
+            continue
+        if kind == "memento" and rest:
+            _check_url(rest)
+        elif kind == "warc" and rest:
+            continue
+        else:
+            raise _Invalid(f"{archive!r} is not an archive: use 'ia', 'memento:<URL>' or 'warc:<path>'")
+    return archives
+
+
+def _check_positive(value: float) -> float:
+    if value <= 0:
+        raise _Invalid(f"must be greater than 0, not {value}")
+    return value
+
+
+def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    """A dataclass field whose value is passed through ``check`` after type checking."""
+    if isinstance(default, list):
+        kw["default_factory"] = lambda: list(default)
+    elif default is not dataclasses.MISSING:
+        kw["default"] = default
+    return field(metadata={"check": check}, **kw)
+
+
+@dataclass
+class StorageConfig:
+    path: Path = Path("snapshots/tracker.db")
+
+
+@dataclass
+class FetchConfig:
+    user_agent: str = f"policy-tracker/{__version__}"
+    contact: str = ""
+    timeout_s: float = _checked(_check_positive, 30.0)
+    max_bytes: int = _checked(_check_positive, 10_000_000)
+
+    @property
+    def full_user_agent(self) -> str:
+        """The User-Agent sent: the tool, and a contact so site and archive owners can reach us."""
+        return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
+
+
+@dataclass
+class PolicyConfig:
+    name: str = _checked(_check_name)
+    urls: list[str] = _checked(_check_urls)
+    title: str = ""
+    selector: str = ""
+    live: bool = True
+    archives: list[str] = _checked(_check_archives, ["ia"])
+
+    @property
+    def current_url(self) -> str:
+        return self.urls[-1]
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+
+@dataclass
+class Config:
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    policy: list[PolicyConfig] = field(default_factory=list)
+    path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
+
+    @property
+    def policies(self) -> list[PolicyConfig]:
+        return self.policy
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage.path
+
+    def select(self, names: tuple[str, ...] | list[str]) -> list[PolicyConfig]:
+        """The named policies in the order given, or all of them when no name is given."""
+        if not names:
+            return list(self.policy)
+        by_name = {p.name: p for p in self.policy}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            known = ", ".join(by_name) or "none"
+            raise ConfigError(str(self.path), "", f"no policy named {unknown[0]!r} (known: {known})")
+        return [by_name[n] for n in names]
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file; raises ``ConfigError`` naming what is wrong."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "no such file (pass --config PATH or set TRACKER_CONFIG)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), "", f"TOML syntax error: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), "", f"cannot read: {e}") from None
+
+    loader = _Loader(str(path))
+    config = loader.build(Config, raw, "")
+    config.path = path
+    _check_unique_names(config, loader)
+    if not config.storage.path.is_absolute():
+        config.storage.path = path.parent / config.storage.path
+    return config
+
+
+def _check_unique_names(config: Config, loader: "_Loader") -> None:
+    seen: dict[str, int] = {}
+    for i, policy in enumerate(config.policy, start=1):
+        if policy.name in seen:
+            raise ConfigError(
+                loader.file, f"policy[{i}].name",
+                f"duplicate name {policy.name!r} (also policy[{seen[policy.name]}])",
+            )
+        seen[policy.name] = i
+
+
+@dataclass
+class _Loader:
+    file: str
+
+    def build(self, cls: type, table: Any, where: str) -> Any:
+        if not isinstance(table, dict):
+            raise ConfigError(self.file, where, f"must be a table, not {_type_name(table)}")
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        hints = typing.get_type_hints(cls)
+        for key in table:
+            if key not in fields:
+                raise ConfigError(self.file, _join(where, key), "unknown key" + _did_you_mean(key, fields))
+        values = {}
+        for name, f in fields.items():
+            key_path = _join(where, name)
+            if name not in table:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise ConfigError(self.file, key_path, "missing (required)")
+                continue
+            value = self.coerce(table[name], hints[name], key_path)
+            if "check" in f.metadata:
+                try:
+                    value = f.metadata["check"](value)
+                except _Invalid as e:
+                    raise ConfigError(self.file, key_path, str(e)) from None
+            values[name] = value
+        return cls(**values)
+
+    def coerce(self, value: Any, hint: Any, where: str) -> Any:
+        origin = typing.get_origin(hint)
+        if origin is list:
+            (item,) = typing.get_args(hint)
+            if not isinstance(value, list):
+                raise ConfigError(self.file, where, f"must be a list, not {_type_name(value)}")
+            return [self.coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value, start=1)]
+        if origin in (typing.Union, types.UnionType):
+            raise TypeError(f"unsupported config type {hint}")  # keep config types simple
+        if dataclasses.is_dataclass(hint):
+            return self.build(hint, value, where)
+        if hint is Path:
+            return Path(self.coerce(value, str, where))
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+            raise ConfigError(self.file, where, f"must be {_type_name(hint)}, not {_type_name(value)} {value!r}")
+        return value
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(value_or_type: Any) -> str:
+    t = value_or_type if isinstance(value_or_type, type) else type(value_or_type)
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(t, t.__name__)

@@ -1,0 +1,207 @@
+"""Fetch a page over HTTP as a careful, bounded client.
+
+Everything fetched is untrusted: the body is capped at ``max_bytes`` *after* decompression
+(a gzip bomb never fills memory), the whole fetch is bounded in time, redirects are followed
+by hand so that each hop is recorded and no redirect body is read, and conditional GET saves
+the server (and us) a download when nothing changed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import socket
+import time
+import zlib
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from tracker.config import FetchConfig
+from tracker.errors import UserError
+from tracker.models import utc_now
+
+CHUNK = 64 * 1024
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+
+
+class FetchError(UserError):
+    """A fetch that produced no usable response; the message names the URL."""
+
+
+@dataclass
+class Fetched:
+    """An HTTP response as received: what a capture is made from."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: str
+    redirects: list[dict] = field(default_factory=list)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def make_session(config: FetchConfig) -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = config.full_user_agent
+    # Only encodings we can decompress under a size cap ourselves.
+    session.headers["Accept-Encoding"] = "gzip, deflate"
+    return session
+
+
+def fetch(session: requests.Session, url: str, config: FetchConfig,
+          validators: dict[str, str] | None = None) -> Fetched:
+    """GET ``url`` within ``config``'s limits; raises ``FetchError`` when there is no response."""
+    deadline = time.monotonic() + config.timeout_s
+    headers = {}
+    if validators:
+        if validators.get("etag"):
+            headers["If-None-Match"] = validators["etag"]
+        if validators.get("last-modified"):
+            headers["If-Modified-Since"] = validators["last-modified"]
+    redirects: list[dict] = []
+    current = url
+    fetched_at = utc_now()
+    while True:
+        response = _get(session, current, headers, deadline, config)
+        with response:
+            if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                target = urljoin(current, response.headers["location"])
+                redirects.append({"status": response.status_code, "url": current, "location": target})
+                if len(redirects) > MAX_REDIRECTS:
+                    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise FetchError(f"{url}: redirected to a non-HTTP URL {target!r}")
+                current = target
+                continue
+            body = read_capped(response, config.max_bytes, deadline, current)
+            return Fetched(
+                url=url, final_url=current, status=response.status_code,
+                headers={k.lower(): v for k, v in response.headers.items()},
+                body=body, fetched_at=fetched_at, redirects=redirects,
+            )
+
+
+def _get(session: requests.Session, url: str, headers: dict, deadline: float,
+         config: FetchConfig) -> requests.Response:
+    remaining = max(deadline - time.monotonic(), 0.001)
+    try:
+        return session.get(url, headers=headers, stream=True, allow_redirects=False,
+                           timeout=(remaining, remaining))
+    except requests.Timeout:
+        raise FetchError(f"{url}: timed out after {config.timeout_s:g}s") from None
+    except requests.RequestException as e:
+        raise FetchError(f"{url}: {_reason(e)}") from None
+
+
+def read_capped(response: requests.Response, limit: int, deadline: float, url: str) -> bytes:
+    """Read and decompress the body, refusing more than ``limit`` decompressed bytes."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("identity", ""):
+        decoder = None
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"{url}: page is {int(declared):,} bytes, over max_bytes ({limit:,})")
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+    else:
+        raise FetchError(f"{url}: unsupported Content-Encoding {encoding!r}")
+    out = bytearray()
+    try:
+        while chunk := response.raw.read(CHUNK, decode_content=False):
+            if time.monotonic() > deadline:
+                raise FetchError(f"{url}: download took too long (over the fetch timeout)")
+            if decoder is None:
+                out += chunk
+            else:
+                out += decoder.decompress(chunk, limit + 1 - len(out))
+                if decoder.unconsumed_tail:
+                    out += b"x"  # more output pending: certainly over the limit
+            if len(out) > limit:
+                raise FetchError(f"{url}: page is over max_bytes ({limit:,} bytes)"
+                                 + (" once decompressed" if decoder else ""))
+        if decoder is not None:
+            out += decoder.flush()
+    except zlib.error as e:
+        raise FetchError(f"{url}: corrupt {encoding} body ({e})") from None
+    except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
+        raise FetchError(f"{url}: timed out while reading") from None
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
+        raise FetchError(f"{url}: connection lost while reading ({_reason(e)})") from None
+    return bytes(out)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost readable cause of a requests/urllib3 error ('Connection refused')."""
+    seen = exc
+    while True:
+        inner = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        if inner is None or inner is seen:
+            break
+        seen = inner
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+    text = str(seen)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if match:
+        return match.group(1)
+    return text if len(text) < 160 else type(seen).__name__
+
+
+def describe_body(content_type: str, body: bytes) -> tuple[str, str | None, str]:
+    """Media type, charset and format ('html', 'pdf', 'text', 'other') of a response body.
+
+    The declared type is checked against the body itself: servers often mislabel pages.
+    """
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    charset = _charset_param(params) or _sniff_charset(body)
+    head = body[:1024].lstrip().lower()
+    if media == "application/pdf" or body.startswith(b"%PDF-"):
+        return media, charset, "pdf"
+    if media in ("text/html", "application/xhtml+xml") or head.startswith((b"<!doctype html", b"<html")):
+        return media, charset, "html"
+    if media.startswith("text/"):
+        return media, charset, "text"
+    return media, charset, "other"
+
+
+def _charset_param(params: str) -> str | None:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return _known_codec(value.strip().strip("\"'"))
+    return None
+
+
+def _sniff_charset(body: bytes) -> str | None:
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    match = META_CHARSET.search(body[:4096])
+    return _known_codec(match.group(1).decode("ascii")) if match else None
+
+
+def _known_codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_body(body: bytes, charset: str | None) -> str:
+    """Text of a body: its declared charset, else UTF-8, else Windows-1252 (what browsers do)."""
+    if charset:
+        return body.decode(charset, errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")

@@ -1,0 +1,126 @@
+"""Jobs: one pass of work over the configured policies, wiring the pipeline stages.
+
+The CLI and the daemon call these; each run and each policy's outcome is recorded in the
+store, and a failing policy never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+import requests
+
+from tracker import history
+from tracker.config import Config, FetchConfig, PolicyConfig
+from tracker.fetch import Fetched, FetchError, describe_body, fetch, make_session
+from tracker.models import Capture
+from tracker.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    policy: str
+    outcome: str  # new-version, changed-back, unchanged, error, skipped
+    message: str
+    capture_id: int | None = None
+    version: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "error"
+
+
+def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator[Outcome]:
+    """Fetch each policy's current page once, store it, and say what it means."""
+    policies = config.select(names)
+    store.sync_policies(config.policies)
+    run_id = store.start_run("check")
+    counts: Counter[str] = Counter()
+    session = make_session(config.fetch)
+    try:
+        for policy in policies:
+            if not policy.live and not names:
+                outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
+            else:
+                outcome = _check_one(store, session, policy, config.fetch)
+            counts[outcome.outcome] += 1
+            if outcome.outcome != "skipped":
+                store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
+                                 outcome.version, outcome.message)
+            yield outcome
+    except BaseException as e:
+        store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
+        raise
+    store.finish_run(run_id, "failed" if counts["error"] else "ok", dict(counts))
+
+
+def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
+               fetch_config: FetchConfig) -> Outcome:
+    url = policy.current_url
+    previous = store.last_live_capture(policy.name, url)
+    validators = _validators(previous)
+    try:
+        fetched = fetch(session, url, fetch_config, validators)
+    except FetchError as e:
+        return Outcome(policy.name, "error", str(e))
+    except Exception as e:  # a bug must not stop the other policies
+        log.exception("checking %s", policy.name)
+        return Outcome(policy.name, "error", f"{url}: internal error: {type(e).__name__}: {e}")
+    if fetched.not_modified and previous is None:
+        return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
+    capture, body = live_capture(policy.name, fetched, previous)
+    capture_id, _ = store.add_capture(capture, body)
+    derived = history.rebuild(store, policy.name)
+    return _describe(policy.name, capture, derived)
+
+
+def _validators(previous: Capture | None) -> dict[str, str] | None:
+    if previous is None:
+        return None
+    wanted = {k: previous.headers[k] for k in ("etag", "last-modified") if k in previous.headers}
+    return wanted or None
+
+
+def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tuple[Capture, bytes | None]:
+    """A capture of a live response; a 304 is recorded as a sighting of the previous body."""
+    if fetched.not_modified:
+        assert previous is not None
+        capture = Capture(
+            policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
+            status=304, sha256=previous.sha256, size=previous.size, fetched_at=fetched.fetched_at,
+            content_type=previous.content_type, charset=previous.charset, format=previous.format,
+            headers={**previous.headers, **fetched.headers}, final_url=fetched.final_url,
+            redirects=fetched.redirects, flags=["not-modified"])
+        return capture, None
+    content_type, charset, fmt = describe_body(fetched.headers.get("content-type", ""), fetched.body)
+    flags = []
+    if fmt != "html":
+        flags.append("not-html")
+    if fetched.redirects:
+        flags.append("redirected")
+    capture = Capture(
+        policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
+        status=fetched.status, sha256=None, fetched_at=fetched.fetched_at,
+        content_type=content_type, charset=charset, format=fmt, headers=fetched.headers,
+        final_url=fetched.final_url, redirects=fetched.redirects, flags=flags)
+    return capture, fetched.body
+
+
+def _describe(policy: str, capture: Capture, derived: history.History) -> Outcome:
+    number, reason = derived.assignments[capture.id]
+    if number is None:
+        return Outcome(policy, "error", f"{capture.url}: {reason}", capture.id)
+    detail = f" ({capture.format})" if capture.format != "html" else ""
+    change = next((c for c in reversed(derived.changes)
+                   if c.window_end == capture.captured_at and c.to_version == number), None)
+    if change is not None and change.reverts_to:
+        return Outcome(policy, "changed-back", f"changed back to version {number}{detail}", capture.id, number)
+    first = derived.versions[number - 1].first_capture == capture.id
+    if change is not None or first:
+        return Outcome(policy, "new-version", f"new version {number}{detail}", capture.id, number)
+    return Outcome(policy, "unchanged", f"unchanged (version {number})", capture.id, number)

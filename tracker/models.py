@@ -1,0 +1,74 @@
+"""The things that flow through the pipeline: captures in, versions and changes out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def utc_now() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+def iso(moment: datetime) -> str:
+    """One timestamp format everywhere, so that stored times sort as text."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Capture:
+    """One observation of a policy page: a live fetch or an archived memento, kept untouched.
+
+    ``captured_at`` is when the page looked like this (the archive's capture time for a
+    memento); ``fetched_at`` is when this tool read it.
+    """
+
+    policy: str
+    url: str
+    captured_at: str
+    source: str  # "live", "ia", "memento" or "warc"
+    status: int
+    sha256: str | None
+    fetched_at: str
+    content_type: str = ""
+    charset: str | None = None
+    format: str = "html"  # "html", "pdf", "text" or "other"
+    headers: dict[str, str] = field(default_factory=dict)
+    archive_url: str | None = None
+    final_url: str | None = None
+    redirects: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    size: int = 0
+    id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300 or "not-modified" in self.flags
+
+
+@dataclass
+class Version:
+    """A distinct policy text and the span of captures that showed it."""
+
+    policy: str
+    number: int
+    key: str
+    sha256: str
+    first_capture: int
+    last_capture: int
+    first_seen: str
+    last_seen: str
+    captures: int = 1
+
+
+@dataclass
+class Change:
+    """The move from one version to the next; it happened somewhere inside its window."""
+
+    policy: str
+    from_version: int
+    to_version: int
+    window_start: str
+    window_end: str
+    kind: str = "changed"
+    reverts_to: int | None = None

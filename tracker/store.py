@@ -1,0 +1,350 @@
+"""The snapshot store: one SQLite file holding every capture, untouched, and what is derived.
+
+Captures and bodies are evidence and are never deleted in normal operation. Versions,
+capture assignments and changes are derived from them and can be rebuilt at any time.
+Every multi-row write happens in one transaction, so a killed process leaves either all of a
+write or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+import zstandard
+
+from tracker.config import PolicyConfig
+from tracker.errors import UserError
+from tracker.models import Capture, Change, Version, utc_now
+
+ZSTD_LEVEL = 10
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation schema.
+    """
+    CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        urls TEXT NOT NULL,               -- JSON list, oldest first
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE bodies (
+        sha256 TEXT PRIMARY KEY,          -- of the uncompressed body
+        size INTEGER NOT NULL,
+        compression TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE captures (
+        id INTEGER PRIMARY KEY,
+        policy TEXT NOT NULL REFERENCES policies(name),
+        url TEXT NOT NULL,
+        captured_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        archive_url TEXT NOT NULL DEFAULT '',
+        final_url TEXT,
+        status INTEGER NOT NULL,
+        headers TEXT NOT NULL,            -- JSON object, lower-case names
+        content_type TEXT NOT NULL,
+        charset TEXT,
+        format TEXT NOT NULL,
+        sha256 TEXT REFERENCES bodies(sha256),
+        size INTEGER NOT NULL,
+        redirects TEXT NOT NULL,          -- JSON list of {status, url, location}
+        flags TEXT NOT NULL,              -- JSON list
+        fetched_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX captures_identity ON captures(policy, source, url, captured_at, archive_url);
+    CREATE INDEX captures_timeline ON captures(policy, captured_at);
+
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        policy TEXT NOT NULL REFERENCES policies(name),
+        number INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        sha256 TEXT NOT NULL REFERENCES bodies(sha256),
+        first_capture INTEGER NOT NULL REFERENCES captures(id),
+        last_capture INTEGER NOT NULL REFERENCES captures(id),
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        captures INTEGER NOT NULL,
+        UNIQUE (policy, number)
+    );
+    CREATE TABLE capture_versions (
+        capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+        policy TEXT NOT NULL,
+        version INTEGER,                  -- null when the capture is not a policy version
+        reason TEXT                       -- why it is not
+    );
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        policy TEXT NOT NULL REFERENCES policies(name),
+        from_version INTEGER NOT NULL,
+        to_version INTEGER NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reverts_to INTEGER
+    );
+    CREATE INDEX changes_by_policy ON changes(policy, window_end);
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        outcome TEXT,                     -- ok, failed (some policy failed), error (the run died)
+        counts TEXT,                      -- JSON object
+        error TEXT
+    );
+    CREATE TABLE run_results (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        policy TEXT NOT NULL REFERENCES policies(name),
+        at TEXT NOT NULL,
+        outcome TEXT NOT NULL,            -- new-version, changed, unchanged, error, ...
+        capture_id INTEGER REFERENCES captures(id),
+        version INTEGER,
+        message TEXT
+    );
+    CREATE INDEX run_results_by_policy ON run_results(policy, at);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """The Python API over the SQLite file; the CLI is a thin layer on top of it."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.enable_wal()
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{self.path}: not a usable policy-tracker database ({e})") from None
+        except OSError as e:
+            raise UserError(f"{self.path}: cannot open the database ({e.strerror or e})") from None
+        self._zc = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self._zd = zstandard.ZstdDecompressor()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise UserError(f"{self.path}: written by a newer policy-tracker "
+                            f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade it")
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            # executescript() commits whatever is open first, so the script holds its own
+            # transaction: a migration and its version number land together or not at all.
+            try:
+                self.db.conn.executescript(
+                    f"BEGIN IMMEDIATE; {MIGRATIONS[number - 1]}; PRAGMA user_version = {number}; COMMIT;")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- policies --------------------------------------------------------------------------
+
+    def sync_policies(self, policies: list[PolicyConfig]) -> None:
+        """Record the configured policies; policies dropped from the config keep their data."""
+        with self.transaction():
+            for p in policies:
+                self.db.execute(
+                    "INSERT INTO policies (name, title, urls, added_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET title = excluded.title, urls = excluded.urls",
+                    (p.name, p.display_title, json.dumps(p.urls), utc_now()),
+                )
+
+    # -- bodies and captures ---------------------------------------------------------------
+
+    def add_capture(self, capture: Capture, body: bytes | None) -> tuple[int, bool]:
+        """Store a capture (and its body, once per content); returns (id, whether it is new).
+
+        Storing the same capture again leaves the store as it was.
+        """
+        if body is not None:
+            capture.sha256 = hashlib.sha256(body).hexdigest()
+            capture.size = len(body)
+        with self.transaction():
+            if body is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO bodies (sha256, size, compression, data) VALUES (?, ?, 'zstd', ?)",
+                    (capture.sha256, len(body), self._zc.compress(body)),
+                )
+            row = _capture_row(capture)
+            cursor = self.db.execute(
+                f"INSERT OR IGNORE INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            if cursor.rowcount:
+                capture.id = cursor.lastrowid
+                return capture.id, True
+        capture.id = self.db.execute(
+            "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
+            "AND captured_at = ? AND archive_url = ?",
+            (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),
+        ).fetchone()[0]
+        return capture.id, False
+
+    def body(self, sha256: str) -> bytes:
+        row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", (sha256,)).fetchone()
+        if row is None:
+            raise KeyError(sha256)
+        compression, data = row
+        return self._zd.decompress(data) if compression == "zstd" else data
+
+    def captures(self, policy: str) -> list[Capture]:
+        """A policy's captures in timeline order (capture time, then insertion)."""
+        rows = self.db.query(
+            "SELECT * FROM captures WHERE policy = ? ORDER BY captured_at, id", [policy])
+        return [_capture_from_row(r) for r in rows]
+
+    def capture(self, capture_id: int) -> Capture:
+        rows = list(self.db.query("SELECT * FROM captures WHERE id = ?", [capture_id]))
+        if not rows:
+            raise KeyError(capture_id)
+        return _capture_from_row(rows[0])
+
+    def last_live_capture(self, policy: str, url: str) -> Capture | None:
+        """The newest successful live capture of ``url``: its validators allow a conditional GET."""
+        rows = list(self.db.query(
+            "SELECT * FROM captures WHERE policy = ? AND source = 'live' AND url = ? "
+            "AND status = 200 AND sha256 IS NOT NULL ORDER BY captured_at DESC, id DESC LIMIT 1",
+            [policy, url]))
+        return _capture_from_row(rows[0]) if rows else None
+
+    # -- derived history -------------------------------------------------------------------
+
+    def replace_history(self, policy: str, versions: list[Version], changes: list[Change],
+                        assignments: dict[int, tuple[int | None, str | None]]) -> None:
+        """Swap in a freshly derived history for one policy, all at once."""
+        with self.transaction():
+            for table in ("changes", "versions", "capture_versions"):
+                self.db.execute(f"DELETE FROM {table} WHERE policy = ?", (policy,))
+            for v in versions:
+                self.db.execute(
+                    "INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, "
+                    "first_seen, last_seen, captures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture,
+                     v.first_seen, v.last_seen, v.captures))
+            for c in changes:
+                self.db.execute(
+                    "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
+                    "kind, reverts_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (policy, c.from_version, c.to_version, c.window_start, c.window_end,
+                     c.kind, c.reverts_to))
+            self.db.conn.executemany(
+                "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
+                [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
+
+    def versions(self, policy: str) -> list[Version]:
+        rows = self.db.query(
+            "SELECT policy, number, key, sha256, first_capture, last_capture, first_seen, last_seen, "
+            "captures FROM versions WHERE policy = ? ORDER BY number", [policy])
+        return [Version(**r) for r in rows]
+
+    def changes(self, policy: str) -> list[Change]:
+        rows = self.db.query(
+            "SELECT policy, from_version, to_version, window_start, window_end, kind, reverts_to "
+            "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy])
+        return [Change(**r) for r in rows]
+
+    def version_of(self, capture_id: int) -> tuple[int | None, str | None]:
+        row = self.db.execute(
+            "SELECT version, reason FROM capture_versions WHERE capture_id = ?", (capture_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, command: str) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, utc_now()))
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, outcome: str, counts: dict[str, int], error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE runs SET ended_at = ?, outcome = ?, counts = ?, error = ? WHERE id = ?",
+            (utc_now(), outcome, json.dumps(counts), error, run_id))
+
+    def add_result(self, run_id: int, policy: str, outcome: str, capture_id: int | None = None,
+                   version: int | None = None, message: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO run_results (run_id, policy, at, outcome, capture_id, version, message) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, policy, utc_now(), outcome, capture_id, version, message))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
+        return [{**r, "counts": json.loads(r["counts"] or "{}")} for r in rows]
+
+    # -- status ----------------------------------------------------------------------------
+
+    def policy_status(self, policy: str) -> dict[str, Any]:
+        """What ``tracker status`` shows for one policy."""
+        one = lambda sql: self.db.execute(sql, (policy,)).fetchone()  # noqa: E731
+        last_check = one(
+            "SELECT r.at, r.outcome, r.message FROM run_results r JOIN runs ON runs.id = r.run_id "
+            "WHERE r.policy = ? AND runs.command = 'check' ORDER BY r.id DESC LIMIT 1")
+        last_error = one(
+            "SELECT at, message FROM run_results WHERE policy = ? AND outcome = 'error' "
+            "ORDER BY id DESC LIMIT 1")
+        last_change = one(
+            "SELECT window_start, window_end, to_version, kind FROM changes WHERE policy = ? "
+            "ORDER BY window_end DESC, id DESC LIMIT 1")
+        return {
+            "policy": policy,
+            "captures": one("SELECT count(*) FROM captures WHERE policy = ?")[0],
+            "versions": one("SELECT count(*) FROM versions WHERE policy = ?")[0],
+            "last_check": None if last_check is None else
+                {"at": last_check[0], "outcome": last_check[1], "message": last_check[2]},
+            "last_change": None if last_change is None else
+                {"window_start": last_change[0], "window_end": last_change[1],
+                 "to_version": last_change[2], "kind": last_change[3]},
+            "last_error": None if last_error is None else {"at": last_error[0], "message": last_error[1]},
+        }
+
+
+def _capture_row(c: Capture) -> dict[str, Any]:
+    return {
+        "policy": c.policy, "url": c.url, "captured_at": c.captured_at, "source": c.source,
+        "archive_url": c.archive_url or "", "final_url": c.final_url, "status": c.status,
+        "headers": json.dumps(c.headers, sort_keys=True), "content_type": c.content_type,
+        "charset": c.charset, "format": c.format, "sha256": c.sha256, "size": c.size,
+        "redirects": json.dumps(c.redirects), "flags": json.dumps(c.flags), "fetched_at": c.fetched_at,
+    }
+
+
+def _capture_from_row(r: dict[str, Any]) -> Capture:
+    return Capture(
+        id=r["id"], policy=r["policy"], url=r["url"], captured_at=r["captured_at"],
+        source=r["source"], archive_url=r["archive_url"] or None, final_url=r["final_url"],
+        status=r["status"], headers=json.loads(r["headers"]), content_type=r["content_type"],
+        charset=r["charset"], format=r["format"], sha256=r["sha256"], size=r["size"],
+        redirects=json.loads(r["redirects"]), flags=json.loads(r["flags"]), fetched_at=r["fetched_at"],
+    )
