@@ -231,7 +231,13 @@ def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_EXPECTED = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_GIVEN = {str: "a string", int: "an integer", float: "a decimal number", bool: "a boolean",
+          list: "a list", dict: "a table"}
+
+
 def _type_name(value_or_type: Any) -> str:
-    t = value_or_type if isinstance(value_or_type, type) else type(value_or_type)
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            list: "a list", dict: "a table"}.get(t, t.__name__)
+    """'an integer' for an expected type, 'a decimal number' for a given value."""
+    if isinstance(value_or_type, type):
+        return _EXPECTED.get(value_or_type, value_or_type.__name__)
+    return _GIVEN.get(type(value_or_type), type(value_or_type).__name__)

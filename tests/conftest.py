@@ -1,0 +1,146 @@
+"""Shared test parts: a real HTTP server on 127.0.0.1, config files, the CLI."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Page:
+    """What the test server answers for one path."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"})
+    delay: float = 0.0            # seconds before answering
+    handler: Callable | None = None  # full control: handler(request_handler) -> None
+
+
+class Site:
+    """A real HTTP server on 127.0.0.1 whose pages the test sets; it records each request."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                page = site.pages.get(self.path)
+                if page is None:
+                    page = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
+                if page.delay:
+                    time.sleep(page.delay)
+                if page.handler is not None:
+                    page.handler(self)
+                    return
+                self.send_response(page.status)
+                for name, value in page.headers.items():
+                    self.send_header(name, value)
+                if not any(k.lower() == "content-length" for k in page.headers):
+                    self.send_header("Content-Length", str(len(page.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(page.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site():
+    s = Site()
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    """Loopback traffic must never go through a proxy from the environment."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+
+
+def write_config(tmp_path: Path, policies: list[dict], extra: str = "") -> Path:
+    """A config.toml in tmp_path with its database beside it."""
+    lines = ['[storage]\npath = "snapshots/tracker.db"\n', extra]
+    for p in policies:
+        lines.append("[[policy]]")
+        for key, value in p.items():
+            lines.append(f"{key} = {_toml(value)}")
+        lines.append("")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def out(self) -> str:
+        """stdout with column padding squeezed to one space."""
+        return re.sub(r"[ \t]+", " ", self.stdout)
+
+    @property
+    def err(self) -> str:
+        return re.sub(r"[ \t]+", " ", self.stderr)
+
+
+def run_cli(config: Path, *args: str) -> Result:
+    """Run the CLI in-process, the way a user would call it."""
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def run_tracker(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m tracker`` as a separate process: what a shell user sees."""
+    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
