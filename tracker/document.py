@@ -1,0 +1,321 @@
+"""The policy document: title, declared date, sections, normalised text and its hash.
+
+Both extractors (HTML in ``extract.py``, text and Markdown here) produce a flat list of
+``Block``s; ``build_document`` turns blocks into a section tree the same way for both, so a
+policy reads the same whichever form it was captured in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# --- the things that flow ----------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One unit of text: a heading, a paragraph, a list item or a table row."""
+
+    kind: str  # "heading", "para", "item", "row"
+    text: str
+    rank: int = 0  # headings only: lower is more important (see HEADING_RANKS)
+
+
+@dataclass
+class Section:
+    heading: str  # "" for the untitled opening section
+    level: int
+    number: str = ""  # "1", "2.3": the numbering printed before the heading, if any
+    blocks: list[Block] = field(default_factory=list)
+    children: list["Section"] = field(default_factory=list)
+
+    def walk(self) -> "list[Section]":
+        out = [self]
+        for child in self.children:
+            out.extend(child.walk())
+        return out
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.blocks)
+
+
+@dataclass
+class Document:
+    title: str
+    sections: list[Section]
+    declared_date: str | None = None  # ISO date the policy states for itself
+    provenance: str | None = None  # an archive URL the text says it was taken from
+    provenance_date: str | None = None
+    language: str | None = None
+    truncated: bool = False
+    version_history: list[str] = field(default_factory=list)
+
+    def all_sections(self) -> list[Section]:
+        return [s for top in self.sections for s in top.walk()]
+
+    @property
+    def text(self) -> str:
+        """The normalised plain text: what the hash, diffs and facts are computed on."""
+        lines = []
+        for section in self.all_sections():
+            if section.heading:
+                lines.append(normalise(_numbered(section)))
+            lines.extend(normalise(b.text) for b in section.blocks)
+        return "\n".join(line for line in lines if line)
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+def _numbered(section: Section) -> str:
+    return f"{section.number} {section.heading}" if section.number else section.heading
+
+
+# --- normalisation -----------------------------------------------------------------------
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffd"), None)
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'})
+_SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/\d{1,14}(?:[a-z]{2}_)?/+(?=\w)")
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+_TRACKING = re.compile(r"^(utm_\w+|gclid|fbclid|msclkid|mc_[ce]id|_ga|_gl|sessionid|session_id|sid|"
+                       r"phpsessid|jsessionid|token|nonce|_hs\w+|hsctatracking|ref_src|cb|_)$", re.I)
+
+
+def normalise(text: str) -> str:
+    """Text with what is not wording taken out: invisible characters, space and quote
+    variants, archive-rewritten URLs and per-request URL parameters.
+
+    It never changes a letter, a digit or a word: a change of wording always shows.
+    """
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(_QUOTES)
+    text = unarchive_urls(text)
+    text = _URL.sub(lambda m: clean_url(m.group(0)), text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def unarchive_urls(text: str) -> str:
+    """``https://web.archive.org/web/2017id_/https://x.com/`` -> ``https://x.com/``."""
+    text = _ARCHIVED_URL.sub("", text)
+    return re.sub(r"(?<![:/\w])(https?:/)(?=[^/])", r"\1/", text)  # the archive may eat a slash
+
+
+def clean_url(url: str) -> str:
+    """A URL without tracking and per-request parameters, which change on every fetch."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING.match(k) and not _looks_random(v)]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def _looks_random(value: str) -> bool:
+    """A long token mixing letters and digits: a nonce, not content."""
+    return len(value) >= 16 and bool(re.fullmatch(r"[A-Za-z0-9_\-=.]+", value)) \
+        and bool(re.search(r"\d", value)) and bool(re.search(r"[A-Za-z]", value))
+
+
+# --- building the section tree -----------------------------------------------------------
+
+# Heading styles, most important first. Markdown levels keep their order; the others rank
+# below them. Levels are assigned per document by dense ranking of the styles it uses.
+RANK_MARKDOWN = 0  # + level 1..6
+RANK_NUMBERED = 10  # + depth of the numbering
+RANK_CAPS = 20
+RANK_BOLD = 21
+RANK_PLAIN_ALONE = 22  # a short line standing in its own paragraph
+RANK_PLAIN_ATTACHED = 23  # a short line directly followed by its body
+RANK_COLON = 24  # "Personal Data:"
+
+NUMBERING = re.compile(r"^(?:(?:section|article|part)\s+)?((?:\d{1,2}|[ivxIVX]{1,4}|[A-Za-z])(?:\.\d{1,2})*)(?:[.):]|\\\.)?\s+(?=\S)")
+TITLE_WORDS = re.compile(r"\b(privacy|policy|policies|terms|notice|statement|trust|conditions|cookie|gdpr|data protection)\b", re.I)
+
+
+def split_number(heading: str) -> tuple[str, str]:
+    """'1. Information We Collect' -> ('1', 'Information We Collect')."""
+    match = NUMBERING.match(heading)
+    if match and re.fullmatch(r"\d{1,2}(\.\d{1,2})*|[ivxIVX]{1,4}", match.group(1)) and match.end() < len(heading):
+        return match.group(1), heading[match.end():].strip()
+    return "", heading
+
+
+def build_document(blocks: list[Block], title: str = "") -> Document:
+    """Turn blocks into a document: the title, then sections nested by heading rank."""
+    blocks = [b for b in blocks if b.text.strip()]
+    title, blocks = _take_title(blocks, title)
+    ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
+    level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
+    opening = Section(heading="", level=1)
+    sections: list[Section] = []
+    stack: list[Section] = []
+    for block in blocks:
+        if block.kind != "heading":
+            (stack[-1] if stack else opening).blocks.append(block)
+            continue
+        number, heading = split_number(block.text)
+        section = Section(heading=heading, level=level_of[block.rank], number=number)
+        while stack and stack[-1].level >= section.level:
+            stack.pop()
+        if stack:
+            stack[-1].children.append(section)
+        elif section.level > 1 and not sections:
+            opening.children.append(section)  # a sub-heading before any top-level heading
+            stack.append(opening)
+        else:
+            sections.append(section)
+        stack.append(section)
+    if opening.blocks or opening.children:
+        sections.insert(0, opening)
+    text = "\n".join(b.text for b in blocks)
+    declared, history = declared_date(text)
+    return Document(title=title, sections=sections, declared_date=declared,
+                    version_history=history, language=detect_language(text),
+                    truncated=looks_truncated(blocks))
+
+
+def _take_title(blocks: list[Block], title: str) -> tuple[str, list[Block]]:
+    """Separate the document title from its sections.
+
+    A lone top-ranked heading at the start is the title; headings before the first section
+    that only restate the title ('Privacy Policy', 'Trust & Privacy Policy') are opening
+    text, not sections.
+    """
+    headings = [b for b in blocks if b.kind == "heading"]
+    if not headings:
+        return title, blocks
+    first_block = blocks[0]
+    if not title and first_block.kind == "para" and len(first_block.text.split()) <= 8 \
+            and TITLE_WORDS.search(first_block.text) and not first_block.text.endswith("."):
+        title, blocks = first_block.text, blocks[1:]
+    top = min(b.rank for b in headings)
+    first = headings[0]
+    if first.rank == top and sum(b.rank == top for b in headings) == 1 and len(headings) > 1:
+        title = title or first.text
+        blocks = [b for b in blocks if b is not first]
+    out = []
+    seen_section = False
+    for b in blocks:
+        if b.kind == "heading" and not seen_section:
+            if _restates_title(b.text, title) or (not title and TITLE_WORDS.search(b.text) and b is blocks[0]):
+                title = title or b.text
+                if not out:
+                    continue  # the title itself
+                b = Block("para", b.text)
+            else:
+                seen_section = True
+        out.append(b)
+    return title, out
+
+
+def _restates_title(text: str, title: str) -> bool:
+    words = text.lower().split()
+    if not words or len(words) > 6 or text.rstrip().endswith(("?", ":")):
+        return False
+    if title and (text.lower() == title.lower() or title.lower() in text.lower()):
+        return True
+    return bool(TITLE_WORDS.search(text)) and all(TITLE_WORDS.search(w) or w in ("&", "and", "our", "the", "of")
+                                                  or w.isupper() for w in text.split())
+
+
+# --- facts every document carries --------------------------------------------------------
+
+MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"], start=1)}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+DATE_PATTERNS = [
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
+    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), ("M", "d", "y")),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I), ("d", "M", "y")),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),
+    (re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"), ("d", "m", "y")),
+]
+DATE_CUE = re.compile(
+    r"(last\s+(?:updated|modified|revised|changed)|effective|updated|revised|version\s+\d+[^.\n]{0,20}dated|"
+    r"dated|date of last revision|valid (?:from|as of)|as of|in force)", re.I)
+
+
+def find_date(text: str) -> str | None:
+    """The first date in ``text`` as an ISO string, or None."""
+    best = None
+    for pattern, order in DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            parts = dict(zip(order, match.groups()))
+            try:
+                month = MONTHS[parts["M"].lower().rstrip(".")] if "M" in parts else int(parts["m"])
+                found = date(int(parts["y"]), month, int(parts["d"]))
+            except (ValueError, KeyError):
+                continue
+            if 1990 <= found.year <= 2100 and (best is None or match.start() < best[0]):
+                best = (match.start(), found.isoformat())
+            break
+    return best[1] if best else None
+
+
+def declared_date(text: str) -> tuple[str | None, list[str]]:
+    """The date a policy states for itself ('Last updated May 16, 2024', 'Effective
+    2025-06-01', 'Version 2, dated November 14, 2024'), and any version history lines.
+
+    The latest version in a version history wins; otherwise the first dated cue.
+    """
+    history = [m.group(0).strip() for m in re.finditer(r"version\s+\d+(?:\.\d+)*,?\s+dated\s+[^\n]{4,40}", text, re.I)]
+    dated_versions = [(d, h) for h in history if (d := find_date(h))]
+    if dated_versions:
+        return max(dated_versions)[0], history
+    for match in DATE_CUE.finditer(text):
+        found = find_date(text[match.end():match.end() + 60])
+        if found:
+            return found, history
+    return None, history
+
+
+STOPWORDS = {
+    "en": "the and of to in is that for you we your our with this are or by be as not any".split(),
+    "fr": "le la les et des de du vous nous est pour que dans une un sur par pas vos nos".split(),
+    "de": "der die das und ist sie wir zu den ein eine nicht mit von ihre ihrer auf für".split(),
+    "es": "el la los las y de que en para por con una un su sus se nos usted datos".split(),
+    "it": "il di che e la per un una sono con dei delle suoi nostri questo non ai".split(),
+    "nl": "de het en van een is dat voor met op je jouw wij ons niet deze zijn uw".split(),
+    "pt": "o a os as e de que em para por com um uma seu seus nos você não dados".split(),
+}
+
+
+def detect_language(text: str) -> str | None:
+    """The language whose common words are commonest in the text (enough to tell a policy
+    from its translation), or None for too little text."""
+    words = re.findall(r"[^\W\d_]+", text.lower())[:3000]
+    if len(words) < 20:
+        return None
+    counts = {lang: sum(1 for w in words if w in set(stop)) for lang, stop in STOPWORDS.items()}
+    lang, best = max(counts.items(), key=lambda kv: kv[1])
+    return lang if best >= 0.05 * len(words) else None
+
+
+def looks_truncated(blocks: list[Block]) -> bool:
+    """A text that stops mid-word or mid-sentence, as a cut-off copy does."""
+    for block in reversed(blocks):
+        if block.kind == "heading":
+            continue
+        words = block.text.split()
+        if len(words) <= 3 or "@" in words[-1] or "://" in words[-1] or "." in words[-1]:
+            return False  # ends on an address, a URL or a short line: not cut off
+        return words[-1][-1].isalpha()
+    return False

@@ -1,0 +1,176 @@
+"""Parse a policy kept as plain text or Markdown into blocks.
+
+Policies arrive as text in many shapes: Markdown ATX and setext headings, bold lines,
+numbered headings ('1. Information We Collect', '1\\.', or a number alone on the line before
+its title), ALL-CAPS lines, questions, 'Personal Data:' sub-headings, and plain short lines
+that head the text below them. Separator lines ('==========') are not content.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tracker.document import (DATE_CUE, RANK_BOLD, RANK_CAPS, RANK_COLON, RANK_MARKDOWN,
+                              RANK_NUMBERED, RANK_PLAIN_ALONE, RANK_PLAIN_ATTACHED, Block,
+                              Document, build_document, find_date)
+
+ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+SETEXT = re.compile(r"^(=+|-+)\s*$")
+SEPARATOR = re.compile(r"^\s*([=\-*_~#])(\s*\1){2,}\s*$")
+BOLD_LINE = re.compile(r"^(?:\*\*|__)(.+?)(?:\*\*|__)\s*(:?)\s*$")
+NUMBER_ALONE = re.compile(r"^\s*(\d{1,2})\\?\.?\s*$")
+NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)(?:\\?\.|\))?\s+(\S.*)$")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•●◦▪‣–]|\d{1,3}\\?[.)]|\(?[a-zA-Z]\)|[ivx]{1,4}\))\s+(.*)$")
+TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
+PROVENANCE = re.compile(r"web\.archive\.org/web/\d+")
+SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or",
+               "the", "to", "via", "with", "we", "our", "your", "do", "is", "are", "&"}
+
+
+def parse_text(text: str, title: str = "") -> Document:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    provenance, lines = _take_provenance(lines)
+    document = build_document(text_blocks(lines), title)
+    if provenance:
+        document.provenance, document.provenance_date = provenance
+    return document
+
+
+def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, list[str]]:
+    """A leading blockquote naming the archived copy the text came from is provenance, not policy."""
+    for i, line in enumerate(lines[:6]):
+        if line.lstrip().startswith(">") and PROVENANCE.search(line):
+            url = re.search(r"https?://web\.archive\.org/web/[^\s)\]]+", line).group(0)
+            when = find_date(line)
+            if when is None:
+                stamp = re.search(r"/web/(\d{4})(\d{2})(\d{2})", url)
+                when = "-".join(stamp.groups()) if stamp else None
+            return (url, when), lines[:i] + lines[i + 1:]
+    return None, lines
+
+
+def text_blocks(lines: list[str]) -> list[Block]:
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        stripped = line.strip()
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        i += 1
+        if not stripped:
+            continue
+        if match := ATX.match(stripped):
+            blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
+            continue
+        if SETEXT.match(following) and _heading_like(stripped) and not LIST_ITEM.match(line):
+            rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
+            blocks.append(Block("heading", clean_inline(stripped), rank))
+            i += 1
+            continue
+        if SEPARATOR.match(stripped):
+            continue
+        if (match := NUMBER_ALONE.match(stripped)) and _heading_like(following):
+            blocks.append(Block("heading", f"{match.group(1)} {clean_inline(following)}", RANK_NUMBERED + 1))
+            i += 1
+            continue
+        if match := BOLD_LINE.match(stripped):
+            inner = clean_inline(match.group(1))
+            if _heading_like(inner.rstrip(":")):
+                blocks.append(Block("heading", inner, _numbered_rank(inner) or RANK_BOLD))
+                continue
+        if TABLE_ROW.match(stripped):
+            if not TABLE_RULE.match(stripped):
+                cells = [clean_inline(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
+                blocks.append(Block("row", " | ".join(cells)))
+            continue
+        rank = _numbered_rank(stripped) if not line[:1].isspace() else None
+        if rank:
+            blocks.append(Block("heading", clean_inline(stripped), rank))
+            continue
+        if match := LIST_ITEM.match(line):
+            blocks.append(Block("item", clean_inline(match.group(1))))
+            continue
+        if stripped.startswith(">"):
+            stripped = stripped.lstrip("> ")
+        text = clean_inline(stripped)
+        rank = _plain_heading_rank(text, following, lines, i)
+        if rank:
+            blocks.append(Block("heading", text, rank))
+        elif blocks and blocks[-1].kind == "para" and _continues(blocks[-1].text, text, lines[i - 2]):
+            blocks[-1].text += " " + text
+        else:
+            blocks.append(Block("para", text))
+    return blocks
+
+
+def _numbered_rank(text: str) -> int | None:
+    """Rank of a numbered heading ('1. Information We Collect', '2.1 Cookies'), or None."""
+    match = NUMBERED_HEADING.match(text)
+    if not match or not _heading_like(match.group(2)) or not _title_case(match.group(2)):
+        return None
+    return RANK_NUMBERED + match.group(1).count(".") + 1
+
+
+def _plain_heading_rank(text: str, following: str, lines: list[str], i: int) -> int | None:
+    """Rank of a heading written as a plain line, or None for body text.
+
+    A plain heading is short, ends without sentence punctuation (a question mark is fine) and
+    is followed by body text, not by another short line.
+    """
+    if not _heading_like(text) or not following and i >= len(lines):
+        return None
+    if DATE_CUE.match(text) and find_date(text):
+        return None  # 'Effective 2025-06-01' is a date line, not a heading
+    next_text = following or _next_nonblank(lines, i)
+    if next_text is None:
+        return None
+    if text.endswith(":"):
+        return RANK_COLON if _title_case(text[:-1]) and len(text.split()) <= 6 else None
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 4 and all(c.isupper() for c in letters):
+        return RANK_CAPS
+    if _heading_like(clean_inline(next_text)) and not LIST_ITEM.match(next_text) \
+            and not NUMBERED_HEADING.match(next_text) and not next_text.endswith(":"):
+        return None  # a run of short lines: a list without bullets, an address
+    return RANK_PLAIN_ATTACHED if following else RANK_PLAIN_ALONE
+
+
+def _next_nonblank(lines: list[str], i: int) -> str | None:
+    for line in lines[i:]:
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def _heading_like(text: str) -> bool:
+    text = text.strip()
+    words = text.split()
+    return (0 < len(words) <= 12 and len(text) <= 100 and not text.endswith((".", ",", ";", "!"))
+            and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘(")
+            and not text.startswith(("http://", "https://")))
+
+
+def _title_case(text: str) -> bool:
+    """'Personal Data', 'How to Exercise Your Rights' - not 'This information is'."""
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text)]
+    significant = [w for w in words if w.lower() not in SMALL_WORDS]
+    return bool(words) and all(w[0].isupper() for w in significant or words)
+
+
+def _continues(previous: str, text: str, previous_line: str) -> bool:
+    """A soft-wrapped line: the paragraph goes on (no blank line, no sentence end, lower case)."""
+    return bool(previous_line.strip()) and not previous.endswith((".", ":", ";", "!", "?")) \
+        and text[:1].islower()
+
+
+INLINE_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+
+
+def clean_inline(text: str) -> str:
+    """Markdown inline markup to plain text: links keep their text, emphasis and escapes go."""
+    text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>])", r"\1", text)
+    return text.strip()
