@@ -21,6 +21,25 @@ from tracker.cli import cli
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def policy_html(retention: str = "30 days", extra: str = "", chrome: str = "") -> bytes:
+    """A small but realistic policy page: site chrome around a sectioned policy text."""
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Privacy Policy | Acme</title></head>
+<body><header><nav><a href="/">Home</a> <a href="/blog">Blog</a></nav></header>
+<div id="onetrust-banner-sdk"><p>We use cookies to improve your experience. Accept all?</p></div>
+<main><article><h1>Privacy Policy</h1><p>Last updated: March 3, 2024</p>
+<h2>1. Information We Collect</h2>
+<p>We collect the information you give us when you create an account, such as your name,
+your e-mail address and your postal address, and the information your device sends us.</p>
+<ul><li>Account details you provide</li><li>Usage data from our apps</li></ul>
+<h2>2. How We Use Information</h2>
+<p>We use your information to provide and improve the service, to keep it secure, and to
+contact you about your account. We do not sell your personal information to anyone.</p>
+<h2>3. Retention</h2>
+<p>We keep your data for {retention} after you close your account, then delete it.</p>{extra}
+<h2>4. Contact Us</h2><p>Write to privacy@acme.example with any question about this policy.</p>
+</article></main>{chrome}<footer><p>&copy; 2024 Acme Inc. All rights reserved.</p></footer></body></html>""".encode()
+
+
 @dataclass
 class Page:
     """What the test server answers for one path."""

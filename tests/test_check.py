@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, Page, run_cli, write_config
+from conftest import FIXTURES, Page, policy_html, run_cli, write_config
 from tracker.fetch import decode_body
 from tracker.store import Store
 
-POLICY_V1 = b"<html><body><h1>Privacy</h1><p>We keep your data for 30 days.</p></body></html>"
-POLICY_V2 = b"<html><body><h1>Privacy</h1><p>We keep your data for 90 days.</p></body></html>"
+POLICY_V1 = policy_html("30 days")
+POLICY_V2 = policy_html("90 days")
 
 
 def one_policy(tmp_path, site, path="/privacy", **extra):
@@ -254,12 +254,13 @@ def test_gzip_page_is_stored_decompressed(tmp_path, site):
 
 @pytest.mark.parametrize("declared_in", ["header", "meta"])
 def test_non_utf8_charset_is_detected(tmp_path, site, declared_in):
-    text = "<html><head>{meta}</head><body><p>Données personnelles — société</p></body></html>"
+    page = policy_html(extra="<p>Données personnelles - société</p>").decode()
     if declared_in == "header":
-        body = text.format(meta="").encode("windows-1252")
+        body = page.replace('<meta charset="utf-8">', "").encode("windows-1252")
         headers = {"Content-Type": "text/html; charset=windows-1252"}
     else:
-        body = text.format(meta='<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">').replace("—", "-").encode("iso-8859-1")
+        meta = '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
+        body = page.replace('<meta charset="utf-8">', meta).encode("iso-8859-1")
         headers = {"Content-Type": "text/html"}
     site.pages["/privacy"] = Page(body, headers=headers)
     config = one_policy(tmp_path, site)

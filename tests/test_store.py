@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from conftest import policy_html
 from tracker import history
 from tracker.config import PolicyConfig
 from tracker.errors import UserError
@@ -14,9 +15,12 @@ from tracker.models import Capture
 from tracker.store import SCHEMA_VERSION, Store
 
 
+POLICY = PolicyConfig(name="p", urls=["https://example.org/privacy"])
+
+
 def make_store(tmp_path) -> Store:
     store = Store(tmp_path / "snap" / "tracker.db")
-    store.sync_policies([PolicyConfig(name="p", urls=["https://example.org/privacy"])])
+    store.sync_policies([POLICY])
     return store
 
 
@@ -85,8 +89,9 @@ def _history_rows(store):
 
 
 def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
-    timeline = [("2016-03-24", b"A"), ("2016-09-01", b"A"), ("2017-03-27", 404), ("2018-01-01", b"B"),
-                ("2019-06-01", b"B"), ("2020-02-02", b"C"), ("2021-01-01", b"A"), ("2025-06-01", b"D")]
+    a, b, c, d = (policy_html(f"{n} days") for n in (30, 60, 90, 120))
+    timeline = [("2016-03-24", a), ("2016-09-01", a), ("2017-03-27", 404), ("2018-01-01", b),
+                ("2019-06-01", b), ("2020-02-02", c), ("2021-01-01", a), ("2025-06-01", d)]
 
     def load(order) -> Store:
         store = make_store(tmp_path / str(random.random()))
@@ -95,7 +100,7 @@ def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
                 store.add_capture(capture(f"{day}T00:00:00.000Z", status=404), b"not found")
             else:
                 store.add_capture(capture(f"{day}T00:00:00.000Z"), body)
-            history.rebuild(store, "p")
+            history.rebuild(store, POLICY)
         return store
 
     in_order = _history_rows(load(timeline))
@@ -112,9 +117,9 @@ def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
 
 def test_rebuild_keeps_every_capture_and_gives_the_same_history(tmp_path):
     store = make_store(tmp_path)
-    for day, body in (("2016-01-01", b"A"), ("2017-01-01", b"B")):
+    for day, body in (("2016-01-01", policy_html("1 day")), ("2017-01-01", policy_html("2 days"))):
         store.add_capture(capture(f"{day}T00:00:00.000Z"), body)
-    history.rebuild(store, "p")
+    history.rebuild(store, POLICY)
     before = _history_rows(store)
-    history.rebuild(store, "p")
+    history.rebuild(store, POLICY)
     assert _history_rows(store) == before and len(store.captures("p")) == 2

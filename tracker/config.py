@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+import cssselect
+
 from tracker import __version__
 from tracker.errors import ConfigError
 
@@ -64,6 +66,19 @@ def _check_archives(archives: list[str]) -> list[str]:
     return archives
 
 
+def _check_selector(selector: str) -> str:
+    if selector:
+        try:
+            cssselect.GenericTranslator().css_to_xpath(selector)
+        except cssselect.SelectorError as e:
+            raise _Invalid(f"{selector!r} is not a valid CSS selector ({e})") from None
+    return selector
+
+
+def _check_selectors(selectors: list[str]) -> list[str]:
+    return [_check_selector(s) for s in selectors]
+
+
 def _check_positive(value: float) -> float:
     if value <= 0:
         raise _Invalid(f"must be greater than 0, not {value}")
@@ -102,7 +117,8 @@ class PolicyConfig:
     name: str = _checked(_check_name)
     urls: list[str] = _checked(_check_urls)
     title: str = ""
-    selector: str = ""
+    selector: str = _checked(_check_selector, "")
+    remove: list[str] = _checked(_check_selectors, [])
     live: bool = True
     archives: list[str] = _checked(_check_archives, ["ia"])
 

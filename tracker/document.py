@@ -7,6 +7,7 @@ policy reads the same whichever form it was captured in.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -76,6 +77,18 @@ class Document:
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+def document_to_dict(document: Document) -> dict:
+    return dataclasses.asdict(document)
+
+
+def document_from_dict(data: dict) -> Document:
+    def section(d: dict) -> Section:
+        return Section(heading=d["heading"], level=d["level"], number=d["number"],
+                       blocks=[Block(**b) for b in d["blocks"]],
+                       children=[section(c) for c in d["children"]])
+    return Document(**{**data, "sections": [section(s) for s in data["sections"]]})
 
 
 def _numbered(section: Section) -> str:

@@ -2,16 +2,26 @@
 
 Captures are walked in capture-time order, whatever order they were stored in, so a backfill
 that adds old captures after newer ones gives the same history as captures that came in order.
-A capture showing the current text extends the current version; a different text starts a
-change; a text seen before is a change back to that earlier version (a revert).
+Two captures belong to the same version when their extracted, normalised policy texts are
+equal. A capture showing the current text extends the current version; a different text
+starts a change; a text seen before is a change back to that earlier version (a revert).
+Captures that are not the policy (errors, challenge pages, another language, a page far
+smaller than the policy) are kept but never become versions.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
+from tracker.config import PolicyConfig
+from tracker.document import Document
+from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, assess, extract
 from tracker.models import Capture, Change, Version
 from tracker.store import Store
+
+SMALL_FRACTION = 0.3  # a text under 30% of the policy's usual length is suspect
 
 
 @dataclass
@@ -22,34 +32,62 @@ class History:
     assignments: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
 
 
-def version_key(capture: Capture) -> tuple[str | None, str | None]:
-    """What makes two captures the same version: (key, None), or (None, why it is no version).
-
-    THE SWAP POINT: until policy documents are extracted, a version is a distinct body.
-    Document extraction replaces the key with the hash of the normalised policy text.
-    """
-    if not capture.ok:
-        return None, f"HTTP {capture.status}"
-    if capture.sha256 is None:
-        return None, "no body"
-    return capture.sha256, None
+# What a body is to the history: a document, or the reason it is not one.
+Extracted = tuple[Document | None, str | None]
 
 
-def derive(captures: list[Capture]) -> History:
+def extractor_id(policy: PolicyConfig) -> str:
+    """Identifies extraction output: a new extractor or other selectors mean new documents."""
+    return f"v{EXTRACTOR_VERSION}|{policy.selector}|{'|'.join(policy.remove)}"
+
+
+def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> dict[str, Extracted]:
+    """The document of each distinct body, extracted once and cached in the store."""
+    extractor = extractor_id(policy)
+    settings = ExtractSettings(policy.selector, tuple(policy.remove))
+    out: dict[str, Extracted] = {}
+    for capture in captures:
+        sha = capture.sha256
+        if sha is None or sha in out or not capture.ok:
+            continue
+        cached = store.cached_document(sha, extractor)
+        if cached is None:
+            cached = _extract(store.body(sha), capture, settings)
+            store.save_document(sha, extractor, *cached)
+        out[sha] = cached
+    return out
+
+
+def _extract(body: bytes, capture: Capture, settings: ExtractSettings) -> Extracted:
+    if capture.format in ("pdf", "other"):
+        return None, None  # kept as a version by its exact bytes until such formats are read
+    document = extract(body, capture.format, capture.charset, settings)
+    return document, assess(document)
+
+
+def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     history = History()
+    ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
+    keys = {c.id: _key(c, docs) for c in ordered}
+    usual = _usual(ordered, keys, docs)
     by_key: dict[str, Version] = {}
     current: Version | None = None
-    for capture in sorted(captures, key=lambda c: (c.captured_at, c.id or 0)):
-        key, reason = version_key(capture)
-        if key is None:
+    for capture in ordered:
+        key, reason = keys[capture.id]
+        if key is not None:
+            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], usual, key, keys)
+        if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
         version = by_key.get(key)
         if version is None:
+            document = docs.get(capture.sha256, (None, None))[0]
             version = Version(
                 policy=capture.policy, number=len(history.versions) + 1, key=key,
                 sha256=capture.sha256, first_capture=capture.id, last_capture=capture.id,
-                first_seen=capture.captured_at, last_seen=capture.captured_at, captures=0)
+                first_seen=capture.captured_at, last_seen=capture.captured_at, captures=0,
+                declared_date=document.declared_date if document else None,
+                word_count=document.word_count if document else None)
             history.versions.append(version)
             by_key[key] = version
         if current is not None and version is not current:
@@ -64,8 +102,55 @@ def derive(captures: list[Capture]) -> History:
     return history
 
 
-def rebuild(store: Store, policy: str) -> History:
+def _key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | None, str | None]:
+    """The version key of one capture, or the reason it has none."""
+    if not capture.ok:
+        return None, f"HTTP {capture.status}"
+    if capture.sha256 is None:
+        return None, "no body"
+    document, reason = docs[capture.sha256]
+    if reason:
+        return None, reason
+    if document is None:
+        return f"sha256:{capture.sha256}", None
+    return document.text_hash, None
+
+
+@dataclass
+class _Usual:
+    language: str | None
+    words: float
+
+
+def _usual(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> _Usual:
+    """The policy's usual language and length, over the captures that yield a text."""
+    found = [docs[c.sha256][0] for c in captures if keys[c.id][0] and docs.get(c.sha256, (None,))[0]]
+    if not found:
+        return _Usual(None, 0)
+    languages = Counter(d.language for d in found if d.language)
+    return _Usual(languages.most_common(1)[0][0] if languages else None,
+                  statistics.median(d.word_count for d in found))
+
+
+def _out_of_place(document: Document | None, usual: _Usual, key: str, keys: dict) -> str | None:
+    """A capture whose text does not fit the policy: another language, or far too short.
+
+    A short text seen in two or more captures is taken as real: policies do shrink.
+    """
+    if document is None:
+        return None
+    if usual.language and document.language and document.language != usual.language:
+        return f"in another language ({document.language}, the policy is {usual.language})"
+    if document.word_count < SMALL_FRACTION * usual.words:
+        sightings = sum(1 for k, _ in keys.values() if k == key)
+        if sightings < 2:
+            return f"far smaller than the policy ({document.word_count} words, usually {usual.words:.0f})"
+    return None
+
+
+def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
-    history = derive(store.captures(policy))
-    store.replace_history(policy, history.versions, history.changes, history.assignments)
+    captures = store.captures(policy.name)
+    history = derive(captures, documents(store, policy, captures))
+    store.replace_history(policy.name, history.versions, history.changes, history.assignments)
     return history

@@ -75,7 +75,7 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
         return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
     capture, body = live_capture(policy.name, fetched, previous)
     capture_id, _ = store.add_capture(capture, body)
-    derived = history.rebuild(store, policy.name)
+    derived = history.rebuild(store, policy)
     return _describe(policy.name, capture, derived)
 
 

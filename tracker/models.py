@@ -59,6 +59,8 @@ class Version:
     first_seen: str
     last_seen: str
     captures: int = 1
+    declared_date: str | None = None
+    word_count: int | None = None
 
 
 @dataclass

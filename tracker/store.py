@@ -19,6 +19,7 @@ import sqlite_utils
 import zstandard
 
 from tracker.config import PolicyConfig
+from tracker.document import Document, document_from_dict, document_to_dict
 from tracker.errors import UserError
 from tracker.models import Capture, Change, Version, utc_now
 
@@ -112,6 +113,21 @@ MIGRATIONS: list[str] = [
         message TEXT
     );
     CREATE INDEX run_results_by_policy ON run_results(policy, at);
+    """,
+    # 2: extracted documents, cached per body and extraction settings; version facts.
+    """
+    CREATE TABLE documents (
+        sha256 TEXT NOT NULL REFERENCES bodies(sha256),
+        extractor TEXT NOT NULL,          -- extractor version and the policy's selectors
+        text_sha256 TEXT,
+        word_count INTEGER NOT NULL,
+        language TEXT,
+        reason TEXT,                      -- why this body is not a policy text
+        document TEXT,                    -- JSON
+        PRIMARY KEY (sha256, extractor)
+    );
+    ALTER TABLE versions ADD COLUMN declared_date TEXT;
+    ALTER TABLE versions ADD COLUMN word_count INTEGER;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -239,6 +255,24 @@ class Store:
             [policy, url]))
         return _capture_from_row(rows[0]) if rows else None
 
+    # -- documents -------------------------------------------------------------------------
+
+    def cached_document(self, sha256: str, extractor: str) -> tuple[Document | None, str | None] | None:
+        """A stored extraction of a body: (document, None) or (None, reason); None if absent."""
+        row = self.db.execute("SELECT document, reason FROM documents WHERE sha256 = ? AND extractor = ?",
+                              (sha256, extractor)).fetchone()
+        if row is None:
+            return None
+        return (document_from_dict(json.loads(row[0])) if row[0] else None), row[1]
+
+    def save_document(self, sha256: str, extractor: str, document: Document | None, reason: str | None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO documents (sha256, extractor, text_sha256, word_count, language, "
+            "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sha256, extractor, document.text_hash if document else None,
+             document.word_count if document else 0, document.language if document else None,
+             reason, json.dumps(document_to_dict(document)) if document else None))
+
     # -- derived history -------------------------------------------------------------------
 
     def replace_history(self, policy: str, versions: list[Version], changes: list[Change],
@@ -250,9 +284,10 @@ class Store:
             for v in versions:
                 self.db.execute(
                     "INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, "
-                    "first_seen, last_seen, captures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "first_seen, last_seen, captures, declared_date, word_count) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture,
-                     v.first_seen, v.last_seen, v.captures))
+                     v.first_seen, v.last_seen, v.captures, v.declared_date, v.word_count))
             for c in changes:
                 self.db.execute(
                     "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
@@ -266,7 +301,7 @@ class Store:
     def versions(self, policy: str) -> list[Version]:
         rows = self.db.query(
             "SELECT policy, number, key, sha256, first_capture, last_capture, first_seen, last_seen, "
-            "captures FROM versions WHERE policy = ? ORDER BY number", [policy])
+            "captures, declared_date, word_count FROM versions WHERE policy = ? ORDER BY number", [policy])
         return [Version(**r) for r in rows]
 
     def changes(self, policy: str) -> list[Change]:

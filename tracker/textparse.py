@@ -63,28 +63,28 @@ def text_blocks(lines: list[str]) -> list[Block]:
         if match := ATX.match(stripped):
             blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
             continue
-        if SETEXT.match(following) and _heading_like(stripped) and not LIST_ITEM.match(line):
+        if SETEXT.match(following) and heading_like(stripped) and not LIST_ITEM.match(line):
             rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
             blocks.append(Block("heading", clean_inline(stripped), rank))
             i += 1
             continue
         if SEPARATOR.match(stripped):
             continue
-        if (match := NUMBER_ALONE.match(stripped)) and _heading_like(following):
+        if (match := NUMBER_ALONE.match(stripped)) and heading_like(following):
             blocks.append(Block("heading", f"{match.group(1)} {clean_inline(following)}", RANK_NUMBERED + 1))
             i += 1
             continue
         if match := BOLD_LINE.match(stripped):
             inner = clean_inline(match.group(1))
-            if _heading_like(inner.rstrip(":")):
-                blocks.append(Block("heading", inner, _numbered_rank(inner) or RANK_BOLD))
+            if heading_like(inner.rstrip(":")):
+                blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
         if TABLE_ROW.match(stripped):
             if not TABLE_RULE.match(stripped):
                 cells = [clean_inline(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
                 blocks.append(Block("row", " | ".join(cells)))
             continue
-        rank = _numbered_rank(stripped) if not line[:1].isspace() else None
+        rank = numbered_rank(stripped) if not line[:1].isspace() else None
         if rank:
             blocks.append(Block("heading", clean_inline(stripped), rank))
             continue
@@ -104,11 +104,13 @@ def text_blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
-def _numbered_rank(text: str) -> int | None:
+def numbered_rank(text: str) -> int | None:
     """Rank of a numbered heading ('1. Information We Collect', '2.1 Cookies'), or None."""
     match = NUMBERED_HEADING.match(text)
-    if not match or not _heading_like(match.group(2)) or not _title_case(match.group(2)):
+    if not match or not heading_like(match.group(2)) or not _title_case(match.group(2)):
         return None
+    if int(match.group(1).split(".")[0]) > 30:
+        return None  # '42 Charlemont Street' is an address, not section 42
     return RANK_NUMBERED + match.group(1).count(".") + 1
 
 
@@ -118,7 +120,7 @@ def _plain_heading_rank(text: str, following: str, lines: list[str], i: int) -> 
     A plain heading is short, ends without sentence punctuation (a question mark is fine) and
     is followed by body text, not by another short line.
     """
-    if not _heading_like(text) or not following and i >= len(lines):
+    if not heading_like(text) or not following and i >= len(lines):
         return None
     if DATE_CUE.match(text) and find_date(text):
         return None  # 'Effective 2025-06-01' is a date line, not a heading
@@ -130,7 +132,7 @@ def _plain_heading_rank(text: str, following: str, lines: list[str], i: int) -> 
     letters = [c for c in text if c.isalpha()]
     if len(letters) >= 4 and all(c.isupper() for c in letters):
         return RANK_CAPS
-    if _heading_like(clean_inline(next_text)) and not LIST_ITEM.match(next_text) \
+    if heading_like(clean_inline(next_text)) and not LIST_ITEM.match(next_text) \
             and not NUMBERED_HEADING.match(next_text) and not next_text.endswith(":"):
         return None  # a run of short lines: a list without bullets, an address
     return RANK_PLAIN_ATTACHED if following else RANK_PLAIN_ALONE
@@ -143,7 +145,7 @@ def _next_nonblank(lines: list[str], i: int) -> str | None:
     return None
 
 
-def _heading_like(text: str) -> bool:
+def heading_like(text: str) -> bool:
     text = text.strip()
     words = text.split()
     return (0 < len(words) <= 12 and len(text) <= 100 and not text.endswith((".", ",", ";", "!"))

@@ -1,0 +1,297 @@
+"""Turn a stored capture into a policy ``Document``.
+
+HTML: the policy's ``selector`` picks the policy text when given; otherwise the policy content
+is found by leaving out page chrome (navigation, header, footer, cookie banners, share
+widgets) and taking the main content element. Headings are kept, including bold-only
+paragraphs that act as headings. Wayback toolbars and archive-rewritten links are undone,
+and Cloudflare-obfuscated e-mail addresses are decoded, so that none of them reads as a change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import lxml.etree
+import lxml.html
+from lxml.cssselect import CSSSelector
+
+from tracker.document import RANK_BOLD, RANK_MARKDOWN, Block, Document, build_document, unarchive_urls
+from tracker.errors import UserError
+from tracker.fetch import decode_body
+from tracker.textparse import heading_like, numbered_rank, parse_text
+
+# Bump when extraction changes what it produces: stored documents are then re-extracted,
+# and the changes that only this produces are marked technical.
+EXTRACTOR_VERSION = 1
+
+DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+             "canvas", "nav", "aside", "form", "button", "select", "input", "textarea", "dialog"]
+CHROME = re.compile(
+    r"cookie|consent|onetrust|didomi|cookiebot|trustarc|truste|usercentrics|gdpr-?banner|"
+    r"cc-(?:banner|window)|osano|iubenda|qc-cmp|sp_message|share|social|breadcrumb|skip-?link|"
+    r"newsletter|subscribe|^wm-|wayback|donato|sidebar|site-?header|site-?footer|navbar|menu",
+    re.I)
+CONTENT_SELECTORS = ["main article", "article", "main", "[role=main]", "#content", ".content",
+                     "#main", ".main", "#main-content", ".main-content", ".privacy-policy", "#privacy-policy"]
+HEADINGS = {f"h{n}": n for n in range(1, 7)}
+BLOCKS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "dl", "dt", "dd", "table",
+          "thead", "tbody", "tfoot", "tr", "td", "th", "blockquote", "pre", "summary", "details",
+          "figure", "figcaption", "address", "hr", "header", "footer", "body", "center", *HEADINGS}
+BOLD = {"b", "strong"}
+
+
+@dataclass
+class ExtractSettings:
+    selector: str = ""
+    remove: tuple[str, ...] = ()
+
+
+def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSettings) -> Document:
+    """The policy document in a captured body; raises UserError for a selector that is wrong."""
+    text = decode_body(body, charset)
+    if fmt == "html":
+        return extract_html(text, settings)
+    return parse_text(text)
+
+
+def extract_html(html: str, settings: ExtractSettings) -> Document:
+    root = _parse(html)
+    page_title = " ".join((root.findtext(".//title") or "").split())
+    _strip_archive_artefacts(root)
+    _decode_cloudflare_emails(root)
+    for tag in DROP_TAGS:
+        for el in root.iter(tag):
+            _drop(el)
+    for el in root.iter(lxml.etree.Comment, lxml.etree.ProcessingInstruction):
+        _drop(el)
+    for selector in settings.remove:
+        for el in _select(root, selector):
+            _drop(el)
+    if settings.selector:
+        nodes = _select(root, settings.selector)
+        if not nodes:
+            return build_document([], page_title)
+    else:
+        _drop_chrome(root)
+        nodes = [_main_content(root)]
+    blocks: list[Block] = []
+    for node in nodes:
+        blocks.extend(html_blocks(node))
+    document = build_document(blocks)
+    document.title = document.title or page_title
+    return document
+
+
+def _parse(html: str) -> lxml.html.HtmlElement:
+    html = re.sub(r"^\s*<\?xml[^>]*>", "", html)  # lxml refuses str input with an encoding declaration
+    try:
+        return lxml.html.document_fromstring(html or "<html></html>")
+    except (lxml.etree.ParserError, ValueError):
+        return lxml.html.document_fromstring("<html><body></body></html>")
+
+
+def _select(root: lxml.html.HtmlElement, selector: str) -> list:
+    try:
+        return CSSSelector(selector)(root)
+    except Exception as e:  # cssselect raises several types for a bad expression
+        raise UserError(f"selector {selector!r} is not valid CSS ({e})") from None
+
+
+def _drop(el) -> None:
+    """Remove an element but keep the text that follows it (lxml keeps that in .tail)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    previous = el.getprevious()
+    parent.remove(el)
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+
+
+def _strip_archive_artefacts(root) -> None:
+    """The Wayback toolbar and its scripts, if a non-raw capture slipped in; rewritten links."""
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str):
+            continue
+        ident = el.get("id") or ""
+        if ident.startswith(("wm-ipp", "donato", "wm-btns")):
+            _drop(el)
+            continue
+        for attr in ("href", "src"):
+            value = el.get(attr)
+            if value and "/web/" in value:
+                el.set(attr, unarchive_urls(re.sub(r"^/web/", "https://web.archive.org/web/", value)))
+
+
+def _decode_cloudflare_emails(root) -> None:
+    """Cloudflare hides addresses behind a per-fetch key; decode them back to the address."""
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str):
+            continue
+        encoded = el.get("data-cfemail")
+        href = el.get("href") or ""
+        if not encoded and "/cdn-cgi/l/email-protection#" in href:
+            encoded = href.rsplit("#", 1)[1]
+        if encoded is None:
+            continue
+        address = cloudflare_email(encoded)
+        if address is None:
+            continue
+        if el.get("data-cfemail"):
+            tail = el.tail
+            el.clear()
+            el.text, el.tail = address, tail
+        if "/cdn-cgi/l/email-protection" in href:
+            el.set("href", f"mailto:{address}")
+            for child in el.iter():
+                if child.get("data-cfemail") is None and child.text and "[email" in child.text:
+                    child.text = address
+
+
+def cloudflare_email(encoded: str) -> str | None:
+    try:
+        data = bytes.fromhex(encoded)
+    except ValueError:
+        return None
+    if len(data) < 2:
+        return None
+    key = data[0]
+    address = bytes(b ^ key for b in data[1:]).decode("utf-8", errors="replace")
+    return address if "@" in address else None
+
+
+def _drop_chrome(root) -> None:
+    """Page chrome: header and footer outside the content, banners and widgets by name."""
+    body = root.find("body")
+    total = len(body.text_content().split()) if body is not None else 0
+    for el in list(root.iter("header", "footer")):
+        if not any(a.tag in ("main", "article") for a in el.iterancestors()):
+            _drop(el)
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el.tag in ("html", "body", "main", "article"):
+            continue
+        names = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('role') or ''}"
+        if el.get("role") in ("navigation", "banner", "contentinfo", "dialog", "alertdialog") or \
+                (CHROME.search(names) and len(el.text_content().split()) < 0.3 * max(total, 1)):
+            _drop(el)
+
+
+def _main_content(root):
+    """The longest of the usual content containers with real text in it, else the body."""
+    best, best_words = None, 200
+    for selector in CONTENT_SELECTORS:
+        for el in CSSSelector(selector)(root):
+            words = len(el.text_content().split())
+            if words > best_words:
+                best, best_words = el, words
+    return best if best is not None else (root.find("body") if root.find("body") is not None else root)
+
+
+class _Blocks:
+    """Walks an element tree and emits blocks: flushes inline text at block boundaries."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.line: list[tuple[str, bool]] = []  # (text, in bold)
+        self.lines: list[list[tuple[str, bool]]] = []
+        self.kind = "para"  # what the next flushed text is: "item" right after <li> opens
+
+    def text(self, text: str | None, bold: bool) -> None:
+        if text:
+            self.line.append((text, bold))
+
+    def newline(self) -> None:
+        self.lines.append(self.line)
+        self.line = []
+
+    def flush(self) -> None:
+        self.newline()
+        kind, self.kind = self.kind, "para"
+        first = True
+        for parts in self.lines:
+            text = " ".join("".join(t for t, _ in parts).split())
+            if not text:
+                continue
+            bold_only = all(b for t, b in parts if t.strip())
+            rank = numbered_rank(text)
+            if bold_only and heading_like(text.rstrip(":")):
+                self.blocks.append(Block("heading", text, rank or RANK_BOLD))
+            elif rank and kind == "para" and len(self.lines) == 1:
+                self.blocks.append(Block("heading", text, rank))
+            else:
+                self.blocks.append(Block(kind if first else "para", text))
+                first = False
+        self.lines = []
+
+    def walk(self, el, bold: bool = False) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in HEADINGS:
+            self.flush()
+            text = " ".join(el.text_content().split())
+            if text:
+                self.blocks.append(Block("heading", text, RANK_MARKDOWN + HEADINGS[tag]))
+            self.text(el.tail, bold)
+            return
+        if tag == "tr":
+            self.flush()
+            cells = [" ".join(c.text_content().split()) for c in el if c.tag in ("td", "th")]
+            if any(cells):
+                self.blocks.append(Block("row", " | ".join(cells)))
+            self.text(el.tail, bold)
+            return
+        if tag in ("dt", "summary"):
+            self.flush()
+            text = " ".join(el.text_content().split())
+            if text:
+                self.blocks.append(Block("heading", text, RANK_BOLD) if heading_like(text) else Block("para", text))
+            self.text(el.tail, bold)
+            return
+        is_block = tag in BLOCKS
+        if is_block:
+            self.flush()
+        if tag == "li":
+            self.kind = "item"
+        if tag == "br":
+            self.newline()
+        inner_bold = bold or tag in BOLD
+        self.text(el.text, inner_bold)
+        for child in el:
+            self.walk(child, inner_bold)
+        if is_block:
+            self.flush()
+        self.text(el.tail, bold)
+
+
+def html_blocks(node) -> list[Block]:
+    walker = _Blocks()
+    walker.walk(node)
+    walker.flush()
+    return walker.blocks
+
+
+NOT_A_POLICY = re.compile(
+    r"access denied|forbidden|captcha|are you a (?:human|robot)|attention required|just a moment|"
+    r"checking your browser|verify you are human|enable javascript and cookies|request (?:was )?blocked|"
+    r"page (?:was )?not found|404 not found|not found|error 404|we can.t find (?:that|the) page|"
+    r"service unavailable|too many requests|temporarily unavailable|site maintenance|bad gateway",
+    re.I)
+MIN_WORDS = 40
+
+
+def assess(document: Document) -> str | None:
+    """Why this document cannot be a policy text (an error or challenge page, an empty page),
+    or None when it can."""
+    words = document.word_count
+    if words < MIN_WORDS:
+        return f"no policy text ({words} words)"
+    if words < 400:
+        head = f"{document.title}\n{document.text[:600]}"
+        match = NOT_A_POLICY.search(head)
+        if match:
+            return f"error or bot-challenge page ({match.group(0)!r})"
+    return None
