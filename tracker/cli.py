@@ -16,8 +16,9 @@ from pathlib import Path
 
 import click
 
-from tracker import __version__, jobs
+from tracker import __version__, history, jobs
 from tracker.config import DEFAULT_CONFIG, Config, load_config
+from tracker.document import as_text
 from tracker.errors import UserError
 from tracker.store import Store
 
@@ -111,6 +112,37 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"  last change  {_change_line(change) if change else 'none'}")
         if error:
             click.echo(f"  last error   {_when(error['at'])}  {error['message']}")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("version", required=False, type=int)
+@pass_context
+def show(ctx: Context, name: str, version: int | None) -> None:
+    """Print a version of policy NAME as sectioned text (default: the latest version)."""
+    (policy,) = ctx.config.select([name])
+    versions = ctx.store.versions(policy.name)
+    if not versions:
+        raise UserError(f"{name}: no version stored yet (run 'tracker check {name}')")
+    if version is None:
+        chosen = max(versions, key=lambda v: v.last_seen)
+    elif 1 <= version <= len(versions):
+        chosen = versions[version - 1]
+    else:
+        raise UserError(f"{name}: no version {version} (versions 1 to {len(versions)})")
+    document = history.version_document(ctx.store, policy, chosen)
+    seen = f"seen {_when(chosen.first_seen)} to {_when(chosen.last_seen)} in {chosen.captures} capture(s)"
+    click.echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
+    if document is None:
+        capture = ctx.store.capture(chosen.first_capture)
+        click.echo(f"({capture.format} document, {capture.size:,} bytes: its text is not read yet)")
+        return
+    if document.declared_date:
+        click.echo(f"declared date: {document.declared_date}")
+    if document.provenance:
+        click.echo(f"provenance: {document.provenance}")
+    click.echo(f"\n# {document.title}\n" if document.title else "")
+    click.echo(as_text(document), nl=False)
 
 
 def _when(timestamp: str) -> str:

@@ -79,6 +79,17 @@ class Document:
         return len(self.text.split())
 
 
+def as_text(document: Document) -> str:
+    """The document as sectioned text for people: Markdown-like headings, items as bullets."""
+    out = []
+    for section in document.all_sections():
+        if section.heading:
+            out.append(f"\n{'#' * min(section.level + 1, 6)} {_numbered(section)}\n")
+        for block in section.blocks:
+            out.append(f"- {block.text}" if block.kind == "item" else block.text)
+    return "\n".join(out).strip() + "\n"
+
+
 def document_to_dict(document: Document) -> dict:
     return dataclasses.asdict(document)
 

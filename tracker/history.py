@@ -148,6 +148,12 @@ def _out_of_place(document: Document | None, usual: _Usual, key: str, keys: dict
     return None
 
 
+def version_document(store: Store, policy: PolicyConfig, version: Version) -> Document | None:
+    """The document of a stored version (None for a format not read yet, such as PDF)."""
+    capture = store.capture(version.first_capture)
+    return documents(store, policy, [capture])[capture.sha256][0]
+
+
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     captures = store.captures(policy.name)

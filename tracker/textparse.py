@@ -52,6 +52,7 @@ def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, l
 
 def text_blocks(lines: list[str]) -> list[Block]:
     blocks: list[Block] = []
+    markdown = _declares_headings(lines)
     i = 0
     while i < len(lines):
         line = lines[i].rstrip()
@@ -94,7 +95,7 @@ def text_blocks(lines: list[str]) -> list[Block]:
         if stripped.startswith(">"):
             stripped = stripped.lstrip("> ")
         text = clean_inline(stripped)
-        rank = _plain_heading_rank(text, following, lines, i)
+        rank = None if markdown else _plain_heading_rank(text, following, lines, i)
         if rank:
             blocks.append(Block("heading", text, rank))
         elif blocks and blocks[-1].kind == "para" and _continues(blocks[-1].text, text, lines[i - 2]):
@@ -102,6 +103,16 @@ def text_blocks(lines: list[str]) -> list[Block]:
         else:
             blocks.append(Block("para", text))
     return blocks
+
+
+def _declares_headings(lines: list[str]) -> bool:
+    """Markdown with headings of its own: then short plain lines are text, not guessed headings."""
+    count = 0
+    for line, following in zip(lines, lines[1:] + [""]):
+        if ATX.match(line.strip()) or (SETEXT.match(following.strip()) and heading_like(line.strip())
+                                       and not SEPARATOR.match(line.strip())):
+            count += 1
+    return count >= 2
 
 
 def numbered_rank(text: str) -> int | None:
