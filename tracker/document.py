@@ -62,17 +62,18 @@ class Document:
 
     @property
     def text(self) -> str:
-        """The normalised plain text: what the hash, diffs and facts are computed on."""
+        """The plain text, tidied: what diffs and facts are computed on."""
         lines = []
         for section in self.all_sections():
             if section.heading:
-                lines.append(normalise(_numbered(section)))
-            lines.extend(normalise(b.text) for b in section.blocks)
-        return "\n".join(line for line in lines if line)
+                lines.append(_numbered(section))
+            lines.extend(b.text for b in section.blocks)
+        return "\n".join(lines)
 
     @property
     def text_hash(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """Equal for texts that differ only in what is not wording (see ``normalise``)."""
+        return hashlib.sha256(normalise(self.text).encode("utf-8")).hexdigest()
 
     @property
     def word_count(self) -> int:
@@ -112,22 +113,27 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffd"
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'})
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACES_NOT_NEWLINE = re.compile(r"[^\S\n]+|[\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/\d{1,14}(?:[a-z]{2}_)?/+(?=\w)")
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 _TRACKING = re.compile(r"^(utm_\w+|gclid|fbclid|msclkid|mc_[ce]id|_ga|_gl|sessionid|session_id|sid|"
                        r"phpsessid|jsessionid|token|nonce|_hs\w+|hsctatracking|ref_src|cb|_)$", re.I)
 
 
-def normalise(text: str) -> str:
-    """Text with what is not wording taken out: invisible characters, space and quote
-    variants, archive-rewritten URLs and per-request URL parameters.
-
-    It never changes a letter, a digit or a word: a change of wording always shows.
-    """
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(_QUOTES)
+def tidy(text: str) -> str:
+    """Text as it should be shown and diffed: without invisible characters, space variants,
+    archive-rewritten URLs or per-request URL parameters, none of which a reader sees."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     text = unarchive_urls(text)
     text = _URL.sub(lambda m: clean_url(m.group(0)), text)
-    return _SPACES.sub(" ", text).strip()
+    return re.sub(r"\s*\n\s*", "\n", _SPACES_NOT_NEWLINE.sub(" ", text)).strip()
+
+
+def normalise(text: str) -> str:
+    """Tidied text with typographic variants (curly quotes) folded and lines joined: what the
+    text hash is computed on. It never changes a letter, a digit or a word: a change of
+    wording always shows."""
+    return _SPACES.sub(" ", tidy(text).translate(_QUOTES)).strip()
 
 
 def unarchive_urls(text: str) -> str:
@@ -181,8 +187,8 @@ def split_number(heading: str) -> tuple[str, str]:
 
 def build_document(blocks: list[Block], title: str = "") -> Document:
     """Turn blocks into a document: the title, then sections nested by heading rank."""
-    blocks = [b for b in blocks if b.text.strip()]
-    title, blocks = _take_title(blocks, title)
+    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := _SPACES.sub(" ", tidy(b.text)))]
+    title, blocks = _take_title(blocks, _SPACES.sub(" ", tidy(title)))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
     opening = Section(heading="", level=1)
@@ -193,6 +199,7 @@ def build_document(blocks: list[Block], title: str = "") -> Document:
             (stack[-1] if stack else opening).blocks.append(block)
             continue
         number, heading = split_number(block.text)
+        heading = heading.rstrip(": ") or heading
         section = Section(heading=heading, level=level_of[block.rank], number=number)
         while stack and stack[-1].level >= section.level:
             stack.pop()

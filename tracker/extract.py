@@ -287,11 +287,10 @@ def assess(document: Document) -> str | None:
     """Why this document cannot be a policy text (an error or challenge page, an empty page),
     or None when it can."""
     words = document.word_count
-    if words < MIN_WORDS:
-        return f"no policy text ({words} words)"
     if words < 400:
-        head = f"{document.title}\n{document.text[:600]}"
-        match = NOT_A_POLICY.search(head)
+        match = NOT_A_POLICY.search(f"{document.title}\n{document.text[:600]}")
         if match:
             return f"error or bot-challenge page ({match.group(0)!r})"
+    if words < MIN_WORDS:
+        return f"no policy text ({words} words)"
     return None

@@ -11,7 +11,6 @@ smaller than the policy) are kept but never become versions.
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -69,13 +68,13 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     history = History()
     ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
     keys = {c.id: _key(c, docs) for c in ordered}
-    usual = _usual(ordered, keys, docs)
+    language = _usual_language(ordered, keys, docs)
     by_key: dict[str, Version] = {}
     current: Version | None = None
     for capture in ordered:
         key, reason = keys[capture.id]
-        if key is not None:
-            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], usual, key, keys)
+        if key is not None and key != (current and current.key):
+            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], language, current, key, keys)
         if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
@@ -116,35 +115,25 @@ def _key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | None, str 
     return document.text_hash, None
 
 
-@dataclass
-class _Usual:
-    language: str | None
-    words: float
+def _usual_language(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> str | None:
+    """The language most captures of the policy are in."""
+    languages = Counter(docs[c.sha256][0].language for c in captures
+                        if keys[c.id][0] and docs.get(c.sha256, (None,))[0] and docs[c.sha256][0].language)
+    return languages.most_common(1)[0][0] if languages else None
 
 
-def _usual(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> _Usual:
-    """The policy's usual language and length, over the captures that yield a text."""
-    found = [docs[c.sha256][0] for c in captures if keys[c.id][0] and docs.get(c.sha256, (None,))[0]]
-    if not found:
-        return _Usual(None, 0)
-    languages = Counter(d.language for d in found if d.language)
-    return _Usual(languages.most_common(1)[0][0] if languages else None,
-                  statistics.median(d.word_count for d in found))
-
-
-def _out_of_place(document: Document | None, usual: _Usual, key: str, keys: dict) -> str | None:
-    """A capture whose text does not fit the policy: another language, or far too short.
-
-    A short text seen in two or more captures is taken as real: policies do shrink.
-    """
+def _out_of_place(document: Document | None, language: str | None, current: Version | None,
+                  key: str, keys: dict) -> str | None:
+    """A new text that does not fit the policy: another language, or far shorter than the
+    current version. A short text seen in two or more captures is taken as real: policies
+    do shrink."""
     if document is None:
         return None
-    if usual.language and document.language and document.language != usual.language:
-        return f"in another language ({document.language}, the policy is {usual.language})"
-    if document.word_count < SMALL_FRACTION * usual.words:
-        sightings = sum(1 for k, _ in keys.values() if k == key)
-        if sightings < 2:
-            return f"far smaller than the policy ({document.word_count} words, usually {usual.words:.0f})"
+    if language and document.language and document.language != language:
+        return f"in another language ({document.language}, the policy is {language})"
+    if current is not None and current.word_count and document.word_count < SMALL_FRACTION * current.word_count:
+        if sum(1 for k, _ in keys.values() if k == key) < 2:
+            return f"far smaller than the policy ({document.word_count} words, the current version has {current.word_count})"
     return None
 
 
