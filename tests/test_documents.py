@@ -134,6 +134,41 @@ def test_bold_paragraphs_definition_terms_and_tables_are_kept():
     assert "Logs | 90 days" in doc.text
 
 
+def test_word_processor_headings_one_item_lists_and_plain_title_lines():
+    page = """<html><body><div class="content">
+    <p>Updated: 01/08/2024</p><p>This policy explains how Acme uses your personal data when you use the app.</p>
+    <ol start="8"><li>Exercising your rights over your Data</li></ol>
+    <p>Your rights</p>
+    <p>Under the GDPR every member has a right to access, correct and erase the personal data we hold.</p>
+    <p><strong>Privacy rights that may be available to you include</strong>:</p>
+    <ul><li>the right to know whether we process your data</li><li>the right to delete it</li></ul>
+    <ol start="9"><li>Contact</li></ol>
+    <p>Write to our data protection officer at this address for any question about your data:</p>
+    <p>Paris</p><p>France</p>
+    </div></body></html>"""
+    doc = html(page)
+    assert [(s.number, s.heading) for s in doc.all_sections()][1:] == [
+        ("8", "Exercising your rights over your Data"), ("", "Your rights"),
+        ("", "Privacy rights that may be available to you include"), ("9", "Contact")]
+    assert "Paris\nFrance" in doc.text  # an address is not a run of headings
+
+
+def test_real_tables_keep_cell_paragraphs_apart_and_named_anchors_are_not_widgets():
+    doc = html((FIXTURES / "tinder-privacy-20250812.html").read_bytes())
+    headings = [s.heading for s in doc.all_sections()]
+    # <h3 id="how-we-share-data"> is policy text, not a share widget
+    assert "How We Share Data" in headings and "Children's Privacy" in headings
+    assert "Account Data Profile Data Technical Data" in doc.text
+    assert "DataProfile" not in doc.text
+
+
+def test_a_home_page_served_at_the_policy_url_is_not_a_policy():
+    home = html((FIXTURES / "match-home-at-privacy-url-20240424.html").read_bytes())
+    policy = html((FIXTURES / "match-privacy-20220421.html").read_bytes())
+    assert assess(home).startswith("does not read like a policy")
+    assert assess(policy) is None
+
+
 def test_explicit_selector_and_remove():
     page = policy_html(extra='<div class="promo"><p>Try our premium plan today for free!</p></div>')
     doc = html(page, selector="article", remove=(".promo",))

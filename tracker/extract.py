@@ -16,22 +16,29 @@ import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from tracker.document import RANK_BOLD, RANK_MARKDOWN, Block, Document, build_document, unarchive_urls
+from tracker.document import (DATE_CUE, RANK_BOLD, RANK_MARKDOWN, RANK_NUMBERED, RANK_PLAIN_ALONE,
+                               Block, Document, build_document, unarchive_urls)
 from tracker.errors import UserError
 from tracker.fetch import decode_body
 from tracker.textparse import heading_like, numbered_rank, parse_text
 
 # Bump when extraction changes what it produces: stored documents are then re-extracted,
 # and the changes that only this produces are marked technical.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
              "canvas", "nav", "aside", "form", "button", "select", "input", "textarea", "dialog"]
+# Names of page chrome in id and class attributes. Policy sections carry names too (an anchor
+# 'how-we-share-data', a 'cookies' section), so generic words only count with a widget word.
 CHROME = re.compile(
-    r"cookie|consent|onetrust|didomi|cookiebot|trustarc|truste|usercentrics|gdpr-?banner|"
-    r"cc-(?:banner|window)|osano|iubenda|qc-cmp|sp_message|share|social|breadcrumb|skip-?link|"
+    r"cookie-?(?:banner|bar|notice|consent|popup|modal|law|alert|wall|message|overlay)|consent-?"
+    r"(?:banner|bar|notice|popup|modal|manager|overlay)|onetrust|didomi|cookiebot|trustarc|truste-|"
+    r"usercentrics|gdpr-?banner|cc-(?:banner|window)|osano|iubenda|qc-cmp|sp_message|"
+    r"share-?(?:buttons?|bar|links?|tools|widget)|sharethis|addthis|social-?(?:share|links?|icons?|buttons?|bar)|breadcrumb|skip-?link|"
     r"newsletter|subscribe|^wm-|wayback|donato|sidebar|site-?header|site-?footer|navbar|menu",
     re.I)
+NEVER_CHROME = {"html", "body", "main", "article", "p", "li", "td", "th", "tr", "table",
+                "h1", "h2", "h3", "h4", "h5", "h6"}
 CONTENT_SELECTORS = ["main article", "article", "main", "[role=main]", "#content", ".content",
                      "#main", ".main", "#main-content", ".main-content", ".privacy-policy", "#privacy-policy"]
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
@@ -173,7 +180,7 @@ def _drop_chrome(root) -> None:
         if not any(a.tag in ("main", "article") for a in el.iterancestors()):
             _drop(el)
     for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in ("html", "body", "main", "article"):
+        if not isinstance(el.tag, str) or el.tag in NEVER_CHROME:
             continue
         names = f"{el.get('id') or ''} {el.get('class') or ''} {el.get('role') or ''}"
         if el.get("role") in ("navigation", "banner", "contentinfo", "dialog", "alertdialog") or \
@@ -217,7 +224,7 @@ class _Blocks:
             text = " ".join("".join(t for t, _ in parts).split())
             if not text:
                 continue
-            bold_only = all(b for t, b in parts if t.strip())
+            bold_only = all(b for t, b in parts if t.strip().strip(":").strip())
             rank = numbered_rank(text)
             if bold_only and heading_like(text.rstrip(":")):
                 self.blocks.append(Block("heading", text, rank or RANK_BOLD))
@@ -232,23 +239,28 @@ class _Blocks:
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag in HEADINGS:
             self.flush()
-            text = " ".join(el.text_content().split())
+            text = _text_of(el)
             if text:
                 self.blocks.append(Block("heading", text, RANK_MARKDOWN + HEADINGS[tag]))
             self.text(el.tail, bold)
             return
         if tag == "tr":
             self.flush()
-            cells = [" ".join(c.text_content().split()) for c in el if c.tag in ("td", "th")]
+            cells = [_text_of(c) for c in el if c.tag in ("td", "th")]
             if any(cells):
                 self.blocks.append(Block("row", " | ".join(cells)))
             self.text(el.tail, bold)
             return
         if tag in ("dt", "summary"):
             self.flush()
-            text = " ".join(el.text_content().split())
+            text = _text_of(el)
             if text:
                 self.blocks.append(Block("heading", text, RANK_BOLD) if heading_like(text) else Block("para", text))
+            self.text(el.tail, bold)
+            return
+        if tag == "ol" and (heading := _list_as_heading(el)):
+            self.flush()
+            self.blocks.append(Block("heading", heading, RANK_NUMBERED + 1))
             self.text(el.tail, bold)
             return
         is_block = tag in BLOCKS
@@ -267,11 +279,61 @@ class _Blocks:
         self.text(el.tail, bold)
 
 
+def _text_of(el) -> str:
+    """The text of an element with its inner blocks and line breaks kept apart by spaces
+    ('<p>Account Data</p><p>Profile Data</p>' in a table cell is not 'Account DataProfile Data')."""
+    parts: list[str] = []
+
+    def visit(node) -> None:
+        spaced = node.tag in BLOCKS or node.tag == "br"
+        parts.append(" " if spaced else "")
+        parts.append(node.text or "")
+        for child in node:
+            if isinstance(child.tag, str):
+                visit(child)
+            parts.append(child.tail or "")
+        parts.append(" " if spaced else "")
+
+    visit(el)
+    return " ".join("".join(parts).split())
+
+
+def _list_as_heading(ol) -> str | None:
+    """'<ol start="8"><li>Exercising your rights</li></ol>': word processors number headings
+    as one-item lists."""
+    items = [child for child in ol if isinstance(child.tag, str)]
+    if len(items) != 1 or items[0].tag != "li" or any(c.tag in ("ul", "ol", "p", "div") for c in items[0]):
+        return None
+    text = _text_of(items[0])
+    if not heading_like(text):
+        return None
+    start = ol.get("start") or "1"
+    return f"{start}. {text}" if start.isdigit() else None
+
+
 def html_blocks(node) -> list[Block]:
     walker = _Blocks()
     walker.walk(node)
     walker.flush()
-    return walker.blocks
+    return _plain_headings(walker.blocks)
+
+
+def _plain_headings(blocks: list[Block]) -> list[Block]:
+    """A paragraph that is only a short title-like line, between a finished sentence and the
+    body text it introduces, is a heading written without markup ('<p>Your rights</p>')."""
+    out = []
+    for i, block in enumerate(blocks):
+        before = blocks[i - 1] if i else None
+        after = blocks[i + 1] if i + 1 < len(blocks) else None
+        if block.kind == "para" and heading_like(block.text) and not block.text.endswith(":") \
+                and not DATE_CUE.match(block.text) \
+                and (before is None or before.kind == "heading" or before.text.endswith((".", "!", "?", ":")))\
+                and after is not None and after.kind in ("para", "item") \
+                and len(after.text.split()) >= max(8, len(block.text.split()) + 3) \
+                and after.text.endswith((".", "!", "?", ":", ")")):
+            block = Block("heading", block.text, RANK_PLAIN_ALONE)
+        out.append(block)
+    return out
 
 
 NOT_A_POLICY = re.compile(
@@ -281,6 +343,16 @@ NOT_A_POLICY = re.compile(
     r"service unavailable|too many requests|temporarily unavailable|site maintenance|bad gateway",
     re.I)
 MIN_WORDS = 40
+# Words any privacy policy or terms of service uses often, in the languages the tracker
+# recognises. A home page served at the policy's URL uses them hardly at all.
+POLICY_WORDS = re.compile(
+    r"\b(?:privacy|personal|data|information|cookies?|consent|rights?|process(?:ing|ed)?|terms|"
+    r"agreement|conditions|liabilit\w*|laws?|polic(?:y|ies)|datenschutz\w*|daten|personenbezogen\w*|"
+    r"verarbeitung|einwilligung|rechte?|bedingungen|données|personnel\w*|informations?|traitement|"
+    r"droits?|confidentialité|privée|protection|datos|personales|tratamiento|privacidad|derechos?|"
+    r"dati|personali|trattamento|diritti|gegevens|persoonsgegevens|verwerking|rechten|dados|pessoais)\b",
+    re.I)
+MIN_POLICY_WORDS = 0.01  # measured: policies 0.02 and up, home pages and menus under 0.006
 
 
 def assess(document: Document) -> str | None:
@@ -293,4 +365,7 @@ def assess(document: Document) -> str | None:
             return f"error or bot-challenge page ({match.group(0)!r})"
     if words < MIN_WORDS:
         return f"no policy text ({words} words)"
+    terms = len(POLICY_WORDS.findall(document.text))
+    if terms < MIN_POLICY_WORDS * words:
+        return f"does not read like a policy ({terms} privacy or legal terms in {words} words)"
     return None

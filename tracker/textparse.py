@@ -86,7 +86,7 @@ def text_blocks(lines: list[str]) -> list[Block]:
                 blocks.append(Block("row", " | ".join(cells)))
             continue
         rank = numbered_rank(stripped) if not line[:1].isspace() else None
-        if rank:
+        if rank and _starts_paragraph(lines, i - 1):
             blocks.append(Block("heading", clean_inline(stripped), rank))
             continue
         if match := LIST_ITEM.match(line):
@@ -103,6 +103,14 @@ def text_blocks(lines: list[str]) -> list[Block]:
         else:
             blocks.append(Block("para", text))
     return blocks
+
+
+def _starts_paragraph(lines: list[str], i: int) -> bool:
+    """Line i opens a paragraph: '22 Bishopsgate' inside an address is not section 22."""
+    previous = lines[i - 1].strip() if i > 0 else ""
+    return not previous or previous.endswith((".", "!", "?", ":", ";")) or bool(
+        SEPARATOR.match(previous) or ATX.match(previous) or BOLD_LINE.match(previous)
+        or NUMBERED_HEADING.match(previous) or LIST_ITEM.match(lines[i - 1]))
 
 
 def _declares_headings(lines: list[str]) -> bool:
@@ -185,5 +193,6 @@ def clean_inline(text: str) -> str:
     text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)", r"\1", text)
     text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>])", r"\1", text)
     return text.strip()
