@@ -12,6 +12,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -60,7 +61,9 @@ class Document:
     def all_sections(self) -> list[Section]:
         return [s for top in self.sections for s in top.walk()]
 
-    @property
+    # The text and its hash are read many times by diffs and facts; a document is not
+    # changed once built, so they are computed once.
+    @cached_property
     def text(self) -> str:
         """The plain text, tidied: what diffs and facts are computed on."""
         lines = []
@@ -70,12 +73,12 @@ class Document:
             lines.extend(b.text for b in section.blocks)
         return "\n".join(lines)
 
-    @property
+    @cached_property
     def text_hash(self) -> str:
         """Equal for texts that differ only in what is not wording (see ``normalise``)."""
         return hashlib.sha256(normalise(self.text).encode("utf-8")).hexdigest()
 
-    @property
+    @cached_property
     def word_count(self) -> int:
         return len(self.text.split())
 
@@ -271,11 +274,11 @@ MONTHS = {m: i for i, m in enumerate(
      "october", "november", "december"], start=1)}
 MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
 MONTHS["sept"] = 9
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 DATE_PATTERNS = [
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
-    (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), ("M", "d", "y")),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b", re.I), ("d", "M", "y")),
+    (re.compile(rf"\b{MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), ("M", "d", "y")),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH},?\s+(\d{{4}})\b", re.I), ("d", "M", "y")),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),
     (re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"), ("d", "m", "y")),
 ]

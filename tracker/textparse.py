@@ -20,7 +20,7 @@ SEPARATOR = re.compile(r"^\s*([=\-*_~#])(\s*\1){2,}\s*$")
 BOLD_LINE = re.compile(r"^(?:\*\*|__)(.+?)(?:\*\*|__)\s*(:?)\s*$")
 NUMBER_ALONE = re.compile(r"^\s*(\d{1,2})\\?\.?\s*$")
 NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)(?:\\?\.|\))?\s+(\S.*)$")
-LIST_ITEM = re.compile(r"^\s*(?:[-*+•●◦▪‣–]|\d{1,3}\\?[.)]|\(?[a-zA-Z]\)|[ivx]{1,4}\))\s+(.*)$")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•●◦▪‣–]|\d{1,3}[.)]|\(?[a-zA-Z]\)|[ivx]{1,4}\))\s+(.*)$")
 TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
 PROVENANCE = re.compile(r"web\.archive\.org/web/\d+")
@@ -64,7 +64,7 @@ def text_blocks(lines: list[str]) -> list[Block]:
         if match := ATX.match(stripped):
             blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
             continue
-        if SETEXT.match(following) and heading_like(stripped) and not LIST_ITEM.match(line):
+        if SETEXT.match(following) and _underlined_heading(clean_inline(stripped)) and not LIST_ITEM.match(line):
             rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
             blocks.append(Block("heading", clean_inline(stripped), rank))
             i += 1
@@ -172,6 +172,13 @@ def heading_like(text: str) -> bool:
             and not text.startswith(("http://", "https://")))
 
 
+def _underlined_heading(text: str) -> bool:
+    """A line over '====' or '----': a heading in Markdown, also a long one ('Lawful bases
+    for processing Personal Data applicable to EEA and UK end users'); not a sentence over a
+    rule."""
+    return 0 < len(text.split()) <= 30 and not text.endswith((".", ",", ";"))
+
+
 def _title_case(text: str) -> bool:
     """'Personal Data', 'How to Exercise Your Rights' - not 'This information is'."""
     words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text)]
@@ -185,11 +192,14 @@ def _continues(previous: str, text: str, previous_line: str) -> bool:
         and text[:1].islower()
 
 
-INLINE_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+INLINE_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+INLINE_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 
 
 def clean_inline(text: str) -> str:
-    """Markdown inline markup to plain text: links keep their text, emphasis and escapes go."""
+    """Markdown inline markup to plain text: links keep their text, images their alternative
+    text, emphasis and escapes go."""
+    text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
     text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)

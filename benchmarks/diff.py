@@ -1,0 +1,251 @@
+"""Section diff quality and speed on the real policy histories in ../shared/corpus.
+
+Prints:
+- on the Markdown histories (Open Terms Archive), for consecutive versions: precision and
+  recall of "which sections changed" against the sections read off the Markdown's own
+  headings (ATX and setext), comparing their visible text (floor 0.95 each);
+- how the versions Open Terms Archive marks `technical` (its extraction changed, not the
+  policy) are classified, and how many substantive changes the noise-only snapshot pairs give
+  (target 0);
+- time per consecutive pair (median, 95th percentile, worst) with diff-match-patch and with
+  fast-diff-match-patch when installed; the same worst pair diffed as one whole document;
+- rebuild speed: versions and changes derived per second from a store of all the histories.
+
+Usage: python benchmarks/diff.py [CORPUS_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from tracker import diff as diffmod
+from tracker.diff import diff_documents, heading_key
+from tracker.document import split_number
+from tracker.extract import ExtractSettings, extract
+from tracker.textparse import parse_text
+
+CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "corpus"
+ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+SETEXT = re.compile(r"^(=+|-+)\s*$")
+
+
+def markdown_sections(md: str) -> dict[str, str]:
+    """Heading key -> visible text of the section, by the Markdown's own headings only."""
+    sections: dict[str, list[str]] = {"": []}
+    key = ""
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        atx = ATX.match(line)
+        if atx or (line.strip() and SETEXT.match(nxt) and not SETEXT.match(line)):
+            title = atx.group(2) if atx else line
+            key = heading_key(split_number(visible(title).strip())[1])
+            sections.setdefault(key, []).append("\f")  # a heading used twice keeps both texts
+        elif SETEXT.match(line) and i and lines[i - 1].strip():
+            continue
+        else:
+            sections[key].append(line)
+    out = {k: " ".join(visible("\n".join(v)).split()) for k, v in sections.items()}
+    if not out[""]:
+        del out[""]  # nothing before the first heading (the title, usually)
+    return out
+
+
+def visible(md: str) -> str:
+    md = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", md)  # links and images: their text
+    md = re.sub(r"<[^>]+>", " ", md)
+    return re.sub(r"[*_`\\]", "", md)
+
+
+def truth(old_md: str, new_md: str) -> set[str]:
+    old, new = markdown_sections(old_md), markdown_sections(new_md)
+    return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+
+
+def predicted(result, old_md: str, new_md: str) -> set[str]:
+    """The Markdown sections our section changes fall in (a pure move is not a text change)."""
+    old_keys, new_keys = markdown_sections(old_md).keys(), markdown_sections(new_md).keys()
+    out = set()
+    for s in result.sections:
+        if s.status == "unchanged" or (s.status == "moved" and not s.modified):
+            continue
+        sides = [(s.old_heading, s.old_path, old_keys), (s.new_heading, s.new_path, new_keys)]
+        parts = [(p, s.new_path if s.status == "split" else s.old_path,
+                  new_keys if s.status == "split" else old_keys) for p in s.parts]
+        for heading, path, keys in sides + parts:
+            if heading is None:
+                continue
+            for candidate in [heading, *reversed(path)]:
+                if heading_key(candidate) in keys:
+                    out.add(heading_key(candidate))
+                    break
+            else:  # text before the first section heading: under the title, or under nothing
+                out.add("" if "" in keys else next(iter(keys), ""))
+    return out
+
+
+def histories() -> list[tuple[str, list[dict], Path]]:
+    out = []
+    for meta_path in sorted(CORPUS.glob("ota-*/*/meta.json")):
+        if "snapshots" in meta_path.parts[-3]:
+            continue
+        meta = json.loads(meta_path.read_text())
+        out.append((meta_path.parent.name, meta["versions"], meta_path.parent))
+    return out
+
+
+class FastDMP:
+    """fast-diff-match-patch behind the two diff-match-patch calls tracker.diff makes."""
+
+    def __init__(self):
+        import fast_diff_match_patch
+        self.diff = fast_diff_match_patch.diff
+
+    def diff_main(self, a: str, b: str, checklines: bool = False) -> list[tuple[int, str]]:
+        out, i, j = [], 0, 0
+        for op, n in self.diff(a, b, timelimit=0, checklines=False, cleanup="Semantic", counts_only=True):
+            if op == "=":
+                out.append((0, a[i:i + n]))
+                i, j = i + n, j + n
+            elif op == "-":
+                out.append((-1, a[i:i + n]))
+                i += n
+            else:
+                out.append((1, b[j:j + n]))
+                j += n
+        return out
+
+    def diff_cleanupSemantic(self, diffs) -> None:
+        pass  # done inside diff()
+
+
+def quality_and_speed() -> list[tuple]:
+    hits = predicted_total = truth_total = 0
+    times: list[tuple[float, str]] = []
+    technical: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    pairs = []
+    for name, versions, folder in histories():
+        texts = [(v, (folder / v["file"]).read_text()) for v in versions if (folder / v["file"]).exists()]
+        docs = [(v, md, parse_text(md)) for v, md in texts]
+        for (_, old_md, old), (v, new_md, new) in zip(docs, docs[1:]):
+            if old_md == new_md:
+                continue
+            start = time.perf_counter()
+            result = diff_documents(old, new)
+            times.append((time.perf_counter() - start, f"{name} {v['file']}"))
+            pairs.append((old, new))
+            kinds[result.kind] += 1
+            if v.get("kind") == "technical":
+                technical[result.kind] += 1
+            want, got = truth(old_md, new_md), predicted(result, old_md, new_md)
+            hits += len(want & got)
+            predicted_total += len(got)
+            truth_total += len(want)
+    print(f"Markdown histories: {len(times)} consecutive pairs that differ")
+    print(f"  sections changed: precision {hits / predicted_total:.3f}  recall {hits / truth_total:.3f}"
+          f"  ({hits} of {truth_total} true, {predicted_total} reported)")
+    print(f"  kinds: {dict(kinds.most_common())}")
+    print(f"  versions OTA marks technical: {dict(technical.most_common())}")
+    report_times("diff-match-patch", [t for t, _ in times], max(times))
+    return pairs
+
+
+def report_times(label: str, times: list[float], worst: tuple[float, str]) -> None:
+    times = sorted(times)
+    p95 = times[int(0.95 * (len(times) - 1))]
+    print(f"  time per pair ({label}): median {1000 * statistics.median(times):.1f} ms, "
+          f"p95 {1000 * p95:.1f} ms, worst {1000 * worst[0]:.0f} ms ({worst[1]})")
+
+
+def engines(pairs: list) -> None:
+    try:
+        fast = FastDMP()
+    except ImportError:
+        print("  (fast-diff-match-patch not installed: pip install fast-diff-match-patch)")
+        return
+    plain = diffmod._DMP
+    for label, engine in (("diff-match-patch", plain), ("fast-diff-match-patch", fast)):
+        diffmod._DMP = engine
+        times = []
+        for old, new in pairs:
+            start = time.perf_counter()
+            diff_documents(old, new)
+            times.append(time.perf_counter() - start)
+        report_times(label + ", second pass", times, (max(times), ""))
+    diffmod._DMP = fast
+    old, new = max(pairs, key=lambda p: p[0].word_count + p[1].word_count)
+    start = time.perf_counter()
+    diffmod._token_diff(old.text, new.text)
+    print(f"  longest pair ({new.word_count:,} words) diffed word by word as one whole text, without "
+          f"section alignment, fast-diff-match-patch: {time.perf_counter() - start:.1f} s "
+          "(pure-Python diff-match-patch: not run, minutes)")
+    diffmod._DMP = plain
+
+
+def noise() -> None:
+    substantive = pairs = differ = 0
+    for meta_path in sorted(CORPUS.glob("ota-*-snapshots/*/meta.json")):
+        meta = json.loads(meta_path.read_text())
+        previous = None
+        for v in meta["versions"]:
+            path = meta_path.parent / v["file"]
+            if not path.exists():
+                continue
+            doc = extract(path.read_bytes(), "html", None, ExtractSettings())
+            if v.get("role") == "noise" and previous is not None:
+                pairs += 1
+                if doc.text_hash != previous.text_hash:
+                    differ += 1
+                    substantive += diff_documents(previous, doc).kind in ("substantive", "rewrite")
+            previous = doc
+    print(f"noise-only snapshot pairs: {pairs}; texts differ in {differ}; substantive changes reported: {substantive}")
+
+
+def rebuild_speed() -> None:
+    from tracker.config import PolicyConfig
+    from tracker.history import rebuild
+    from tracker.models import Capture
+    from tracker.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.db")
+        policies = []
+        for name, versions, folder in histories():
+            policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
+            policies.append(policy)
+            store.sync_policies([policy])
+            for v in versions:
+                path = folder / v["file"]
+                if path.exists():
+                    stamp = v["date"].replace("Z", ".000Z")
+                    store.add_capture(Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
+                                              status=200, sha256=None, fetched_at=stamp, content_type="text/markdown",
+                                              format="text"), path.read_bytes())
+        for label in ("first rebuild (extracts every text)", "second rebuild (documents cached, diffs redone)"):
+            if label.startswith("second"):
+                store.db.execute("UPDATE changes SET details = NULL")
+            start = time.perf_counter()
+            versions = changes = 0
+            for policy in policies:
+                history = rebuild(store, policy)
+                versions += len(history.versions)
+                changes += len(history.changes)
+            elapsed = time.perf_counter() - start
+            print(f"rebuild, {label}: {versions} versions and {changes} changes in {elapsed:.1f} s: "
+                  f"{versions / elapsed:.0f} versions/s")
+        store.close()
+
+
+if __name__ == "__main__":
+    pairs = quality_and_speed()
+    engines(pairs)
+    noise()
+    rebuild_speed()

@@ -1,0 +1,564 @@
+"""What changed between two versions of a policy, the way a careful reader would say it.
+
+A whole-document diff of a reorganised policy is slow (minutes on real policies) and reads
+badly: a moved section shows as a deletion and an unrelated insertion. So sections are
+aligned first, by heading and by content, and only the text of each aligned pair is diffed,
+word by word. Alignment runs in stages, most certain first; each stage only sees the
+sections the earlier ones left unmatched:
+
+1. the same heading (ignoring case, punctuation and numbering);
+2. a similar heading (a reworded title) over related text;
+3. similar text under another heading (a renamed section);
+4. one section's text spread over several (a split) or several gathered into one (a merge);
+5. what is left was added or removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from diff_match_patch import diff_match_patch
+from rapidfuzz import fuzz
+
+from tracker.document import DATE_PATTERNS, MONTH, Document, Section
+from tracker.facts import FactChange, compare, facts
+
+DIFF_VERSION = 1  # bump when the output of this module changes for the same documents
+
+FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
+RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
+SIMILAR_TEXT = 0.5  # overlap that matches sections under different headings
+CONTAINED = 0.7  # share of a section's word pairs found in another: a part of a split or merge
+MIN_PART_WORDS = 8  # a part of a split or merge has at least this many words
+PARAGRAPH_PAIR = 0.3  # overlap at which a changed paragraph is diffed against a new one
+SHORT = 12  # paragraphs this short (in word pairs) in the same place are always compared
+PART_OF = 0.6  # share of a paragraph found in another: one was cut out of the other
+REWRITE = 0.5  # a change touching at least half of the words is a rewrite
+
+Op = tuple[str, str]  # ("=", "+" or "-", text)
+
+
+@dataclass
+class Unit:
+    """A section as alignment sees it: its own text, without its sub-sections."""
+
+    index: int
+    section: Section
+    path: list[str]  # headings of the enclosing sections
+    key: str  # the heading normalised, dates masked: "Last updated: <date>" is one heading
+    size: int  # words
+    shingles: frozenset  # pairs of neighbouring words: unlike single words, two unrelated
+    # paragraphs of one policy rarely share many of them
+
+    @property
+    def heading(self) -> str:
+        return self.section.heading
+
+
+@dataclass
+class SectionChange:
+    status: str  # unchanged, modified, added, removed, moved, renamed, split, merged
+    old_heading: str | None
+    new_heading: str | None
+    old_path: list[str] = field(default_factory=list)
+    new_path: list[str] = field(default_factory=list)
+    modified: bool = False  # the text changed (also for a moved or renamed section)
+    moved: bool = False
+    renamed: bool = False
+    parts: list[str] = field(default_factory=list)  # the other side of a split or merge
+    old_number: str = ""  # the numbering printed before the heading: "3", "2.1"
+    new_number: str = ""
+    words_added: int = 0
+    words_removed: int = 0
+    ops: list[Op] = field(default_factory=list)
+
+    @property
+    def heading(self) -> str:
+        return self.new_heading if self.new_heading is not None else self.old_heading or ""
+
+    @property
+    def changed(self) -> bool:
+        return self.status != "unchanged"
+
+
+@dataclass
+class DocumentDiff:
+    kind: str  # unchanged, cosmetic, date-only, substantive, rewrite
+    magnitude: float  # share of the words of both versions that were added or removed
+    sections: list[SectionChange]
+    facts: list[FactChange]
+    words_added: int = 0
+    words_removed: int = 0
+
+    def counts(self) -> Counter:
+        """How many sections have each status."""
+        return Counter(s.status for s in self.sections if s.changed)
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "magnitude": self.magnitude,
+            "words_added": self.words_added, "words_removed": self.words_removed,
+            "sections": [{**asdict(s), "ops": [list(op) for op in s.ops]} for s in self.sections],
+            "facts": [{"name": f.name, "old": f.old, "new": f.new, "summary": f.summary()}
+                      for f in self.facts],
+        }
+
+
+def diff_documents(old: Document, new: Document) -> DocumentDiff:
+    """Align the sections of two versions, diff each pair, classify the change."""
+    old_units, new_units = _remembered(_UNITS, old, units), _remembered(_UNITS, new, units)
+    sections = _order(align(old_units, new_units), old_units, new_units)
+    added = sum(s.words_added for s in sections)
+    removed = sum(s.words_removed for s in sections)
+    total = old.word_count + new.word_count
+    magnitude = round(min(1.0, (added + removed) / total), 4) if total else 0.0
+    return DocumentDiff(kind=classify(old, new, sections, magnitude), magnitude=magnitude, sections=sections,
+                        facts=compare(_remembered(_FACTS, old, facts), _remembered(_FACTS, new, facts)), words_added=added, words_removed=removed)
+
+
+# Along a history each version is diffed twice (with the one before and the one after), so
+# what is computed per version is remembered for a while.
+_FACTS: dict[str, dict[str, list[str]]] = {}
+_UNITS: dict[str, list["Unit"]] = {}
+
+
+def _remembered(cache: dict, document: Document, compute):
+    key = document.text_hash
+    if key not in cache:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = compute(document)
+    return cache[key]
+
+
+def classify(old: Document, new: Document, sections: list[SectionChange], magnitude: float) -> str:
+    """cosmetic: only case, punctuation, white space or numbering differ; date-only: only
+    dates differ; rewrite: most of the text is new; else substantive."""
+    old_words, new_words = _wording(old), _wording(new)
+    if old_words == new_words:
+        return "cosmetic" if old.text_hash != new.text_hash else "unchanged"
+    if _only_date_words(sections) and _mask_dates(old_words) == _mask_dates(new_words):
+        return "date-only"
+    return "rewrite" if magnitude >= REWRITE else "substantive"
+
+
+DATE_WORD = re.compile(rf"(?:\d+|st|nd|rd|th|of|{MONTH})$", re.I)
+
+
+def _only_date_words(sections: list[SectionChange]) -> bool:
+    """Every word inserted or deleted could belong to a date (a cheap test before the exact one)."""
+    changed = [word for s in sections for op, text in s.ops if op != "=" for word in WORD.findall(text)]
+    for s in sections:
+        if s.status in ("added", "removed", "split", "merged"):
+            return False
+        if s.renamed:
+            changed.extend(set(WORD.findall(s.old_heading or "")) ^ set(WORD.findall(s.new_heading or "")))
+    return all(DATE_WORD.match(word) for word in changed)
+
+
+def _wording(document: Document) -> str:
+    """The words of a document in order, lower case, without numbering or punctuation."""
+    parts = []
+    for section in document.all_sections():
+        parts.append(section.heading)
+        parts.extend(b.text for b in section.blocks)
+    return " ".join(WORD.findall(" ".join(parts).lower()))
+
+
+def _mask_dates(text: str) -> str:
+    # _wording dropped punctuation, so dates are found in their word form: "2024 05 16",
+    # "may 16 2024", "16 5 2024".
+    text = re.sub(r"\b\d{4} \d{1,2} \d{1,2}\b|\b\d{1,2} \d{1,2} \d{4}\b", "<date>", text)
+    for pattern, _ in DATE_PATTERNS[1:3]:
+        text = pattern.sub("<date>", text)
+    return text
+
+
+# --- units and alignment -----------------------------------------------------------------
+
+WORD = re.compile(r"\w+")
+
+
+def units(document: Document) -> list[Unit]:
+    out: list[Unit] = []
+
+    def visit(section: Section, path: list[str]) -> None:
+        out.append(Unit(len(out), section, path, _mask_dates(heading_key(section.heading)),
+                        len(WORD.findall(section.text)), _shingles(section.text)))
+        for child in section.children:
+            visit(child, [*path, section.heading])
+
+    for top in document.sections:
+        visit(top, [])
+    return out
+
+
+def heading_key(heading: str) -> str:
+    """'3. Information We Collect:' and 'INFORMATION WE COLLECT' -> 'information we collect'."""
+    return " ".join(WORD.findall(heading.lower()))
+
+
+def dice(a: frozenset, b: frozenset) -> float:
+    """Overlap of two texts, 0 to 1."""
+    total = len(a) + len(b)
+    return 2 * len(a & b) / total if total else 1.0
+
+
+def contained(part: frozenset, whole: frozenset) -> float:
+    """The share of ``part`` found in ``whole``."""
+    return len(part & whole) / len(part) if part else 0.0
+
+
+@dataclass
+class Alignment:
+    pairs: list[tuple[Unit, Unit]] = field(default_factory=list)
+    splits: list[tuple[Unit, list[Unit]]] = field(default_factory=list)  # one old, several new
+    merges: list[tuple[list[Unit], Unit]] = field(default_factory=list)  # several old, one new
+    removed: list[Unit] = field(default_factory=list)
+    added: list[Unit] = field(default_factory=list)
+
+
+def align(old: list[Unit], new: list[Unit]) -> Alignment:
+    result = Alignment()
+    free_old, free_new = list(old), list(new)
+
+    def take(pairs: list[tuple[Unit, Unit]]) -> None:
+        for a, b in pairs:
+            result.pairs.append((a, b))
+            free_old.remove(a)
+            free_new.remove(b)
+
+    take(_same_heading(free_old, free_new))
+    take(_best_pairs(free_old, free_new, _fuzzy_heading_score))
+    take(_best_pairs(free_old, free_new, _similar_text_score))
+    _splits_and_merges(result, free_old, free_new)
+    result.removed, result.added = free_old, free_new
+    return result
+
+
+def _same_heading(old: list[Unit], new: list[Unit]) -> list[tuple[Unit, Unit]]:
+    """Sections under the same normalised heading. A heading used more than once (a
+    'California' under several parents) is paired by parents first, then by text."""
+    pairs = []
+    by_key: dict[str, list[Unit]] = {}
+    for unit in new:
+        by_key.setdefault(unit.key, []).append(unit)
+    groups: dict[str, list[Unit]] = {}
+    for unit in old:
+        groups.setdefault(unit.key, []).append(unit)
+    for key, olds in groups.items():
+        news = by_key.get(key, [])
+        if len(olds) == 1 and len(news) == 1:
+            pairs.append((olds[0], news[0]))
+        elif news:
+            pairs.extend(_best_pairs(olds, news, lambda a, b: (
+                1.0 + dice(a.shingles, b.shingles) if a.path == b.path else dice(a.shingles, b.shingles) + 0.01)))
+    return pairs
+
+
+def _fuzzy_heading_score(a: Unit, b: Unit) -> float:
+    if not a.key or not b.key:
+        return 0.0
+    score = fuzz.ratio(a.key, b.key)
+    if score < FUZZY_HEADING:
+        return 0.0
+    overlap = dice(a.shingles, b.shingles)
+    short = min(a.size, b.size) < 20
+    return score / 100 + overlap if overlap >= RELATED_TEXT or short else 0.0
+
+
+def _similar_text_score(a: Unit, b: Unit) -> float:
+    if a.size < 5 or b.size < 5:
+        return 0.0
+    overlap = dice(a.shingles, b.shingles)
+    return overlap if overlap >= SIMILAR_TEXT else 0.0
+
+
+def _best_pairs(old: list[Unit], new: list[Unit], score) -> list[tuple[Unit, Unit]]:
+    """Pairs by descending score, each unit used once; ties go to document order."""
+    candidates = []
+    for a in old:
+        for b in new:
+            s = score(a, b)
+            if s > 0:
+                candidates.append((-s, a.index, b.index, a, b))
+    candidates.sort(key=lambda c: c[:3])
+    used_old, used_new, pairs = set(), set(), []
+    for _, i, j, a, b in candidates:
+        if i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            pairs.append((a, b))
+    return pairs
+
+
+def _splits_and_merges(result: Alignment, free_old: list[Unit], free_new: list[Unit]) -> None:
+    """An unmatched section whose words mostly come from one section on the other side is a
+    part of it: that section was split (or several were merged into it)."""
+    partner_of_old = {a.index: b for a, b in result.pairs}
+    partner_of_new = {b.index: a for a, b in result.pairs}
+    old_units = [a for a, _ in result.pairs] + free_old
+    new_units = [b for _, b in result.pairs] + free_new
+
+    def home(part: Unit, candidates: list[Unit]) -> Unit | None:
+        if part.size < MIN_PART_WORDS:
+            return None
+        scored = [(contained(part.shingles, c.shingles), -c.index, c) for c in candidates]
+        best = max(scored, key=lambda s: s[:2], default=None)
+        return best[2] if best and best[0] >= CONTAINED else None
+
+    split_parts: dict[int, list[Unit]] = {}
+    for unit in list(free_new):
+        whole = home(unit, old_units)
+        if whole is not None:
+            split_parts.setdefault(whole.index, []).append(unit)
+    for whole_index, parts in split_parts.items():
+        whole = next(u for u in old_units if u.index == whole_index)
+        partner = partner_of_old.get(whole_index)
+        members = sorted(parts + ([partner] if partner else []), key=lambda u: u.index)
+        for unit in parts:
+            free_new.remove(unit)
+        if partner is None and len(members) == 1:
+            free_old.remove(whole)
+            result.pairs.append((whole, members[0]))
+            continue
+        if partner is not None:
+            result.pairs.remove((whole, partner))
+        else:
+            free_old.remove(whole)
+        result.splits.append((whole, members))
+
+    merge_parts: dict[int, list[Unit]] = {}
+    for unit in list(free_old):
+        whole = home(unit, new_units)
+        if whole is not None:
+            merge_parts.setdefault(whole.index, []).append(unit)
+    for whole_index, parts in merge_parts.items():
+        whole = next(u for u in new_units if u.index == whole_index)
+        if any(whole in members for _, members in result.splits):
+            continue  # already a part of a split: leave these as removed
+        partner = partner_of_new.get(whole_index)
+        members = sorted(parts + ([partner] if partner else []), key=lambda u: u.index)
+        for unit in parts:
+            free_old.remove(unit)
+        if partner is None and len(members) == 1:
+            free_new.remove(whole)
+            result.pairs.append((members[0], whole))
+            continue
+        if partner is not None:
+            result.pairs.remove((partner, whole))
+        else:
+            free_new.remove(whole)
+        result.merges.append((members, whole))
+
+
+# --- from an alignment to section changes, in reading order ------------------------------
+
+def _order(alignment: Alignment, old: list[Unit], new: list[Unit]) -> list[SectionChange]:
+    """Section changes in the order of the new version; removed sections where they were."""
+    in_order = _in_order(alignment.pairs)
+    placed: list[tuple[float, SectionChange]] = []
+    new_position_of_old: dict[int, float] = {}
+    for a, b in alignment.pairs:
+        placed.append((b.index, _pair_change(a, b, moved=(a.index, b.index) not in in_order)))
+        new_position_of_old[a.index] = b.index
+    for whole, parts in alignment.splits:
+        placed.append((parts[0].index, _group_change("split", [whole], parts)))
+        new_position_of_old[whole.index] = parts[0].index
+    for parts, whole in alignment.merges:
+        placed.append((whole.index, _group_change("merged", parts, [whole])))
+        for part in parts:
+            new_position_of_old[part.index] = whole.index
+    for unit in alignment.added:
+        placed.append((unit.index, _one_sided("added", unit)))
+    for unit in alignment.removed:
+        before = max((new_position_of_old[u.index] for u in old[:unit.index] if u.index in new_position_of_old),
+                     default=-1)
+        placed.append((before + 0.5 + unit.index / (10 * len(old) + 1), _one_sided("removed", unit)))
+    placed.sort(key=lambda p: p[0])
+    return [change for _, change in placed]
+
+
+def _in_order(pairs: list[tuple[Unit, Unit]]) -> set[tuple[int, int]]:
+    """The largest set of pairs that kept their relative order (longest increasing
+    subsequence of new positions by old position); the other pairs moved."""
+    ordered = sorted(((a.index, b.index) for a, b in pairs))
+    tails: list[int] = []  # index into ordered of the smallest tail of each length
+    back: list[int | None] = [None] * len(ordered)
+    for i, (_, j) in enumerate(ordered):
+        lo, hi = 0, len(tails)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ordered[tails[mid]][1] < j:
+                lo = mid + 1
+            else:
+                hi = mid
+        back[i] = tails[lo - 1] if lo else None
+        if lo == len(tails):
+            tails.append(i)
+        else:
+            tails[lo] = i
+    keep, i = set(), tails[-1] if tails else None
+    while i is not None:
+        keep.add(ordered[i])
+        i = back[i]
+    return keep
+
+
+def _pair_change(a: Unit, b: Unit, moved: bool) -> SectionChange:
+    ops = word_diff(a.section.text, b.section.text)
+    added, removed = _counts(ops)
+    modified = a.section.text != b.section.text
+    renamed = heading_key(a.heading) != heading_key(b.heading)
+    if renamed:
+        added += len(WORD.findall(b.heading))
+        removed += len(WORD.findall(a.heading))
+    status = "renamed" if renamed else "moved" if moved else "modified" if modified else "unchanged"
+    return SectionChange(status, a.heading, b.heading, a.path, b.path, modified=modified, moved=moved,
+                         renamed=renamed, old_number=a.section.number, new_number=b.section.number,
+                         words_added=added, words_removed=removed, ops=ops)
+
+
+def _group_change(status: str, old: list[Unit], new: list[Unit]) -> SectionChange:
+    old_text = "\n".join(u.section.text for u in old)
+    new_text = "\n".join(u.section.text for u in new)
+    ops = word_diff(old_text, new_text)
+    added, removed = _counts(ops)
+    if status == "split":
+        return SectionChange(status, old[0].heading, None, old[0].path, new[0].path, modified=bool(added or removed),
+                             parts=[u.heading for u in new], words_added=added, words_removed=removed, ops=ops)
+    return SectionChange(status, None, new[0].heading, old[0].path, new[0].path, modified=bool(added or removed),
+                         parts=[u.heading for u in old], words_added=added, words_removed=removed, ops=ops)
+
+
+def _one_sided(status: str, unit: Unit) -> SectionChange:
+    text = unit.section.text
+    words = len(WORD.findall(unit.heading)) + len(WORD.findall(text))
+    if status == "added":
+        return SectionChange(status, None, unit.heading, new_path=unit.path, words_added=words,
+                             ops=[("+", text)] if text else [])
+    return SectionChange(status, unit.heading, None, old_path=unit.path, words_removed=words,
+                         ops=[("-", text)] if text else [])
+
+
+def _counts(ops: list[Op]) -> tuple[int, int]:
+    added = sum(len(WORD.findall(t)) for op, t in ops if op == "+")
+    removed = sum(len(WORD.findall(t)) for op, t in ops if op == "-")
+    return added, removed
+
+
+# --- word diff ----------------------------------------------------------------------------
+
+TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+_DMP = diff_match_patch()
+_DMP.Diff_Timeout = 0  # deterministic: the same inputs always give the same diff
+_OP = {0: "=", 1: "+", -1: "-"}
+
+
+def word_diff(old: str, new: str) -> list[Op]:
+    """Insert and delete runs of whole words. Paragraphs (lines) are diffed first; a changed
+    paragraph is paired with the most similar new one and only such pairs are diffed word
+    by word. A paragraph with no counterpart shows whole, which reads better than a word soup
+    and keeps the word diff fast (its cost grows with the product of length and changes)."""
+    if old == new:
+        return [("=", old)] if old else []
+    ops: list[Op] = []
+    pending_old: list[str] = []
+    pending_new: list[str] = []
+
+    def flush() -> None:
+        ops.extend(_paragraph_diff(pending_old, pending_new))
+        pending_old.clear()
+        pending_new.clear()
+
+    for op, lines in _diff_tokens(old.splitlines(keepends=True), new.splitlines(keepends=True)):
+        if op == "=":
+            flush()
+            ops.append(("=", "".join(lines)))
+        elif op == "-":
+            pending_old.extend(lines)
+        else:
+            pending_new.extend(lines)
+    flush()
+    return _merge(ops)
+
+
+def _paragraph_diff(old: list[str], new: list[str]) -> list[Op]:
+    """Changed paragraphs: related ones paired in order and diffed word by word (also a
+    paragraph cut into several, or several joined into one), the rest deleted or inserted
+    whole."""
+    if len(old) == 1 and len(new) == 1:
+        return _token_diff(old[0], new[0])  # one paragraph replaced by one: always comparable
+    ops: list[Op] = []
+    old_shingles = [_shingles(line) for line in old]
+    new_shingles = [_shingles(line) for line in new]
+    i = j = 0
+    while i < len(old):
+        k = next((k for k in range(j, len(new)) if _related(old_shingles[i], new_shingles[k])
+                  or (k == j and len(old_shingles[i]) < SHORT and len(new_shingles[k]) < SHORT)), None)
+        if k is None:
+            ops.append(("-", old[i]))
+            i += 1
+            continue
+        ops.extend(("+", line) for line in new[j:k])
+        last_old, last_new = i, k
+        while last_new + 1 < len(new) and contained(new_shingles[last_new + 1], old_shingles[i]) >= PART_OF:
+            last_new += 1
+        while last_old + 1 < len(old) and contained(old_shingles[last_old + 1], new_shingles[k]) >= PART_OF:
+            last_old += 1
+        ops.extend(_token_diff("".join(old[i:last_old + 1]), "".join(new[k:last_new + 1])))
+        i, j = last_old + 1, last_new + 1
+    ops.extend(("+", line) for line in new[j:])
+    return ops
+
+
+def _related(a: frozenset, b: frozenset) -> bool:
+    return dice(a, b) >= PARAGRAPH_PAIR or contained(a, b) >= PART_OF or contained(b, a) >= PART_OF
+
+
+def _shingles(text: str) -> frozenset:
+    words = WORD.findall(text.lower())
+    return frozenset(zip(words, words[1:])) if len(words) > 1 else frozenset(words)
+
+
+def _token_diff(old: str, new: str) -> list[Op]:
+    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(TOKEN.findall(old), TOKEN.findall(new))]
+
+
+def _diff_tokens(old: list[str], new: list[str]) -> list[tuple[str, list[str]]]:
+    """diff-match-patch over sequences of tokens: each distinct token becomes one character."""
+    codes: dict[str, str] = {}
+
+    def encode(tokens: list[str]) -> str:
+        return "".join(codes.setdefault(t, chr(0xE000 + len(codes)) if len(codes) < 0x1900
+                                        else chr(0xF0000 + len(codes))) for t in tokens)
+
+    a, b = encode(old), encode(new)
+    diffs = _DMP.diff_main(a, b, False)
+    _DMP.diff_cleanupSemantic(diffs)
+    out, i, j = [], 0, 0
+    for op, chars in diffs:
+        n = len(chars)
+        if op == 0:
+            out.append(("=", old[i:i + n]))
+            i, j = i + n, j + n
+        elif op == -1:
+            out.append(("-", old[i:i + n]))
+            i += n
+        else:
+            out.append(("+", new[j:j + n]))
+            j += n
+    return out
+
+
+def _merge(ops: list[Op]) -> list[Op]:
+    """Neighbouring runs of one kind joined into one."""
+    out: list[Op] = []
+    for op, text in ops:
+        if out and out[-1][0] == op:
+            out[-1] = (op, out[-1][1] + text)
+        elif text:
+            out.append((op, text))
+    return out

@@ -1,0 +1,361 @@
+"""Key facts of a policy version, and how they moved in a change.
+
+Readers of a changed policy ask the same few questions first: is the date new, can I still
+write to the same address, how long do they keep my data, from what age, under which laws,
+who else gets my data, what do they collect, do they sell it. Each fact is a set of short
+values read off the text, so that a change reads as "minimum age 13 -> 17" or "GDPR added".
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from tracker.document import Document, Section
+
+# The order facts are shown in.
+FACT_NAMES = ["declared date", "contact e-mail", "postal address", "retention", "minimum age",
+              "law", "third party", "data collected", "sells data", "shares data"]
+STANCES = {"sells data", "shares data"}
+
+
+@dataclass
+class FactChange:
+    name: str
+    old: list[str]
+    new: list[str]
+
+    @property
+    def added(self) -> list[str]:
+        return [v for v in self.new if v not in self.old]
+
+    @property
+    def removed(self) -> list[str]:
+        return [v for v in self.old if v not in self.new]
+
+    def summary(self) -> str:
+        """'minimum age 13 -> 17', 'GDPR added', 'contact e-mail a@x.com removed'."""
+        if self.name in STANCES:  # "sells data: no -> may", "shares data: not stated -> no"
+            return f"{self.name}: {'/'.join(self.old) or 'not stated'} -> {'/'.join(self.new) or 'not stated'}"
+        name = self.name
+        if len(self.old) == 1 and len(self.new) == 1:
+            return f"{name} {self.old[0]} -> {self.new[0]}"
+        label = "" if self.name in ("law", "third party") else f"{name} "
+        parts = [f"{label}{v} added" for v in self.added] + [f"{label}{v} removed" for v in self.removed]
+        return "; ".join(parts)
+
+
+def facts(document: Document) -> dict[str, list[str]]:
+    """Every key fact of a version, each a sorted list of distinct values."""
+    text = document.text
+    sentences = Sentences(text)
+    found = {
+        "declared date": [document.declared_date] if document.declared_date else [],
+        "contact e-mail": [e.lower() for e in EMAIL.findall(text)],
+        "postal address": _addresses(document),
+        "retention": _retention(sentences),
+        "minimum age": _ages(sentences),
+        "law": _laws(text),
+        "third party": _third_parties(text, document.title),
+        "data collected": _collected(document),
+        "sells data": _stance(sentences, SELL),
+        "shares data": _stance(sentences, SHARE),
+    }
+    return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
+
+
+def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactChange]:
+    return [FactChange(name, old.get(name, []), new.get(name, []))
+            for name in FACT_NAMES if old.get(name, []) != new.get(name, [])]
+
+
+def _sort_key(value: str) -> tuple:
+    number = re.match(r"\d+", value)
+    return (int(number.group()) if number else 1 << 30, value.lower())
+
+
+SENTENCE_END = re.compile(r"\n|(?<=[.!?;])\s+(?=[A-Z(\"“])")
+
+
+class Sentences:
+    """The sentences of a text, found by a word they contain.
+
+    Searching every sentence for every cue was most of the time facts took on a long policy.
+    A pattern that starts with a plain word, run once over the lower-cased text, is fast;
+    the slower, exact patterns then run on the few sentences it found.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        self.lower = text.lower()
+        self.starts = [0] + [m.end() for m in SENTENCE_END.finditer(text)]
+
+    def containing(self, pattern: re.Pattern) -> list[str]:
+        """Sentences in which the lower-case ``pattern`` matches."""
+        out, last = [], -1
+        for match in pattern.finditer(self.lower):
+            i = bisect_right(self.starts, match.start()) - 1
+            if i != last:
+                end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+                out.append(self.text[self.starts[i]:end].strip())
+                last = i
+        return out
+
+
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+
+# --- postal addresses ----------------------------------------------------------------------
+
+STREET = re.compile(
+    r"\b\d{1,5}[a-z]?,?\s+(?:[A-Z][\w'’.-]*\s+){0,4}(?:Street|St\.|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|"
+    r"Lane|Drive|Dr\.|Way|Place|Square|Court|Parkway|Highway|Terrace|High Street)\b"
+    r"|\b(?:rue|avenue|boulevard|place|quai|allée)\s+[\w'’ -]{2,40}"
+    r"|\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|platz|allee|gasse)\s+\d{1,4}\b"
+    r"|\bP\.?\s?O\.? Box \d+", re.U)
+POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{5}(?:-\d{4})?|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b")
+
+
+def _addresses(document: Document) -> list[str]:
+    """A street line with a postcode near it: 'Skadden, 22 Bishopsgate, London, EC2N 4BQ'."""
+    out = []
+    for section in document.all_sections():
+        for block in section.blocks:
+            for match in STREET.finditer(block.text):
+                around = block.text[match.start(): match.end() + 80]
+                if POSTCODE.search(around):
+                    out.append(" ".join(match.group(0).split()).rstrip(","))
+    return out
+
+
+# --- retention periods and ages ----------------------------------------------------------
+
+NUMBER_WORDS = {w: n for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
+                     "hundred": 100, "a": 1, "one hundred and eighty": 180})
+NUMBER = r"(\d{1,4}|" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")"
+PERIOD_UNIT = re.compile(r"(?:day|week|month|year)s?\b")
+PERIOD = re.compile(NUMBER + r"\s*(?:\(\d+\)\s*)?(?:calendar\s+|business\s+|full\s+)?(day|week|month|year)s?\b", re.I)
+RETENTION_CUE = re.compile(
+    r"\b(?:retain|retention|retained|keep|kept|store|stored|storing|delete|deleted|deletion|remove|removed|"
+    r"erase|erased|destroy|destroyed|purge|purged|anonymi[sz]e|anonymi[sz]ed|hold|held|conserv\w*|aufbewahr\w*|"
+    r"speicher\w*|lösch\w*)\b", re.I)
+
+
+def _number(word: str) -> int | None:
+    return int(word) if word.isdigit() else NUMBER_WORDS.get(word.lower())
+
+
+def _retention(sentences: Sentences) -> list[str]:
+    """'thirty days after project completion' -> '30 days', when the sentence is about keeping
+    or deleting data."""
+    out = []
+    for sentence in sentences.containing(PERIOD_UNIT):
+        if not RETENTION_CUE.search(sentence) or AGE_CUE.search(sentence):
+            continue
+        for match in PERIOD.finditer(sentence):
+            n = _number(match.group(1))
+            if n:
+                unit = match.group(2).lower()
+                out.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return out
+
+
+AGE_CUE = re.compile(r"\b(?:age|aged|years? old|children|child|minors?|teen\w*|under \d{1,2}|older)\b", re.I)
+AGE = re.compile(
+    r"(?:under|over|below|above|at least|younger than|older than|minimum age of|age of|aged?)\s+(?:the\s+age\s+of\s+)?"
+    r"(\d{1,2})\b|\b(\d{1,2})\s*(?:years? of age|years? old|\+)", re.I)
+
+
+TWO_DIGITS = re.compile(r"\b\d{1,2}\b")
+
+
+def _ages(sentences: Sentences) -> list[str]:
+    out = []
+    for sentence in sentences.containing(TWO_DIGITS):
+        if not AGE_CUE.search(sentence):
+            continue
+        for match in AGE.finditer(sentence):
+            age = int(match.group(1) or match.group(2))
+            if 8 <= age <= 21:
+                out.append(str(age))
+    return out
+
+
+# --- laws, third parties, data, selling --------------------------------------------------
+
+def _law(name: str, pattern: str) -> tuple[str, re.Pattern, tuple[str, ...]]:
+    """Names match in any case ('EU SAFE HARBOR'); short acronyms are marked case-sensitive.
+
+    Searching 35 patterns through a long policy is slow, so each comes with the plain
+    words one of its alternatives must contain ('oppa' for 'Cal-?OPPA'); a pattern is only
+    searched when the text holds one of them.
+    """
+    triggers = []
+    for alternative in pattern.split("|"):
+        plain = re.sub(r"\\b|\(\?-i:|\)", "", alternative)
+        runs = re.findall(r"[\w -]+(?![?*{])", plain)
+        triggers.append(max(runs, key=len).strip().lower())
+    return name, re.compile(pattern, re.I), tuple(triggers)
+
+
+LAWS = [
+    _law("GDPR", r"\bGDPR\b|General Data Protection Regulation|\bDSGVO\b|\bRGPD\b"),
+    _law("UK GDPR", r"\bUK GDPR\b|Data Protection Act 2018"),
+    _law("CCPA", r"\bCCPA\b|California Consumer Privacy Act"),
+    _law("CPRA", r"\bCPRA\b|California Privacy Rights Act"),
+    _law("COPPA", r"\bCOPPA\b|Children.?s Online Privacy Protection"),
+    _law("CalOPPA", r"\bCal-?OPPA\b|California Online Privacy Protection Act"),
+    _law("HIPAA", r"\bHIPAA\b|Health Insurance Portability and Accountability Act"),
+    _law("Privacy Shield", r"Privacy Shield"),
+    _law("Safe Harbor", r"Safe Harbou?r\b"),
+    _law("Data Privacy Framework", r"Data Privacy Framework"),
+    _law("Standard Contractual Clauses", r"Standard Contractual Clauses|(?-i:\bSCCs?\b)"),
+    _law("PIPEDA", r"\bPIPEDA\b|Personal Information Protection and Electronic Documents Act"),
+    _law("LGPD", r"\bLGPD\b|Lei Geral de Prote"),
+    _law("CAN-SPAM", r"CAN-SPAM"),
+    _law("FERPA", r"\bFERPA\b"),
+    _law("GLBA", r"\bGLBA\b|Gramm-Leach-Bliley"),
+    _law("BIPA", r"(?-i:\bBIPA\b)|Biometric Information Privacy Act"),
+    _law("ePrivacy Directive", r"ePrivacy|Privacy and Electronic Communications"),
+    _law("Digital Services Act", r"Digital Services Act|(?-i:\bDSA\b)"),
+    _law("Shine the Light", r"Shine the Light|1798\.83"),
+    _law("Virginia CDPA", r"\bVCDPA\b|Virginia Consumer Data Protection Act"),
+    _law("Colorado Privacy Act", r"Colorado Privacy Act"),
+    _law("Connecticut Data Privacy Act", r"\bCTDPA\b|Connecticut Data Privacy Act"),
+    _law("Utah Consumer Privacy Act", r"\bUCPA\b|Utah Consumer Privacy Act"),
+    _law("Texas Data Privacy and Security Act", r"Texas Data Privacy and Security Act|\bTDPSA\b"),
+    _law("Swiss FADP", r"(?-i:\bn?FADP\b|\bn?DSG\b)|Federal Act on Data Protection"),
+    _law("PIPL", r"\bPIPL\b|Personal Information Protection Law"),
+    _law("APPI", r"\bAPPI\b|Act on the Protection of Personal Information"),
+    _law("POPIA", r"\bPOPIA\b|Protection of Personal Information Act"),
+    _law("Australian Privacy Act", r"Privacy Act 1988|Australian Privacy Principles"),
+    _law("Loi Informatique et Libertés", r"Informatique et Libert"),
+    _law("BDSG", r"\bBDSG\b|Bundesdatenschutzgesetz"),
+    _law("TTDSG", r"\bTTDSG\b|\bTDDDG\b"),
+    _law("PCI DSS", r"\bPCI[ -]DSS\b"),
+    _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
+]
+
+def _laws(text: str) -> list[str]:
+    lower = text.lower()
+    return [name for name, pattern, triggers in LAWS
+            if any(t in lower for t in triggers) and pattern.search(text)]
+
+
+KNOWN_PARTIES = [
+    "Google Analytics", "Google Ads", "Google Tag Manager", "Google AdSense", "DoubleClick", "Firebase",
+    "reCAPTCHA", "YouTube", "Google Maps", "Facebook Pixel", "Meta Pixel", "Facebook", "Instagram",
+    "WhatsApp", "LinkedIn", "TikTok", "Snapchat", "Pinterest", "Reddit", "Twitter", "Amazon Web Services",
+    "AWS", "Microsoft Azure", "Microsoft Clarity", "Bing Ads", "Stripe", "PayPal", "Braintree", "Adyen",
+    "Klarna", "Cleverbridge", "FastSpring", "Paddle", "2Checkout", "Mailchimp", "SendGrid", "Mailgun",
+    "Twilio", "Zendesk", "Intercom", "HubSpot", "Salesforce", "Marketo", "Segment", "Mixpanel",
+    "Amplitude", "Hotjar", "FullStory", "Sentry", "Cloudflare", "Akamai", "Fastly", "AppsFlyer",
+    "Adjust", "Branch", "Kochava", "OneSignal", "Braze", "Iterable", "Optimizely", "New Relic",
+    "Datadog", "Crashlytics", "Criteo", "Taboola", "Outbrain", "Xandr", "AppNexus", "The Trade Desk",
+    "Adobe Analytics", "Matomo", "Plausible", "Yandex", "OpenAI", "Anthropic", "Persona", "Jumio",
+    "Onfido", "Veriff", "Sift", "Zoom", "Slack", "Shopify", "Vimeo", "Apple Pay", "Google Pay",
+    "Prighter", "Usercentrics", "OneTrust", "Didomi", "Cookiebot", "TrustArc", "Mixpanel", "Heap",
+    "Auth0", "Okta", "Trustpilot", "Typeform", "SurveyMonkey", "Qualtrics", "Calendly", "Vonage",
+    "Five9", "Genesys", "Nice inContact", "Dropbox", "Box", "Oracle", "IBM",
+]
+PARTIES_BY_FIRST_WORD: dict[str, list[str]] = {}
+for _party in sorted(set(KNOWN_PARTIES), key=len, reverse=True):
+    PARTIES_BY_FIRST_WORD.setdefault(_party.split()[0], []).append(_party)
+WORDS = re.compile(r"[\w-]+")
+COMPANY = re.compile(
+    r"\b((?:[A-Z][\w&'’.-]*\s+){0,3}[A-Z][\w&'’.-]*),?\s+(Inc\.?|LLC|L\.L\.C\.|Ltd\.?|Limited|GmbH|AG|B\.V\.|"
+    r"S\.A\.S\.?|SAS|S\.A\.|SA|S\.r\.l\.|Corp\.?|Corporation|PLC|plc|Pty Ltd|ApS|AB|Oy)(?=[\s,.;)]|$)")
+
+
+def _third_parties(text: str, title: str) -> list[str]:
+    """Well-known services by name, and companies by their legal form ('Badoo Trading Limited'),
+    leaving out the publisher itself: named in the title, or the company named most often."""
+    names = _known_parties(text)
+    companies = []
+    for m in _companies(text):
+        name = re.sub(r"^(?:The|By|And|Or|Of|With|From|To|At)\s+", "", m.group(1))
+        companies.append((name.split()[0].lower(), f"{name} {m.group(2).rstrip('.')}"))
+    own = {w.lower() for w in re.findall(r"\w+", title)}
+    if companies:
+        lower = text.lower()
+        mentions = {first: lower.count(first) for first, _ in companies}
+        publisher = max(mentions, key=mentions.get)
+        if mentions[publisher] >= 3:
+            own.add(publisher)
+    names.extend(name for first, name in companies if first not in own)
+    return names
+
+
+LEGAL_FORM = re.compile(r"(?:Inc|LLC|L\.L\.C|Ltd|Limited|GmbH|AG|B\.V|S\.A|SAS|S\.r\.l|Corporation|Corp|PLC|plc|Pty|ApS|AB|Oy)\b")
+
+
+def _companies(text: str) -> list[re.Match]:
+    """COMPANY matches, searched only in the stretch of text before each legal form: the
+    full pattern over a whole long policy is slow."""
+    out = []
+    for hint in LEGAL_FORM.finditer(text):
+        start = text.rfind("\n", 0, max(0, hint.start() - 60)) + 1
+        start = max(start, hint.start() - 60)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        for match in COMPANY.finditer(text, start, min(len(text), hint.end() + 4)):
+            if match.start(2) == hint.start():
+                out.append(match)
+                break
+    return out
+
+
+def _known_parties(text: str) -> list[str]:
+    """Known services named in the text; only those whose first word occurs are searched."""
+    words = set(WORDS.findall(text))
+    names = []
+    for first in words & PARTIES_BY_FIRST_WORD.keys():
+        for party in PARTIES_BY_FIRST_WORD[first]:
+            if re.search(rf"\b{re.escape(party)}\b", text):
+                names.append(party)
+    return names
+
+
+COLLECT_HEADING = re.compile(r"\b(?:collect\w*|gather\w*|obtain\w*|information we|data we|erheb\w*)\b", re.I)
+
+
+def _collected(document: Document) -> list[str]:
+    """The items listed under a section about what is collected, each by its lead words."""
+    out = []
+    for section in document.all_sections():
+        if not COLLECT_HEADING.search(section.heading):
+            continue
+        for block in _own_and_child_items(section):
+            lead = re.split(r"[:;.–—(]| - ", block, maxsplit=1)[0].strip()
+            if 0 < len(lead.split()) <= 8:
+                out.append(lead[0].upper() + lead[1:])
+    return out
+
+
+def _own_and_child_items(section: Section) -> list[str]:
+    return [b.text for s in section.walk() for b in s.blocks if b.kind == "item"]
+
+
+SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
+                  r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
+SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|disclosed|transfer)\b[^.]*\b(?:advertis\w*|"
+                   r"marketing|third[- ]part\w*)\b", re.I)
+NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|n’t\b", re.I)
+
+
+SELL_WORD = re.compile(r"s(?:ell|old|ale)")
+SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
+
+
+def _stance(sentences: Sentences, pattern: re.Pattern) -> list[str]:
+    """'no' or 'may' for each statement the policy makes about it."""
+    out = []
+    for sentence in sentences.containing(SELL_WORD if pattern is SELL else SHARE_WORD):
+        match = pattern.search(sentence)
+        if match:
+            before = sentence[:match.end()]
+            out.append("no" if NEGATION.search(before) else "may")
+    return out
