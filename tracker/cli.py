@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import click
 
-from tracker import __version__, history, jobs
-from tracker.config import DEFAULT_CONFIG, Config, load_config
+from tracker import __version__, console, export, history, jobs
+from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import UserError
+from tracker.models import Version
 from tracker.store import Store
 
 
@@ -106,32 +108,30 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         change = row["last_change"]
         error = row["last_error"]
         click.echo(f"\n{row['policy']}")
-        click.echo(f"  last check   {_when(check['at']) + '  ' + check['message'] if check else 'never'}")
+        click.echo(f"  last check   {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
         click.echo(f"  captures     {row['captures']}")
         click.echo(f"  versions     {row['versions']}")
         click.echo(f"  last change  {_change_line(change) if change else 'none'}")
         if error:
-            click.echo(f"  last error   {_when(error['at'])}  {error['message']}")
+            click.echo(f"  last error   {console.when(error['at'])}  {error['message']}")
+
+
+VERSION_HELP = "a version number, or a date (YYYY-MM-DD): the version shown on that day"
 
 
 @cli.command()
 @click.argument("name")
-@click.argument("version", required=False, type=int)
+@click.argument("version", required=False)
 @pass_context
-def show(ctx: Context, name: str, version: int | None) -> None:
-    """Print a version of policy NAME as sectioned text (default: the latest version)."""
-    (policy,) = ctx.config.select([name])
-    versions = ctx.store.versions(policy.name)
-    if not versions:
-        raise UserError(f"{name}: no version stored yet (run 'tracker check {name}')")
-    if version is None:
-        chosen = max(versions, key=lambda v: v.last_seen)
-    elif 1 <= version <= len(versions):
-        chosen = versions[version - 1]
-    else:
-        raise UserError(f"{name}: no version {version} (versions 1 to {len(versions)})")
+def show(ctx: Context, name: str, version: str | None) -> None:
+    """Print a version of policy NAME as sectioned text (default: the latest version).
+
+    VERSION is a version number, or a date (YYYY-MM-DD): the version shown on that day.
+    """
+    policy, versions = _policy_versions(ctx, name)
+    chosen = _version(ctx, policy.name, versions, version) if version else max(versions, key=lambda v: v.last_seen)
     document = history.version_document(ctx.store, policy, chosen)
-    seen = f"seen {_when(chosen.first_seen)} to {_when(chosen.last_seen)} in {chosen.captures} capture(s)"
+    seen = f"seen {console.when(chosen.first_seen)} to {console.when(chosen.last_seen)} in {chosen.captures} capture(s)"
     click.echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
     if document is None:
         capture = ctx.store.capture(chosen.first_capture)
@@ -145,14 +145,116 @@ def show(ctx: Context, name: str, version: int | None) -> None:
     click.echo(as_text(document), nl=False)
 
 
-def _when(timestamp: str) -> str:
-    """A stored UTC timestamp as people read it."""
-    return timestamp[:16].replace("T", " ") + " UTC"
+@cli.command()
+@click.argument("name")
+@click.argument("from_version", metavar="[FROM]", required=False)
+@click.argument("to_version", metavar="[TO]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the change as JSON.")
+@pass_context
+def diff(ctx: Context, name: str, from_version: str | None, to_version: str | None, as_json: bool) -> None:
+    """Show what changed in policy NAME, section by section.
+
+    Without FROM and TO: the latest change. With FROM only: from FROM to the latest version.
+    FROM and TO are version numbers, or dates (YYYY-MM-DD): the version shown on that day.
+    """
+    policy, versions = _policy_versions(ctx, name)
+    if from_version is None:
+        changes = ctx.store.changes(policy.name)
+        if not changes:
+            raise UserError(f"{name}: no change recorded yet (one version so far)")
+        old, new = versions[changes[-1].from_version - 1], versions[changes[-1].to_version - 1]
+    else:
+        old = _version(ctx, policy.name, versions, from_version)
+        new = _version(ctx, policy.name, versions, to_version) if to_version else \
+            max(versions, key=lambda v: v.last_seen)
+        if old.number == new.number:
+            raise UserError(f"{name}: {from_version} and {to_version or 'the latest'} are the same version "
+                            f"({old.number}): nothing to compare")
+    change = export.compare_versions(ctx.store, policy, old, new)
+    if as_json:
+        click.echo(json.dumps({"policy": policy.name, "from": export.version_summary(old),
+                               "to": export.version_summary(new), **change}, indent=2, ensure_ascii=False))
+        return
+    by_number = {v.number: v for v in versions}
+    click.echo(console.render_change(change, policy.display_title, by_number, color=sys.stdout.isatty()))
+
+
+@cli.command("history")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+@pass_context
+def history_command(ctx: Context, name: str, as_json: bool) -> None:
+    """The versions and changes of policy NAME, one line each, oldest first."""
+    policy, versions = _policy_versions(ctx, name)
+    changes = [export.change_json(c) for c in ctx.store.changes(policy.name)]
+    if as_json:
+        click.echo(json.dumps({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
+                               "changes": changes}, indent=2, ensure_ascii=False))
+        return
+    by_number = {v.number: v for v in versions}
+    click.echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)")
+    click.echo(console.version_line(versions[0]))
+    for change in changes:
+        click.echo(console.change_line(change, by_number))
+        if not change["reverts_to"]:
+            click.echo(console.version_line(by_number[change["to_version"]]))
+
+
+@cli.command("export")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, required=True,
+              help="Write JSON (the one format; the README documents the schema).")
+@pass_context
+def export_command(ctx: Context, name: str, as_json: bool) -> None:
+    """The whole history of policy NAME as one JSON document: captures, versions, changes."""
+    (policy,) = ctx.config.select([name])
+    click.echo(json.dumps(export.history_json(ctx.store, policy), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@pass_context
+def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
+    """Re-derive versions and changes from the stored captures (all policies, or NAMES).
+
+    Run it after upgrading policy-tracker or changing a policy's selectors. Captures are
+    never touched. Changes that only an extraction upgrade produced are marked technical
+    and are never notified.
+    """
+    store = ctx.store
+    store.sync_policies(ctx.config.policies)
+    for policy in ctx.config.select(names):
+        derived = history.rebuild(store, policy)
+        technical = sum(c.technical for c in derived.changes)
+        click.echo(f"{policy.name}: {len(derived.versions)} version(s), {len(derived.changes)} change(s)"
+                   + (f", {technical} technical" if technical else ""))
+
+
+def _policy_versions(ctx: Context, name: str) -> tuple[PolicyConfig, list[Version]]:
+    (policy,) = ctx.config.select([name])
+    versions = ctx.store.versions(policy.name)
+    if not versions:
+        raise UserError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
+    return policy, versions
+
+
+def _version(ctx: Context, policy: str, versions: list[Version], spec: str) -> Version:
+    """A version by number or by date."""
+    if spec.isdigit():
+        if 1 <= int(spec) <= len(versions):
+            return versions[int(spec) - 1]
+        raise UserError(f"{policy}: no version {spec} (versions 1 to {len(versions)})")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", spec):
+        raise UserError(f"{policy}: '{spec}' is not a version: give {VERSION_HELP}")
+    number = ctx.store.version_at(policy, f"{spec}T23:59:59.999Z")
+    if number is None:
+        raise UserError(f"{policy}: no version seen on or before {spec} (first seen {versions[0].first_seen[:10]})")
+    return versions[number - 1]
 
 
 def _change_line(change: dict) -> str:
-    return (f"to version {change['to_version']}, between {_when(change['window_start'])} "
-            f"and {_when(change['window_end'])}")
+    return (f"to version {change['to_version']}, between {console.when(change['window_start'])} "
+            f"and {console.when(change['window_end'])}")
 
 
 def main() -> None:

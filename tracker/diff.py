@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from diff_match_patch import diff_match_patch
 from rapidfuzz import fuzz
@@ -100,10 +100,18 @@ class DocumentDiff:
         return {
             "kind": self.kind, "magnitude": self.magnitude,
             "words_added": self.words_added, "words_removed": self.words_removed,
-            "sections": [{**asdict(s), "ops": [list(op) for op in s.ops]} for s in self.sections],
+            # unchanged sections are listed without their text: it is in the versions
+            "sections": [_section_dict(s) for s in self.sections],
             "facts": [{"name": f.name, "old": f.old, "new": f.new, "summary": f.summary()}
                       for f in self.facts],
         }
+
+
+def _section_dict(s: SectionChange) -> dict:
+    # by hand: dataclasses.asdict deep-copies every op and was a tenth of a rebuild
+    out = {f.name: getattr(s, f.name) for f in fields(SectionChange)}
+    out["ops"] = [list(op) for op in s.ops] if s.changed else []
+    return out
 
 
 def diff_documents(old: Document, new: Document) -> DocumentDiff:

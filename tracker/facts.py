@@ -251,15 +251,15 @@ KNOWN_PARTIES = [
     "WhatsApp", "LinkedIn", "TikTok", "Snapchat", "Pinterest", "Reddit", "Twitter", "Amazon Web Services",
     "AWS", "Microsoft Azure", "Microsoft Clarity", "Bing Ads", "Stripe", "PayPal", "Braintree", "Adyen",
     "Klarna", "Cleverbridge", "FastSpring", "Paddle", "2Checkout", "Mailchimp", "SendGrid", "Mailgun",
-    "Twilio", "Zendesk", "Intercom", "HubSpot", "Salesforce", "Marketo", "Segment", "Mixpanel",
+    "Twilio", "Zendesk", "Intercom", "HubSpot", "Salesforce", "Marketo", "Mixpanel",
     "Amplitude", "Hotjar", "FullStory", "Sentry", "Cloudflare", "Akamai", "Fastly", "AppsFlyer",
-    "Adjust", "Branch", "Kochava", "OneSignal", "Braze", "Iterable", "Optimizely", "New Relic",
+    "Kochava", "OneSignal", "Braze", "Iterable", "Optimizely", "New Relic",
     "Datadog", "Crashlytics", "Criteo", "Taboola", "Outbrain", "Xandr", "AppNexus", "The Trade Desk",
-    "Adobe Analytics", "Matomo", "Plausible", "Yandex", "OpenAI", "Anthropic", "Persona", "Jumio",
-    "Onfido", "Veriff", "Sift", "Zoom", "Slack", "Shopify", "Vimeo", "Apple Pay", "Google Pay",
-    "Prighter", "Usercentrics", "OneTrust", "Didomi", "Cookiebot", "TrustArc", "Mixpanel", "Heap",
+    "Adobe Analytics", "Matomo", "Plausible", "Yandex", "OpenAI", "Anthropic", "Jumio",
+    "Onfido", "Veriff", "Zoom", "Slack", "Shopify", "Vimeo", "Apple Pay", "Google Pay",
+    "Prighter", "Usercentrics", "OneTrust", "Didomi", "Cookiebot", "TrustArc", "Mixpanel",
     "Auth0", "Okta", "Trustpilot", "Typeform", "SurveyMonkey", "Qualtrics", "Calendly", "Vonage",
-    "Five9", "Genesys", "Nice inContact", "Dropbox", "Box", "Oracle", "IBM",
+    "Five9", "Genesys", "Nice inContact", "Dropbox", "Oracle", "IBM",
 ]
 PARTIES_BY_FIRST_WORD: dict[str, list[str]] = {}
 for _party in sorted(set(KNOWN_PARTIES), key=len, reverse=True):
@@ -314,7 +314,7 @@ def _known_parties(text: str) -> list[str]:
     names = []
     for first in words & PARTIES_BY_FIRST_WORD.keys():
         for party in PARTIES_BY_FIRST_WORD[first]:
-            if re.search(rf"\b{re.escape(party)}\b", text):
+            if party == first or (party in text and re.search(rf"\b{re.escape(party)}\b", text)):
                 names.append(party)
     return names
 

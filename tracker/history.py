@@ -15,9 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tracker.config import PolicyConfig
+from tracker.diff import DIFF_VERSION, diff_documents
 from tracker.document import Document
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, assess, extract
-from tracker.models import Capture, Change, Version
+from tracker.models import Capture, Change, Version, utc_now
 from tracker.store import Store
 
 SMALL_FRACTION = 0.3  # a text under 30% of the policy's usual length is suspect
@@ -93,6 +94,7 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
             history.changes.append(Change(
                 policy=capture.policy, from_version=current.number, to_version=version.number,
                 window_start=current.last_seen, window_end=capture.captured_at,
+                from_capture=current.last_capture, to_capture=capture.id,
                 reverts_to=version.number if version.captures else None))
         version.captures += 1
         version.last_capture, version.last_seen = capture.id, capture.captured_at
@@ -146,6 +148,41 @@ def version_document(store: Store, policy: PolicyConfig, version: Version) -> Do
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     captures = store.captures(policy.name)
-    history = derive(captures, documents(store, policy, captures))
+    docs = documents(store, policy, captures)
+    history = derive(captures, docs)
+    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
     store.replace_history(policy.name, history.versions, history.changes, history.assignments)
     return history
+
+
+def describe_changes(history: History, docs: dict[str, Extracted], before: list[Change], known: set[int]) -> None:
+    """Give each change its section diff, and keep what the previous history knew of it.
+
+    A change found again (same first capture of the new text) keeps the time it was first
+    detected, its technical mark, and its diff when both texts are the same as before. A
+    change between two captures that the previous history had already placed, where that
+    history saw no change, can only come from an extraction upgrade: it is technical.
+    """
+    earlier_by_capture = {c.to_capture: c for c in before if c.to_capture is not None}
+    versions = {v.number: v for v in history.versions}
+    now = utc_now()
+    for change in history.changes:
+        old, new = versions[change.from_version], versions[change.to_version]
+        earlier = earlier_by_capture.get(change.to_capture)
+        keys = [old.key, new.key]
+        details = earlier.details if earlier else None
+        if details and details.get("keys") == keys and details.get("diff_version") == DIFF_VERSION:
+            change.kind, change.magnitude, change.details = earlier.kind, earlier.magnitude, details
+        else:
+            _describe(change, docs.get(old.sha256, (None, None))[0], docs.get(new.sha256, (None, None))[0], keys)
+        change.detected_at = (earlier and earlier.detected_at) or now
+        change.technical = earlier.technical if earlier else \
+            change.from_capture in known and change.to_capture in known
+
+
+def _describe(change: Change, old: Document | None, new: Document | None, keys: list[str]) -> None:
+    if old is None or new is None:
+        return  # a format whose text is not read yet (PDF): a change of bytes, no section diff
+    result = diff_documents(old, new)
+    change.kind, change.magnitude = result.kind, result.magnitude
+    change.details = {"diff_version": DIFF_VERSION, "keys": keys, **result.to_dict()}

@@ -65,12 +65,23 @@ class Version:
 
 @dataclass
 class Change:
-    """The move from one version to the next; it happened somewhere inside its window."""
+    """The move from one version to the next; it happened somewhere inside its window.
+
+    A change is identified by ``to_capture``, the first capture showing the new text: capture
+    ids never change, so a rebuild finds the same change again and knows it was seen (and
+    notified) before.
+    """
 
     policy: str
     from_version: int
     to_version: int
-    window_start: str
-    window_end: str
-    kind: str = "changed"
+    window_start: str  # captured_at of from_capture
+    window_end: str  # captured_at of to_capture
+    from_capture: int | None = None  # the last capture of the old version
+    to_capture: int | None = None
+    kind: str = "changed"  # cosmetic, date-only, substantive, rewrite; "changed" when unread
+    magnitude: float | None = None
     reverts_to: int | None = None
+    technical: bool = False  # produced by an extraction upgrade, not by the policy: never notified
+    detected_at: str | None = None  # when this tool first derived it
+    details: dict | None = None  # the section diff and fact changes (diff.DocumentDiff.to_dict)

@@ -129,6 +129,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE versions ADD COLUMN declared_date TEXT;
     ALTER TABLE versions ADD COLUMN word_count INTEGER;
     """,
+    # 3: changes carry their section diff, their identity (the captures either side) and
+    # whether an extraction upgrade made them (technical).
+    """
+    ALTER TABLE changes ADD COLUMN from_capture INTEGER REFERENCES captures(id);
+    ALTER TABLE changes ADD COLUMN to_capture INTEGER REFERENCES captures(id);
+    ALTER TABLE changes ADD COLUMN magnitude REAL;
+    ALTER TABLE changes ADD COLUMN technical INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE changes ADD COLUMN detected_at TEXT;
+    ALTER TABLE changes ADD COLUMN details TEXT;      -- JSON
+    UPDATE changes SET
+        to_capture = (SELECT c.id FROM captures c JOIN capture_versions cv ON cv.capture_id = c.id
+                      WHERE c.policy = changes.policy AND cv.version = changes.to_version
+                      AND c.captured_at = changes.window_end ORDER BY c.id LIMIT 1),
+        from_capture = (SELECT c.id FROM captures c JOIN capture_versions cv ON cv.capture_id = c.id
+                        WHERE c.policy = changes.policy AND cv.version = changes.from_version
+                        AND c.captured_at = changes.window_start ORDER BY c.id DESC LIMIT 1);
+    CREATE INDEX changes_identity ON changes(policy, to_capture);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -259,11 +277,15 @@ class Store:
 
     def cached_document(self, sha256: str, extractor: str) -> tuple[Document | None, str | None] | None:
         """A stored extraction of a body: (document, None) or (None, reason); None if absent."""
-        row = self.db.execute("SELECT document, reason FROM documents WHERE sha256 = ? AND extractor = ?",
+        row = self.db.execute("SELECT document, reason, text_sha256 FROM documents WHERE sha256 = ? AND extractor = ?",
                               (sha256, extractor)).fetchone()
         if row is None:
             return None
-        return (document_from_dict(json.loads(row[0])) if row[0] else None), row[1]
+        if not row[0]:
+            return None, row[1]
+        document = document_from_dict(json.loads(row[0]))
+        document.__dict__["text_hash"] = row[2]  # stored with it: no need to normalise the text again
+        return document, row[1]
 
     def save_document(self, sha256: str, extractor: str, document: Document | None, reason: str | None) -> None:
         self.db.execute(
@@ -291,9 +313,11 @@ class Store:
             for c in changes:
                 self.db.execute(
                     "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
-                    "kind, reverts_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (policy, c.from_version, c.to_version, c.window_start, c.window_end,
-                     c.kind, c.reverts_to))
+                    "from_capture, to_capture, kind, magnitude, reverts_to, technical, detected_at, details) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
+                     c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
+                     json.dumps(c.details) if c.details is not None else None))
             self.db.conn.executemany(
                 "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                 [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
@@ -306,9 +330,24 @@ class Store:
 
     def changes(self, policy: str) -> list[Change]:
         rows = self.db.query(
-            "SELECT policy, from_version, to_version, window_start, window_end, kind, reverts_to "
+            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
+            "kind, magnitude, reverts_to, technical, detected_at, details "
             "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy])
-        return [Change(**r) for r in rows]
+        return [Change(**{**r, "technical": bool(r["technical"]),
+                          "details": json.loads(r["details"]) if r["details"] else None}) for r in rows]
+
+    def version_at(self, policy: str, moment: str) -> int | None:
+        """The version the policy showed at ``moment``: that of its last capture up to then."""
+        row = self.db.execute(
+            "SELECT cv.version FROM capture_versions cv JOIN captures c ON c.id = cv.capture_id "
+            "WHERE cv.policy = ? AND cv.version IS NOT NULL AND c.captured_at <= ? "
+            "ORDER BY c.captured_at DESC, c.id DESC LIMIT 1", (policy, moment)).fetchone()
+        return row[0] if row else None
+
+    def assigned_captures(self, policy: str) -> set[int]:
+        """The captures the stored history has already placed (in a version or not)."""
+        return {row[0] for row in self.db.execute(
+            "SELECT capture_id FROM capture_versions WHERE policy = ?", (policy,))}
 
     def version_of(self, capture_id: int) -> tuple[int | None, str | None]:
         row = self.db.execute(

@@ -1,0 +1,271 @@
+"""The semantic section diff: alignment, word diffs, classification, key facts, histories,
+and the diff / history / export / rebuild commands."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import FIXTURES, Page, policy_html, run_cli, write_config
+from tracker import diff as diffmod
+from tracker.diff import diff_documents, word_diff
+from tracker.facts import facts
+from tracker.store import Store
+from tracker.textparse import parse_text
+
+SEEDS = FIXTURES / "seeds"
+
+
+def seed(prefix: str):
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return parse_text(path.read_text(encoding="utf-8"))
+
+
+def md(*sections: tuple[str, str], preamble: str = "Last updated: May 1, 2024") -> object:
+    text = "# Acme Privacy Policy\n\n" + preamble + "\n\n"
+    text += "\n\n".join(f"## {heading}\n\n{body}" for heading, body in sections)
+    return parse_text(text)
+
+
+BODIES = {
+    "collect": "We collect the name, e-mail address and phone number you give us when you sign up for an account.",
+    "use": "We use your information to run the service, to keep it secure and to tell you about changes to it.",
+    "share": "We share your information with the processors that host our servers in Europe. We also share your "
+             "e-mail address with the service that sends our newsletters for us.",
+    "keep": "We keep your information for 30 days after you close your account, and then we delete it for good.",
+    "contact": "Write to privacy@acme.example or to Acme Inc, 1 Main Street, Springfield, IL 62701 with any question.",
+}
+BASE = [("Information We Collect", BODIES["collect"]), ("How We Use Information", BODIES["use"]),
+        ("Sharing", BODIES["share"]), ("Retention", BODIES["keep"]), ("Contact", BODIES["contact"])]
+
+
+def changed(result) -> dict[str, str]:
+    return {s.heading: s.status for s in result.sections if s.changed}
+
+
+# --- the acceptance case: Krop 2017 -> KRROP 2025 ----------------------------------------
+
+def test_krop_to_krrop_is_a_rewrite_with_its_sections_and_facts():
+    result = diff_documents(seed("001"), seed("000"))
+
+    assert result.kind == "rewrite" and result.magnitude > 0.9
+    removed = {s.old_heading for s in result.sections if s.status == "removed"}
+    added = {s.new_heading for s in result.sections if s.status == "added"}
+    assert {"CALIFORNIA ONLINE PRIVACY PROTECTION ACT COMPLIANCE",
+            "CHILDRENS’ ONLINE PRIVACY PROTECTION ACT COMPLIANCE", "CONTACTING US"} <= removed
+    assert {"Preamble", "Exclusion", "Acknowledgment", "Conclusion"} <= added
+    summaries = [f.summary() for f in result.facts]
+    assert "declared date 2016-03-24 -> 2025-06-01" in summaries
+    assert "contact e-mail support@krop.com removed" in summaries
+    assert "retention 30 days added" in summaries  # "thirty days after project completion"
+    laws = next(f for f in result.facts if f.name == "law")
+    assert {"COPPA", "CalOPPA"} <= set(laws.removed) and {"GDPR", "HIPAA"} <= set(laws.added)
+
+
+# --- alignment ---------------------------------------------------------------------------
+
+def test_identical_documents_have_no_changed_section():
+    result = diff_documents(md(*BASE), md(*BASE))
+    assert changed(result) == {} and result.magnitude == 0 and result.kind == "unchanged"
+
+
+def test_a_renamed_and_edited_section_is_renamed_not_removed_and_added():
+    new = list(BASE)
+    new[1] = ("What We Do With Your Data", BODIES["use"].replace("to keep it secure", "to keep it safe"))
+    result = diff_documents(md(*BASE), md(*new))
+    (section,) = [s for s in result.sections if s.changed]
+    assert section.status == "renamed" and section.renamed and section.modified
+    assert section.old_heading == "How We Use Information" and section.new_heading == "What We Do With Your Data"
+    assert ["-", "secure"] in [list(op) for op in section.ops] and ["+", "safe"] in [list(op) for op in section.ops]
+
+
+def test_a_renumbered_heading_is_the_same_section():
+    old = parse_text("# Policy\n\n## 1. Collect\n\n" + BODIES["collect"] + "\n\n## 2. Keep\n\n" + BODIES["keep"])
+    new = parse_text("# Policy\n\n## 1. Intro\n\nHello and welcome to this policy of ours, dear reader of it.\n\n"
+                     "## 2. Collect\n\n" + BODIES["collect"] + "\n\n## 3. Keep\n\n" + BODIES["keep"])
+    result = diff_documents(old, new)
+    assert changed(result) == {"Intro": "added"}
+    collect = next(s for s in result.sections if s.heading == "Collect")
+    assert (collect.old_number, collect.new_number) == ("1", "2")
+
+
+def test_a_moved_section_is_moved():
+    new = [BASE[0], BASE[3], BASE[1], BASE[2], BASE[4]]  # Retention moved up
+    result = diff_documents(md(*BASE), md(*new))
+    assert changed(result) == {"Retention": "moved"}
+    assert result.kind == "substantive" and result.words_added == result.words_removed == 0
+
+
+def test_a_split_section_lists_its_parts():
+    new = [BASE[0], BASE[1],
+           ("Sharing with processors", "We share your information with the processors that host our servers in Europe."),
+           ("Sharing for e-mail", "We also share your e-mail address with the service that sends our newsletters."),
+           BASE[3], BASE[4]]
+    result = diff_documents(md(*BASE), md(*new))
+    (split,) = [s for s in result.sections if s.status == "split"]
+    assert split.old_heading == "Sharing" and split.parts == ["Sharing with processors", "Sharing for e-mail"]
+    assert changed(result) == {"Sharing": "split"}
+
+
+def test_merged_sections_list_their_parts():
+    new = [BASE[0], ("Use and Sharing", BODIES["use"] + "\n\n" + BODIES["share"]), BASE[3], BASE[4]]
+    result = diff_documents(md(*BASE), md(*new))
+    (merged,) = [s for s in result.sections if s.status == "merged"]
+    assert merged.new_heading == "Use and Sharing"
+    assert set(merged.parts) == {"How We Use Information", "Sharing"}
+    assert merged.words_added + merged.words_removed <= 4  # only the headings' words
+
+
+def test_added_and_removed_sections_keep_their_place():
+    new = [BASE[0], BASE[1], ("Cookies", "We use cookies to remember you are signed in and to count our visitors."),
+           BASE[3], BASE[4]]  # Sharing removed, Cookies added in its place
+    result = diff_documents(md(*BASE), md(*new))
+    order = [(s.status, s.heading) for s in result.sections if s.changed]
+    assert order == [("removed", "Sharing"), ("added", "Cookies")] or order == [("added", "Cookies"), ("removed", "Sharing")]
+
+
+# --- word diff and classification ----------------------------------------------------------
+
+def test_word_diff_works_on_whole_words():
+    ops = word_diff("We keep data for 30 days after you leave.", "We keep data for 90 days after you go.")
+    assert [op for op in ops if op[0] != "="] == [("-", "30"), ("+", "90"), ("-", "leave"), ("+", "go")]
+    assert "".join(t for op, t in ops if op != "+") == "We keep data for 30 days after you leave."
+    assert "".join(t for op, t in ops if op != "-") == "We keep data for 90 days after you go."
+
+
+def test_word_diff_is_deterministic_and_has_no_time_limit():
+    old, new = seed("001").text, seed("000").text
+    assert diffmod._DMP.Diff_Timeout == 0
+    assert word_diff(old, new) == word_diff(old, new)
+
+
+def test_a_retention_change_is_substantive_with_its_fact():
+    new = list(BASE)
+    new[3] = ("Retention", BODIES["keep"].replace("30 days", "90 days"))
+    result = diff_documents(md(*BASE), md(*new))
+    assert result.kind == "substantive" and 0 < result.magnitude < 0.05
+    assert [f.summary() for f in result.facts] == ["retention 30 days -> 90 days"]
+
+
+def test_only_the_declared_date_changed_is_date_only():
+    result = diff_documents(md(*BASE), md(*BASE, preamble="Last updated: June 3, 2025"))
+    assert result.kind == "date-only"
+    assert [f.summary() for f in result.facts] == ["declared date 2024-05-01 -> 2025-06-03"]
+
+
+def test_case_punctuation_and_numbering_only_is_cosmetic():
+    new = [(f"{i}. {heading.upper()}", body.replace(",", ";")) for i, (heading, body) in enumerate(BASE, 1)]
+    result = diff_documents(md(*BASE), md(*new))
+    assert result.kind == "cosmetic"
+
+
+def test_most_of_the_text_new_is_a_rewrite():
+    new = [(h, "This section now says something entirely different from what it said before, in new words.")
+           for h, _ in BASE]
+    assert diff_documents(md(*BASE), md(*new)).kind == "rewrite"
+
+
+def test_facts_read_ages_laws_parties_and_selling():
+    doc = parse_text("# Policy\n\nLast updated 2024-01-02\n\n## Children\n\nOur service is not for children under "
+                     "16 years of age, as the GDPR and COPPA require.\n\n## Partners\n\nWe use Google Analytics "
+                     "and Stripe. We do not sell your personal information.\n\n## Information we collect\n\n"
+                     "- Contact details: your name and e-mail\n- Device data: your IP address")
+    found = facts(doc)
+    assert found["minimum age"] == ["16"] and found["law"] == ["COPPA", "GDPR"]
+    assert found["third party"] == ["Google Analytics", "Stripe"] and found["sells data"] == ["no"]
+    assert found["data collected"] == ["Contact details", "Device data"]
+    assert found["declared date"] == ["2024-01-02"]
+
+
+# --- along a history, through the CLI ----------------------------------------------------
+
+def check(config, site, body: bytes) -> None:
+    site.pages["/privacy"] = Page(body)
+    assert run_cli(config, "check").exit_code == 0
+
+
+def test_history_diff_and_a_revert(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html("30 days"))
+    check(config, site, policy_html("90 days"))
+    check(config, site, policy_html("30 days"))  # back to the first text
+
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    versions, changes = store.versions("acme"), store.changes("acme")
+    assert len(versions) == 2 and [(c.from_version, c.to_version, c.reverts_to) for c in changes] == [(1, 2, None), (2, 1, 1)]
+    assert changes[0].kind == "substantive" and changes[0].details["facts"][0]["summary"] == "retention 30 days -> 90 days"
+    assert changes[0].window_start == versions[0].first_seen and changes[0].window_end == versions[1].first_seen
+
+    history = run_cli(config, "history", "acme")
+    assert history.exit_code == 0
+    assert f"reverts to the version first seen {versions[0].first_seen[:10]}" in history.out
+    assert "retention 30 days -> 90 days" in history.out
+
+    shown = run_cli(config, "diff", "acme", "1", "2")
+    assert shown.exit_code == 0
+    assert "modified: \"Retention\"" in shown.out and "[-30-]{+90+}" in shown.out
+    assert "retention 30 days -> 90 days" in shown.out
+    latest = json.loads(run_cli(config, "diff", "acme", "--json").out)
+    assert (latest["from_version"], latest["to_version"], latest["reverts_to"]) == (2, 1, 1)
+    assert latest["sections"][0]["new_heading"] == "Retention" and latest["kind"] == "substantive"
+    by_date = json.loads(run_cli(config, "diff", "acme", versions[0].first_seen[:10], "2", "--json").out)
+    assert by_date["from"]["number"] == 1 or by_date["from_version"] == 1
+
+
+def test_diff_of_a_policy_with_one_version_and_bad_version_names(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html())
+    for args, message in [(("diff", "acme"), "acme: no change recorded yet"),
+                          (("diff", "acme", "1", "9"), "acme: no version 9 (versions 1 to 1)"),
+                          (("diff", "acme", "yesterday"), "acme: 'yesterday' is not a version"),
+                          (("diff", "acme", "1999-01-01"), "acme: no version seen on or before 1999-01-01")]:
+        result = run_cli(config, *args)
+        assert result.exit_code == 1 and message in result.err and "Traceback" not in result.err
+
+
+def test_export_is_the_whole_history_as_documented(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html("30 days"))
+    site.pages["/privacy"] = Page(b"<html><title>Just a moment...</title><body>Checking your browser</body></html>")
+    run_cli(config, "check")
+    check(config, site, policy_html("90 days"))
+
+    data = json.loads(run_cli(config, "export", "acme", "--json").out)
+    assert data["policy"] == {"name": "acme", "title": "acme", "urls": [site.url("/privacy")]}
+    assert [c["version"] for c in data["captures"]] == [1, None, 2]
+    assert data["captures"][1]["rejected"].startswith("error or bot-challenge page")
+    first = data["versions"][0]
+    assert set(first) >= {"number", "first_seen", "last_seen", "declared_date", "text_sha256", "word_count", "sections"}
+    retention = next(s for s in first["sections"] if s["heading"] == "Retention")
+    assert retention["path"] == [] and "30 days" in retention["text"] and retention["level"] == 1
+    (change,) = data["changes"]
+    assert set(change) >= {"from_version", "to_version", "window", "kind", "magnitude", "reverts_to", "sections", "facts"}
+    (section,) = change["sections"]
+    assert section["status"] == "modified" and section["words_added"] == section["words_removed"] == 1
+    assert ["-", "30"] in section["ops"] and ["+", "90"] in section["ops"]
+    assert change["facts"] == [{"name": "retention", "old": ["30 days"], "new": ["90 days"],
+                                "summary": "retention 30 days -> 90 days"}]
+
+
+def test_rebuild_keeps_changes_and_marks_extraction_upgrades_technical(tmp_path, site):
+    sidebar = "<div class='promo'><p>Try our new premium plan today, with a free month for every new member!</p></div>"
+    body = lambda promo: policy_html(extra=f"<h2>News</h2>{promo}")  # noqa: E731
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "remove": [".promo"]}])
+    check(config, site, body(sidebar))
+    check(config, site, body(sidebar.replace("free month", "free week")))  # a change in what is removed
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    assert len(store.versions("acme")) == 1
+
+    # The user stops removing the promo box: the texts now differ between known captures.
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    result = run_cli(config, "rebuild")
+    assert result.exit_code == 0 and "acme: 2 version(s), 1 change(s), 1 technical" in result.out
+    (change,) = store.changes("acme")
+    assert change.technical and change.details["sections"]
+
+    # A real change afterwards is not technical, and a second rebuild changes nothing.
+    check(config, site, body(sidebar.replace("free month", "free week")).replace(b"30 days", b"60 days"))
+    before = [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")]
+    assert [t for _, t, _, _ in before] == [True, False]
+    run_cli(config, "rebuild")
+    assert [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")] == before
+    assert len(store.captures("acme")) == 3

@@ -1,0 +1,123 @@
+"""Histories and changes as a person reads them in a terminal.
+
+On a terminal, insertions are green and underlined, deletions red and struck through (two
+cues, for readers who do not tell the colours apart). In a pipe or a file they are marked
+``{+inserted+}`` and ``[-deleted-]``, as wdiff does, so the output stays readable as text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from tracker.models import Version
+
+CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
+
+
+def when(timestamp: str | None) -> str:
+    """A stored UTC timestamp as people read it."""
+    return "-" if not timestamp else timestamp[:16].replace("T", " ") + " UTC"
+
+
+def version_line(version: Version) -> str:
+    declared = f"  declared {version.declared_date}" if version.declared_date else ""
+    words = f"  {version.word_count:,} words" if version.word_count is not None else ""
+    return (f"version {version.number:<3} seen {when(version.first_seen)} to {when(version.last_seen)}"
+            f"  {version.captures} capture(s){declared}{words}")
+
+
+def change_line(change: dict, versions: dict[int, Version]) -> str:
+    """One line: versions, kind, magnitude, window, sections touched, facts."""
+    kind = change["kind"] + (f" {change['magnitude']:.2f}" if change["magnitude"] is not None else "")
+    marks = []
+    if change["reverts_to"]:
+        marks.append(f"reverts to the version first seen {versions[change['reverts_to']].first_seen[:10]}")
+    if change["technical"]:
+        marks.append("technical: from an extraction upgrade, not notified")
+    counts = section_counts(change["sections"])
+    facts = "; ".join(f["summary"] for f in change["facts"])
+    parts = [f"  change {change['from_version']} -> {change['to_version']}  {kind}",
+             f"between {when(change['window']['start'])} and {when(change['window']['end'])}"]
+    return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
+
+
+def section_counts(sections: list[dict]) -> str:
+    """'3 modified, 1 added, 2 removed'."""
+    order = ["modified", "added", "removed", "renamed", "moved", "split", "merged"]
+    counts = {status: sum(s["status"] == status for s in sections) for status in order}
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+
+
+def render_change(change: dict, title: str, versions: dict[int, Version], color: bool) -> str:
+    old, new = versions[change["from_version"]], versions[change["to_version"]]
+    lines = [f"{title}: version {old.number} -> {new.number}: {change['kind']}"
+             + (f", magnitude {change['magnitude']:.2f}" if change["magnitude"] is not None else "")]
+    if change["window"]:
+        lines.append(f"changed between {when(change['window']['start'])} (last capture of version {old.number})"
+                     f" and {when(change['window']['end'])} (first capture of version {new.number})")
+    else:
+        lines.append(f"version {old.number} first seen {when(old.first_seen)}; "
+                     f"version {new.number} first seen {when(new.first_seen)}")
+    if change["reverts_to"]:
+        lines.append(f"reverts to the version first seen {versions[change['reverts_to']].first_seen[:10]}")
+    if change["technical"]:
+        lines.append("technical: produced by an extraction upgrade, not by the policy (never notified)")
+    if change["facts"]:
+        lines.append("\nkey facts")
+        lines.extend(f"  {f['summary']}" for f in change["facts"])
+    counts = section_counts(change["sections"])
+    unchanged = change.get("unchanged_sections", 0)
+    lines.append(f"\nsections: {counts or 'no section changed'}"
+                 + (f"; {unchanged} unchanged" if unchanged else ""))
+    for section in change["sections"]:
+        lines.append("")
+        lines.append(_section_title(section, color))
+        body = _ops_text(section["ops"], color)
+        if body:
+            lines.append(body)
+    return "\n".join(lines)
+
+
+def _section_title(section: dict, color: bool) -> str:
+    status = section["status"]
+    old, new = section["old_heading"], section["new_heading"]
+    name = lambda h: f'"{h}"' if h else "(opening text)"  # noqa: E731
+    if status == "renamed":
+        text = f"renamed: {name(old)} -> {name(new)}"
+    elif status == "split":
+        text = f"split: {name(old)} -> " + ", ".join(name(p) for p in section["parts"])
+    elif status == "merged":
+        text = "merged: " + ", ".join(name(p) for p in section["parts"]) + f" -> {name(new)}"
+    else:
+        text = f"{status}: {name(new if new is not None else old)}"
+    extras = [word for flag, word in ((section["moved"] and status != "moved", "moved"),
+                                      (section["modified"] and status not in ("modified", "added", "removed"),
+                                       "text changed")) if flag]
+    text = f"## {text}" + (f" ({', '.join(extras)})" if extras else "")
+    return click.style(text, bold=True) if color else text
+
+
+def _ops_text(ops: list[list[str]], color: bool) -> str:
+    out = []
+    for i, (op, text) in enumerate(ops):
+        if op == "=":
+            out.append(_shorten(text, keep_start=i > 0, keep_end=i < len(ops) - 1))
+        elif color:
+            out.append(click.style(text, fg="green" if op == "+" else "red",
+                                   underline=op == "+", strikethrough=op == "-"))
+        else:
+            out.append(f"{{+{text}+}}" if op == "+" else f"[-{text}-]")
+    return "".join(out).strip("\n")
+
+
+def _shorten(text: str, keep_start: bool, keep_end: bool) -> str:
+    """Unchanged text reduced to the words next to the changes around it."""
+    words = re.split(r"(\s+)", text)  # words and the spaces between them
+    keep = 2 * CONTEXT_WORDS
+    if len(words) <= 2 * keep + 1:
+        return text
+    head = "".join(words[:keep]) if keep_start else ""
+    tail = "".join(words[-keep:]) if keep_end else ""
+    return f"{head} … {tail}".strip(" ") if head or tail else "…"
