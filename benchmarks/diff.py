@@ -28,7 +28,7 @@ from pathlib import Path
 from tracker import diff as diffmod
 from tracker.diff import diff_documents, heading_key
 from tracker.document import split_number
-from tracker.extract import ExtractSettings, extract
+from tracker.extract import ExtractSettings, assess, extract
 from tracker.textparse import parse_text
 
 CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -181,17 +181,20 @@ def engines(pairs: list) -> None:
             times.append(time.perf_counter() - start)
         report_times(label + ", second pass", times, (max(times), ""))
     diffmod._DMP = fast
-    old, new = max(pairs, key=lambda p: p[0].word_count + p[1].word_count)
+    old, new = max(pairs, key=lambda p: diff_documents(*p).words_added + diff_documents(*p).words_removed
+                   if p[0].word_count + p[1].word_count > 8000 else 0)
     start = time.perf_counter()
     diffmod._token_diff(old.text, new.text)
-    print(f"  longest pair ({new.word_count:,} words) diffed word by word as one whole text, without "
-          f"section alignment, fast-diff-match-patch: {time.perf_counter() - start:.1f} s "
-          "(pure-Python diff-match-patch: not run, minutes)")
+    print(f"  the most changed long pair ({old.word_count:,} -> {new.word_count:,} words) diffed word by word "
+          f"as one whole text, without section alignment, fast-diff-match-patch: "
+          f"{time.perf_counter() - start:.1f} s (pure-Python diff-match-patch: not run, minutes)")
     diffmod._DMP = plain
 
 
 def noise() -> None:
-    substantive = pairs = differ = 0
+    """Noise-only snapshot pairs, as a history sees them: pages that are not the policy are
+    rejected before any diff."""
+    substantive = pairs = differ = rejected = 0
     for meta_path in sorted(CORPUS.glob("ota-*-snapshots/*/meta.json")):
         meta = json.loads(meta_path.read_text())
         previous = None
@@ -200,13 +203,17 @@ def noise() -> None:
             if not path.exists():
                 continue
             doc = extract(path.read_bytes(), "html", None, ExtractSettings())
+            if assess(doc):
+                rejected += v.get("role") == "noise"
+                continue
             if v.get("role") == "noise" and previous is not None:
                 pairs += 1
                 if doc.text_hash != previous.text_hash:
                     differ += 1
                     substantive += diff_documents(previous, doc).kind in ("substantive", "rewrite")
             previous = doc
-    print(f"noise-only snapshot pairs: {pairs}; texts differ in {differ}; substantive changes reported: {substantive}")
+    print(f"noise-only snapshots: {pairs + rejected}; {rejected} rejected as not the policy; of the {pairs} "
+          f"others, texts differ in {differ}; substantive changes reported: {substantive}")
 
 
 def rebuild_speed() -> None:
