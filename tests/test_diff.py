@@ -208,7 +208,7 @@ def test_history_diff_and_a_revert(tmp_path, site):
     assert (latest["from_version"], latest["to_version"], latest["reverts_to"]) == (2, 1, 1)
     assert latest["sections"][0]["new_heading"] == "Retention" and latest["kind"] == "substantive"
     by_date = json.loads(run_cli(config, "diff", "acme", versions[0].first_seen[:10], "2", "--json").out)
-    assert by_date["from"]["number"] == 1 or by_date["from_version"] == 1
+    assert by_date["from"]["number"] == by_date["from_version"] == 1 and by_date["to_version"] == 2
 
 
 def test_diff_of_a_policy_with_one_version_and_bad_version_names(tmp_path, site):
