@@ -29,11 +29,9 @@ from tracker import diff as diffmod
 from tracker.diff import diff_documents, heading_key
 from tracker.document import split_number
 from tracker.extract import ExtractSettings, assess, extract
-from tracker.textparse import parse_text
+from tracker.textparse import ATX, SETEXT, parse_text
 
 CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "corpus"
-ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-SETEXT = re.compile(r"^(=+|-+)\s*$")
 
 
 def markdown_sections(md: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ sections the earlier ones left unmatched:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field, fields
 
 from diff_match_patch import diff_match_patch
@@ -91,10 +90,6 @@ class DocumentDiff:
     facts: list[FactChange]
     words_added: int = 0
     words_removed: int = 0
-
-    def counts(self) -> Counter:
-        """How many sections have each status."""
-        return Counter(s.status for s in self.sections if s.changed)
 
     def to_dict(self) -> dict:
         return {
@@ -305,61 +300,52 @@ def _best_pairs(old: list[Unit], new: list[Unit], score) -> list[tuple[Unit, Uni
 def _splits_and_merges(result: Alignment, free_old: list[Unit], free_new: list[Unit]) -> None:
     """An unmatched section whose words mostly come from one section on the other side is a
     part of it: that section was split (or several were merged into it)."""
-    partner_of_old = {a.index: b for a, b in result.pairs}
-    partner_of_new = {b.index: a for a, b in result.pairs}
     old_units = [a for a, _ in result.pairs] + free_old
     new_units = [b for _, b in result.pairs] + free_new
+    partner_of_old = {a.index: b for a, b in result.pairs}
+    partner_of_new = {b.index: a for a, b in result.pairs}
+    _gather(result, old_units, partner_of_old, free_old, free_new, split=True)
+    _gather(result, new_units, partner_of_new, free_new, free_old, split=False)
 
-    def home(part: Unit, candidates: list[Unit]) -> Unit | None:
-        if part.size < MIN_PART_WORDS:
-            return None
-        scored = [(contained(part.shingles, c.shingles), -c.index, c) for c in candidates]
-        best = max(scored, key=lambda s: s[:2], default=None)
-        return best[2] if best and best[0] >= CONTAINED else None
 
-    split_parts: dict[int, list[Unit]] = {}
-    for unit in list(free_new):
-        whole = home(unit, old_units)
+def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
+            free_wholes: list[Unit], free_parts: list[Unit], split: bool) -> None:
+    """Give each free part a whole on the other side: old wholes for a split, new for a merge."""
+    orient = (lambda whole, part: (whole, part)) if split else (lambda whole, part: (part, whole))  # noqa: E731
+    parts_of: dict[int, list[Unit]] = {}
+    for unit in list(free_parts):
+        whole = _home(unit, wholes)
         if whole is not None:
-            split_parts.setdefault(whole.index, []).append(unit)
-    for whole_index, parts in split_parts.items():
-        whole = next(u for u in old_units if u.index == whole_index)
-        partner = partner_of_old.get(whole_index)
-        members = sorted(parts + ([partner] if partner else []), key=lambda u: u.index)
-        for unit in parts:
-            free_new.remove(unit)
-        if partner is None and len(members) == 1:
-            free_old.remove(whole)
-            result.pairs.append((whole, members[0]))
-            continue
-        if partner is not None:
-            result.pairs.remove((whole, partner))
-        else:
-            free_old.remove(whole)
-        result.splits.append((whole, members))
-
-    merge_parts: dict[int, list[Unit]] = {}
-    for unit in list(free_old):
-        whole = home(unit, new_units)
-        if whole is not None:
-            merge_parts.setdefault(whole.index, []).append(unit)
-    for whole_index, parts in merge_parts.items():
-        whole = next(u for u in new_units if u.index == whole_index)
-        if any(whole in members for _, members in result.splits):
+            parts_of.setdefault(whole.index, []).append(unit)
+    for whole_index, parts in parts_of.items():
+        whole = next(u for u in wholes if u.index == whole_index)
+        if not split and any(whole in members for _, members in result.splits):
             continue  # already a part of a split: leave these as removed
-        partner = partner_of_new.get(whole_index)
+        partner = partner_of.get(whole_index)
         members = sorted(parts + ([partner] if partner else []), key=lambda u: u.index)
         for unit in parts:
-            free_old.remove(unit)
+            free_parts.remove(unit)
         if partner is None and len(members) == 1:
-            free_new.remove(whole)
-            result.pairs.append((members[0], whole))
+            free_wholes.remove(whole)
+            result.pairs.append(orient(whole, members[0]))
             continue
         if partner is not None:
-            result.pairs.remove((partner, whole))
+            result.pairs.remove(orient(whole, partner))
         else:
-            free_new.remove(whole)
-        result.merges.append((members, whole))
+            free_wholes.remove(whole)
+        if split:
+            result.splits.append((whole, members))
+        else:
+            result.merges.append((members, whole))
+
+
+def _home(part: Unit, candidates: list[Unit]) -> Unit | None:
+    """The section that holds most of ``part``'s text, if it holds enough of it."""
+    if part.size < MIN_PART_WORDS:
+        return None
+    scored = [(contained(part.shingles, c.shingles), -c.index, c) for c in candidates]
+    best = max(scored, key=lambda s: s[:2], default=None)
+    return best[2] if best and best[0] >= CONTAINED else None
 
 
 # --- from an alignment to section changes, in reading order ------------------------------

@@ -56,11 +56,11 @@ def facts(document: Document) -> dict[str, list[str]]:
         "postal address": _addresses(document),
         "retention": _retention(sentences),
         "minimum age": _ages(sentences),
-        "law": _laws(text),
-        "third party": _third_parties(text, document.title),
+        "law": _laws(sentences),
+        "third party": _third_parties(sentences, document.title),
         "data collected": _collected(document),
-        "sells data": _stance(sentences, SELL),
-        "shares data": _stance(sentences, SHARE),
+        "sells data": _stance(sentences, SELL_WORD, SELL),
+        "shares data": _stance(sentences, SHARE_WORD, SHARE),
     }
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
@@ -239,10 +239,9 @@ LAWS = [
     _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
 ]
 
-def _laws(text: str) -> list[str]:
-    lower = text.lower()
+def _laws(sentences: Sentences) -> list[str]:
     return [name for name, pattern, triggers in LAWS
-            if any(t in lower for t in triggers) and pattern.search(text)]
+            if any(t in sentences.lower for t in triggers) and pattern.search(sentences.text)]
 
 
 KNOWN_PARTIES = [
@@ -270,9 +269,10 @@ COMPANY = re.compile(
     r"S\.A\.S\.?|SAS|S\.A\.|SA|S\.r\.l\.|Corp\.?|Corporation|PLC|plc|Pty Ltd|ApS|AB|Oy)(?=[\s,.;)]|$)")
 
 
-def _third_parties(text: str, title: str) -> list[str]:
+def _third_parties(sentences: Sentences, title: str) -> list[str]:
     """Well-known services by name, and companies by their legal form ('Badoo Trading Limited'),
     leaving out the publisher itself: named in the title, or the company named most often."""
+    text = sentences.text
     names = _known_parties(text)
     companies = []
     for m in _companies(text):
@@ -280,8 +280,7 @@ def _third_parties(text: str, title: str) -> list[str]:
         companies.append((name.split()[0].lower(), f"{name} {m.group(2).rstrip('.')}"))
     own = {w.lower() for w in re.findall(r"\w+", title)}
     if companies:
-        lower = text.lower()
-        mentions = {first: lower.count(first) for first, _ in companies}
+        mentions = {first: sentences.lower.count(first) for first, _ in companies}
         publisher = max(mentions, key=mentions.get)
         if mentions[publisher] >= 3:
             own.add(publisher)
@@ -350,10 +349,10 @@ SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
 
 
-def _stance(sentences: Sentences, pattern: re.Pattern) -> list[str]:
-    """'no' or 'may' for each statement the policy makes about it."""
+def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> list[str]:
+    """'no' or 'may' for each statement the policy makes about it (in a sentence with ``word``)."""
     out = []
-    for sentence in sentences.containing(SELL_WORD if pattern is SELL else SHARE_WORD):
+    for sentence in sentences.containing(word):
         match = pattern.search(sentence)
         if match:
             before = sentence[:match.end()]
