@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from tracker import diff as diffmod
+from tracker import facts as factsmod
 from tracker.diff import diff_documents, heading_key
 from tracker.document import split_number
 from tracker.extract import ExtractSettings, assess, extract
@@ -99,29 +100,18 @@ def histories() -> list[tuple[str, list[dict], Path]]:
     return out
 
 
-class FastDMP:
-    """fast-diff-match-patch behind the two diff-match-patch calls tracker.diff makes."""
+class PythonDMP:
+    """The pure-Python diff-match-patch behind the one fast-diff-match-patch call tracker.diff makes."""
 
     def __init__(self):
-        import fast_diff_match_patch
-        self.diff = fast_diff_match_patch.diff
+        from diff_match_patch import diff_match_patch
+        self.dmp = diff_match_patch()
+        self.dmp.Diff_Timeout = 0
 
-    def diff_main(self, a: str, b: str, checklines: bool = False) -> list[tuple[int, str]]:
-        out, i, j = [], 0, 0
-        for op, n in self.diff(a, b, timelimit=0, checklines=False, cleanup="Semantic", counts_only=True):
-            if op == "=":
-                out.append((0, a[i:i + n]))
-                i, j = i + n, j + n
-            elif op == "-":
-                out.append((-1, a[i:i + n]))
-                i += n
-            else:
-                out.append((1, b[j:j + n]))
-                j += n
-        return out
-
-    def diff_cleanupSemantic(self, diffs) -> None:
-        pass  # done inside diff()
+    def diff(self, a: str, b: str, timelimit: int, checklines: bool, cleanup: str, counts_only: bool):
+        diffs = self.dmp.diff_main(a, b, checklines)
+        self.dmp.diff_cleanupSemantic(diffs)
+        return [({0: "=", 1: "+", -1: "-"}[op], len(text)) for op, text in diffs]
 
 
 def quality_and_speed() -> list[tuple]:
@@ -165,20 +155,23 @@ def report_times(label: str, times: list[float], worst: tuple[float, str]) -> No
 
 def engines(pairs: list) -> None:
     try:
-        fast = FastDMP()
+        python = PythonDMP()
     except ImportError:
-        print("  (fast-diff-match-patch not installed: pip install fast-diff-match-patch)")
+        print("  (diff-match-patch not installed: pip install -e '.[bench]')")
         return
-    plain = diffmod._DMP
-    for label, engine in (("diff-match-patch", plain), ("fast-diff-match-patch", fast)):
-        diffmod._DMP = engine
-        times = []
+    fast = diffmod.fast_diff_match_patch
+    results = {}
+    for label, engine in (("pure-Python diff-match-patch", python), ("fast-diff-match-patch, used", fast)):
+        diffmod.fast_diff_match_patch = engine
+        times, results[label] = [], []
         for old, new in pairs:
             start = time.perf_counter()
-            diff_documents(old, new)
+            results[label].append(diff_documents(old, new).to_dict())
             times.append(time.perf_counter() - start)
         report_times(label + ", second pass", times, (max(times), ""))
-    diffmod._DMP = fast
+    diffmod.fast_diff_match_patch = fast
+    same = sum(a == b for a, b in zip(*results.values()))
+    print(f"  identical diffs from both engines: {same}/{len(pairs)}")
     old, new = max(pairs, key=lambda p: diff_documents(*p).words_added + diff_documents(*p).words_removed
                    if p[0].word_count + p[1].word_count > 8000 else 0)
     start = time.perf_counter()
@@ -186,7 +179,6 @@ def engines(pairs: list) -> None:
     print(f"  the most changed long pair ({old.word_count:,} -> {new.word_count:,} words) diffed word by word "
           f"as one whole text, without section alignment, fast-diff-match-patch: "
           f"{time.perf_counter() - start:.1f} s (pure-Python diff-match-patch: not run, minutes)")
-    diffmod._DMP = plain
 
 
 def noise() -> None:
@@ -239,8 +231,9 @@ def rebuild_speed() -> None:
                       "with every diff redone (documents cached)"):
             if label.startswith("with"):
                 store.db.execute("UPDATE changes SET details = NULL")
-                diffmod._FACTS.clear()
-                diffmod._UNITS.clear()
+                diffmod._READINGS.clear()
+                for remembered in (diffmod._measure, diffmod._words_of, diffmod._unit_key, factsmod._section_facts):
+                    remembered.cache_clear()
             start = time.perf_counter()
             versions = changes = 0
             for policy in policies:

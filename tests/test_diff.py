@@ -132,10 +132,18 @@ def test_word_diff_works_on_whole_words():
     assert "".join(t for op, t in ops if op != "-") == "We keep data for 90 days after you go."
 
 
-def test_word_diff_is_deterministic_and_has_no_time_limit():
+def test_word_diff_is_deterministic_and_has_no_time_limit(monkeypatch):
     old, new = seed("001").text, seed("000").text
-    assert diffmod._DMP.Diff_Timeout == 0
-    assert word_diff(old, new) == word_diff(old, new)
+    engine, limits = diffmod.fast_diff_match_patch.diff, []
+
+    def recording(*args, **kwargs):
+        limits.append(kwargs["timelimit"])
+        return engine(*args, **kwargs)
+    monkeypatch.setattr(diffmod.fast_diff_match_patch, "diff", recording)
+    ops = word_diff(old, new)
+    assert ops == word_diff(old, new)
+    assert limits and set(limits) == {0}  # 0: no time limit, the diff is never cut short
+    assert "".join(t for op, t in ops if op != "+") == old and "".join(t for op, t in ops if op != "-") == new
 
 
 def test_a_retention_change_is_substantive_with_its_fact():

@@ -9,6 +9,8 @@ and Cloudflare-obfuscated e-mail addresses are decoded, so that none of them rea
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass
 
@@ -365,7 +367,8 @@ def assess(document: Document) -> str | None:
             return f"error or bot-challenge page ({match.group(0)!r})"
     if words < MIN_WORDS:
         return f"no policy text ({words} words)"
-    terms = len(POLICY_WORDS.findall(document.text))
-    if terms < MIN_POLICY_WORDS * words:
+    needed = math.ceil(MIN_POLICY_WORDS * words)
+    terms = sum(1 for _ in itertools.islice(POLICY_WORDS.finditer(document.text), needed))  # enough is enough
+    if terms < needed:
         return f"does not read like a policy ({terms} privacy or legal terms in {words} words)"
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tracker.document import Document, Section
 
@@ -48,21 +49,37 @@ class FactChange:
 
 def facts(document: Document) -> dict[str, list[str]]:
     """Every key fact of a version, each a sorted list of distinct values."""
-    text = document.text
+    found: dict[str, list[str]] = {name: [] for name in FACT_NAMES}
+    companies: list[tuple[str, str]] = []
+    for section in document.all_sections():
+        part = _section_facts("\n".join([section.heading, *(b.text for b in section.blocks)]))
+        for name, values in part.items():
+            if name == "companies":
+                companies.extend(values)
+            else:
+                found[name].extend(values)
+    found["declared date"] = [document.declared_date] if document.declared_date else []
+    found["third party"].extend(_other_companies(companies, document))
+    found["data collected"] = _collected(document)
+    return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
+
+
+@lru_cache(maxsize=2048)
+def _section_facts(text: str) -> dict[str, tuple]:
+    """The facts one section states. Remembered per section text: from one version to the
+    next most sections do not change, so along a history each is read once."""
     sentences = Sentences(text)
-    found = {
-        "declared date": [document.declared_date] if document.declared_date else [],
-        "contact e-mail": [e.lower() for e in EMAIL.findall(text)],
-        "postal address": _addresses(document),
+    return {
+        "contact e-mail": tuple(e.lower() for e in EMAIL.findall(text)) if "@" in text else (),
+        "postal address": _addresses(text),
         "retention": _retention(sentences),
         "minimum age": _ages(sentences),
         "law": _laws(sentences),
-        "third party": _third_parties(sentences, document.title),
-        "data collected": _collected(document),
+        "third party": _known_parties(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
         "shares data": _stance(sentences, SHARE_WORD, SHARE),
+        "companies": _companies(text),
     }
-    return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
 
 def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactChange]:
@@ -72,7 +89,7 @@ def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactCh
 
 def _sort_key(value: str) -> tuple:
     number = re.match(r"\d+", value)
-    return (int(number.group()) if number else 1 << 30, value.lower())
+    return (int(number.group()) if number else 1 << 30, value.lower(), value)  # the last: deterministic
 
 
 SENTENCE_END = re.compile(r"\n|(?<=[.!?;])\s+(?=[A-Z(\"“])")
@@ -116,16 +133,14 @@ STREET = re.compile(
 POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{5}(?:-\d{4})?|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b")
 
 
-def _addresses(document: Document) -> list[str]:
+def _addresses(text: str) -> tuple[str, ...]:
     """A street line with a postcode near it: 'Skadden, 22 Bishopsgate, London, EC2N 4BQ'."""
     out = []
-    for section in document.all_sections():
-        for block in section.blocks:
-            for match in STREET.finditer(block.text):
-                around = block.text[match.start(): match.end() + 80]
-                if POSTCODE.search(around):
-                    out.append(" ".join(match.group(0).split()).rstrip(","))
-    return out
+    for line in text.split("\n"):
+        for match in STREET.finditer(line):
+            if POSTCODE.search(line, match.start(), match.end() + 80):
+                out.append(" ".join(match.group(0).split()).rstrip(","))
+    return tuple(out)
 
 
 # --- retention periods and ages ----------------------------------------------------------
@@ -148,7 +163,7 @@ def _number(word: str) -> int | None:
     return int(word) if word.isdigit() else NUMBER_WORDS.get(word.lower())
 
 
-def _retention(sentences: Sentences) -> list[str]:
+def _retention(sentences: Sentences) -> tuple[str, ...]:
     """'thirty days after project completion' -> '30 days', when the sentence is about keeping
     or deleting data."""
     out = []
@@ -160,7 +175,7 @@ def _retention(sentences: Sentences) -> list[str]:
             if n:
                 unit = match.group(2).lower()
                 out.append(f"{n} {unit}{'s' if n != 1 else ''}")
-    return out
+    return tuple(out)
 
 
 AGE_CUE = re.compile(r"\b(?:age|aged|years? old|children|child|minors?|teen\w*|under \d{1,2}|older)\b", re.I)
@@ -172,7 +187,7 @@ AGE = re.compile(
 TWO_DIGITS = re.compile(r"\b\d{1,2}\b")
 
 
-def _ages(sentences: Sentences) -> list[str]:
+def _ages(sentences: Sentences) -> tuple[str, ...]:
     out = []
     for sentence in sentences.containing(TWO_DIGITS):
         if not AGE_CUE.search(sentence):
@@ -181,7 +196,7 @@ def _ages(sentences: Sentences) -> list[str]:
             age = int(match.group(1) or match.group(2))
             if 8 <= age <= 21:
                 out.append(str(age))
-    return out
+    return tuple(out)
 
 
 # --- laws, third parties, data, selling --------------------------------------------------
@@ -239,9 +254,9 @@ LAWS = [
     _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
 ]
 
-def _laws(sentences: Sentences) -> list[str]:
-    return [name for name, pattern, triggers in LAWS
-            if any(t in sentences.lower for t in triggers) and pattern.search(sentences.text)]
+def _laws(sentences: Sentences) -> tuple[str, ...]:
+    return tuple(name for name, pattern, triggers in LAWS
+                 if any(t in sentences.lower for t in triggers) and pattern.search(sentences.text))
 
 
 KNOWN_PARTIES = [
@@ -269,45 +284,41 @@ COMPANY = re.compile(
     r"S\.A\.S\.?|SAS|S\.A\.|SA|S\.r\.l\.|Corp\.?|Corporation|PLC|plc|Pty Ltd|ApS|AB|Oy)(?=[\s,.;)]|$)")
 
 
-def _third_parties(sentences: Sentences, title: str) -> list[str]:
-    """Well-known services by name, and companies by their legal form ('Badoo Trading Limited'),
-    leaving out the publisher itself: named in the title, or the company named most often."""
-    text = sentences.text
-    names = _known_parties(text)
-    companies = []
-    for m in _companies(text):
-        name = re.sub(r"^(?:The|By|And|Or|Of|With|From|To|At)\s+", "", m.group(1))
-        companies.append((name.split()[0].lower(), f"{name} {m.group(2).rstrip('.')}"))
-    own = {w.lower() for w in re.findall(r"\w+", title)}
-    if companies:
-        mentions = {first: sentences.lower.count(first) for first, _ in companies}
-        publisher = max(mentions, key=mentions.get)
-        if mentions[publisher] >= 3:
-            own.add(publisher)
-    names.extend(name for first, name in companies if first not in own)
-    return names
-
-
 LEGAL_FORM = re.compile(r"(?:Inc|LLC|L\.L\.C|Ltd|Limited|GmbH|AG|B\.V|S\.A|SAS|S\.r\.l|Corporation|Corp|PLC|plc|Pty|ApS|AB|Oy)\b")
 
 
-def _companies(text: str) -> list[re.Match]:
-    """COMPANY matches, searched only in the stretch of text before each legal form: the
-    full pattern over a whole long policy is slow."""
+def _companies(text: str) -> tuple[tuple[str, str], ...]:
+    """Companies by their legal form ('Badoo Trading Limited'), each with its first word in
+    lower case. COMPANY is only tried on the stretch of text before each legal form: the full
+    pattern over a whole long policy is slow."""
     out = []
     for hint in LEGAL_FORM.finditer(text):
         start = text.rfind("\n", 0, max(0, hint.start() - 60)) + 1
         start = max(start, hint.start() - 60)
         while start > 0 and not text[start - 1].isspace():
             start -= 1
-        for match in COMPANY.finditer(text, start, min(len(text), hint.end() + 4)):
-            if match.start(2) == hint.start():
-                out.append(match)
+        for m in COMPANY.finditer(text, start, min(len(text), hint.end() + 4)):
+            if m.start(2) == hint.start():
+                name = re.sub(r"^(?:The|By|And|Or|Of|With|From|To|At)\s+", "", m.group(1))
+                out.append((name.split()[0].lower(), f"{name} {m.group(2).rstrip('.')}"))
                 break
-    return out
+    return tuple(out)
 
 
-def _known_parties(text: str) -> list[str]:
+def _other_companies(companies: list[tuple[str, str]], document: Document) -> list[str]:
+    """The companies named, leaving out the publisher itself: named in the title, or the
+    company named most often."""
+    own = {w.lower() for w in re.findall(r"\w+", document.title)}
+    if companies:
+        lower = document.text.lower()
+        mentions = {first: lower.count(first) for first, _ in companies}
+        publisher = max(mentions, key=mentions.get)
+        if mentions[publisher] >= 3:
+            own.add(publisher)
+    return [name for first, name in companies if first not in own]
+
+
+def _known_parties(text: str) -> tuple[str, ...]:
     """Known services named in the text; only those whose first word occurs are searched."""
     words = set(WORDS.findall(text))
     names = []
@@ -315,7 +326,7 @@ def _known_parties(text: str) -> list[str]:
         for party in PARTIES_BY_FIRST_WORD[first]:
             if party == first or (party in text and re.search(rf"\b{re.escape(party)}\b", text)):
                 names.append(party)
-    return names
+    return tuple(names)
 
 
 COLLECT_HEADING = re.compile(r"\b(?:collect\w*|gather\w*|obtain\w*|information we|data we|erheb\w*)\b", re.I)
@@ -349,7 +360,7 @@ SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
 
 
-def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> list[str]:
+def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
     """'no' or 'may' for each statement the policy makes about it (in a sentence with ``word``)."""
     out = []
     for sentence in sentences.containing(word):
@@ -357,4 +368,4 @@ def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> list
         if match:
             before = sentence[:match.end()]
             out.append("no" if NEGATION.search(before) else "may")
-    return out
+    return tuple(out)

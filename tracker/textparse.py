@@ -196,13 +196,21 @@ INLINE_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 INLINE_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 
 
+BOLD = re.compile(r"(\*\*|__)(.+?)\1")
+STAR_EMPHASIS = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)")
+ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+
+
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text, images their alternative
-    text, emphasis and escapes go."""
-    text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
-    text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)", r"\1", text)
-    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>])", r"\1", text)
+    text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
+    have none, and this runs on every line.)"""
+    if "](" in text:
+        text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
+        text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    if "*" in text or "_" in text:
+        text = UNDERSCORE_EMPHASIS.sub(r"\1", STAR_EMPHASIS.sub(r"\1", BOLD.sub(r"\2", text)))
+    if "\\" in text:
+        text = ESCAPE.sub(r"\1", text)
     return text.strip()
