@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -127,7 +126,6 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffd]")
 _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
            "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
 _QUOTE = re.compile(f"[{''.join(_QUOTES)}]")
-_SPACES = re.compile(r"\s{2,}|[^\S ]")  # any run of white space that is not one plain space
 _SPACES_NOT_NEWLINE = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _AROUND_NEWLINE = re.compile(r"\s*\n\s*")
 _ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/\d{1,14}(?:[a-z]{2}_)?/+(?=\w)")
@@ -143,8 +141,11 @@ def tidy(text: str) -> str:
         text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     if "http" in text:
         text = _URL.sub(lambda m: clean_url(m.group(0)), unarchive_urls(text))
-    text = _SPACES_NOT_NEWLINE.sub(" ", text)
-    return (_AROUND_NEWLINE.sub("\n", text) if "\n" in text else text).strip()
+    if not text.isprintable() or "  " in text:  # else its only white space is single spaces
+        text = _SPACES_NOT_NEWLINE.sub(" ", text)
+        if "\n" in text:
+            text = _AROUND_NEWLINE.sub("\n", text)
+    return text.strip()
 
 
 def normalise(text: str) -> str:
@@ -211,8 +212,9 @@ def split_number(heading: str) -> tuple[str, str]:
 
 def build_document(blocks: list[Block], title: str = "") -> Document:
     """Turn blocks into a document: the title, then sections nested by heading rank."""
-    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := _SPACES.sub(" ", tidy(b.text)))]
-    title, blocks = _take_title(blocks, _SPACES.sub(" ", tidy(title)))
+    # tidy leaves single spaces and lone newlines: a block is one line
+    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := tidy(b.text).replace("\n", " "))]
+    title, blocks = _take_title(blocks, tidy(title).replace("\n", " "))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
     opening = Section(heading="", level=1)
@@ -359,7 +361,11 @@ LETTERS = re.compile(r"[^\W\d_]+")
 def detect_language(text: str) -> str | None:
     """The language whose common words are commonest in the text (enough to tell a policy
     from its translation), or None for too little text."""
-    words = [m.group(0) for m in itertools.islice(LETTERS.finditer(text.lower()), 3000)]
+    cut = text.find(" ", 30000)  # enough text for 3,000 words, most often
+    words = LETTERS.findall(text[:cut].lower()) if cut > 0 else []
+    if len(words) < 3000:
+        words = LETTERS.findall(text.lower())
+    words = words[:3000]
     if len(words) < 20:
         return None
     seen = Counter(words)
