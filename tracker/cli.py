@@ -18,6 +18,8 @@ from pathlib import Path
 import click
 
 from tracker import __version__, console, export, history, jobs
+from tracker.archive import ArchiveClient
+from tracker.backfill import STRATEGIES, Backfill, parse_every
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import UserError
@@ -89,6 +91,69 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
         click.echo(line, err=outcome.failed)
     if failed:
         sys.exit(1)
+
+
+DATE_PREFIX = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """'2016', '2016-03' or '2016-03-24' -> the archive timestamp prefix '20160324'."""
+    if value is None:
+        return None
+    match = DATE_PREFIX.fullmatch(value.strip())
+    if not match:
+        raise click.BadParameter(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+    return "".join(g for g in match.groups() if g)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--from", "start", callback=_date_prefix, metavar="DATE", help="Only captures from DATE (YYYY[-MM[-DD]]).")
+@click.option("--to", "end", callback=_date_prefix, metavar="DATE", help="Only captures up to DATE, included.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="all", show_default=True,
+              help="Which listed captures to fetch (see above).")
+@click.option("--every", default="1m", show_default=True, metavar="INTERVAL",
+              help="For --strategy interval: 7d, 2w, 1m, 6m, 1y.")
+@pass_context
+def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str | None, strategy: str,
+             every: str) -> None:
+    """Pull the archived history of each policy (or of NAMES) and derive its versions.
+
+    Each policy's `archives` are read (default: the Internet Archive), for every one of its
+    `urls`, and the captures merge into one timeline. Interrupted, it goes on where it
+    stopped on the next run; run twice, it changes nothing.
+
+    \b
+    Strategies:
+      all       every distinct capture (captures with a body already stored are not fetched)
+      interval  one capture per --every interval, the one nearest its middle
+      changes   the two ends, then bisection of every span whose ends differ: far fewer
+                fetches. It assumes that when a span's ends show the same text, nothing
+                changed inside it: a text that changes and changes back between two
+                fetched captures can be missed.
+    """
+    job = Backfill(ctx.store, ctx.config, ArchiveClient(ctx.config.archive, ctx.config.fetch),
+                   start, end, strategy, parse_every(every))
+    failed = False
+    width = max((len(p.name) for p in ctx.config.select(names)), default=0)
+    for report in jobs.backfill(ctx.store, ctx.config, names, job, _progress_bar):
+        failed |= report.failed
+        click.echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
+    if failed:
+        sys.exit(1)
+
+
+def _progress_bar(policy: PolicyConfig):
+    """A progress line per policy on a terminal; nothing in a pipe or a log."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        click.echo(f"\r{policy.name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} captures",
+                   err=True, nl=done >= total)
+    return show
 
 
 @cli.command()

@@ -113,6 +113,19 @@ class FetchConfig:
 
 
 @dataclass
+class ArchiveConfig:
+    """Where the Internet Archive (or a mirror of it) answers, and how gently to ask it."""
+
+    cdx_url: str = _checked(_check_url, "https://web.archive.org/cdx/search/cdx")
+    replay_url: str = _checked(_check_url, "https://web.archive.org/web")
+    index_per_minute: float = _checked(_check_positive, 30.0)  # CDX / TimeMap requests, per host
+    captures_per_second: float = _checked(_check_positive, 8.0)  # capture fetches, per host
+    retries: int = _checked(_check_positive, 3)  # for 5xx answers, lost connections and 429s
+    pause_s: float = _checked(_check_positive, 60.0)  # after a 429, at least this long
+    save_on_change: bool = False
+
+
+@dataclass
 class PolicyConfig:
     name: str = _checked(_check_name)
     urls: list[str] = _checked(_check_urls)
@@ -135,6 +148,7 @@ class PolicyConfig:
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     policy: list[PolicyConfig] = field(default_factory=list)
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
 
@@ -176,6 +190,9 @@ def load_config(path: str | Path) -> Config:
     _check_unique_names(config, loader)
     if not config.storage.path.is_absolute():
         config.storage.path = path.parent / config.storage.path
+    for policy in config.policy:  # WARC paths are relative to the config file too
+        policy.archives = [f"warc:{path.parent / a[5:]}" if a.startswith("warc:") and not Path(a[5:]).is_absolute()
+                           else a for a in policy.archives]
     return config
 
 

@@ -59,8 +59,11 @@ def make_session(config: FetchConfig) -> requests.Session:
 
 
 def fetch(session: requests.Session, url: str, config: FetchConfig,
-          validators: dict[str, str] | None = None) -> Fetched:
-    """GET ``url`` within ``config``'s limits; raises ``FetchError`` when there is no response."""
+          validators: dict[str, str] | None = None, follow_redirects: bool = True) -> Fetched:
+    """GET ``url`` within ``config``'s limits; raises ``FetchError`` when there is no response.
+
+    With ``follow_redirects=False`` a redirect is returned as it is (an archive's redirects
+    mean different things: the caller reads them)."""
     deadline = time.monotonic() + config.timeout_s
     headers = {}
     if validators:
@@ -74,7 +77,7 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
     while True:
         response = _get(session, current, headers, deadline, config)
         with response:
-            if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+            if follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 target = urljoin(current, response.headers["location"])
                 redirects.append({"status": response.status_code, "url": current, "location": target})
                 if len(redirects) > MAX_REDIRECTS:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
 from tracker import history
+from tracker.archive import ArchiveClient
+from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.fetch import Fetched, FetchError, describe_body, fetch, make_session
 from tracker.models import Capture
@@ -53,6 +55,27 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
                 store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
                                  outcome.version, outcome.message)
             yield outcome
+    except BaseException as e:
+        store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
+        raise
+    store.finish_run(run_id, "failed" if counts["error"] else "ok", dict(counts))
+
+
+def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill | None = None,
+             progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None) -> Iterator[Backfilled]:
+    """Pull each policy's archived history (see ``tracker.backfill``) and record the run."""
+    policies = config.select(names)
+    store.sync_policies(config.policies)
+    job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
+    run_id = store.start_run("backfill")
+    counts: Counter[str] = Counter()
+    try:
+        for policy in policies:
+            report = job.run(policy, progress_for(policy))
+            outcome = "error" if report.failed else "backfilled"
+            counts[outcome] += 1
+            store.add_result(run_id, policy.name, outcome, message=report.summary())
+            yield report
     except BaseException as e:
         store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
         raise

@@ -39,6 +39,7 @@ class Capture:
     redirects: list[dict] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     size: int = 0
+    digest: str | None = None  # the archive's content digest, for archived captures
     id: int | None = None
 
     @property

@@ -147,6 +147,12 @@ MIGRATIONS: list[str] = [
                         AND c.captured_at = changes.window_start ORDER BY c.id DESC LIMIT 1);
     CREATE INDEX changes_identity ON changes(policy, to_capture);
     """,
+    # 4: archived captures keep the archive's content digest: a body seen under one digest
+    # is not fetched again.
+    """
+    ALTER TABLE captures ADD COLUMN digest TEXT;
+    CREATE INDEX captures_digest ON captures(digest);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -264,6 +270,16 @@ class Store:
         if not rows:
             raise KeyError(capture_id)
         return _capture_from_row(rows[0])
+
+    def archive_urls(self, policy: str) -> set[str]:
+        """The archived captures of a policy already stored: a backfill does not fetch them again."""
+        return {r[0] for r in self.db.execute(
+            "SELECT archive_url FROM captures WHERE policy = ? AND archive_url != ''", (policy,))}
+
+    def body_of_digest(self, digest: str) -> Capture | None:
+        """A stored capture whose archive listed this content digest, with its body."""
+        rows = list(self.db.query("SELECT * FROM captures WHERE digest = ? AND sha256 IS NOT NULL LIMIT 1", [digest]))
+        return _capture_from_row(rows[0]) if rows else None
 
     def last_live_capture(self, policy: str, url: str) -> Capture | None:
         """The newest successful live capture of ``url``: its validators allow a conditional GET."""
@@ -411,6 +427,7 @@ def _capture_row(c: Capture) -> dict[str, Any]:
         "headers": json.dumps(c.headers, sort_keys=True), "content_type": c.content_type,
         "charset": c.charset, "format": c.format, "sha256": c.sha256, "size": c.size,
         "redirects": json.dumps(c.redirects), "flags": json.dumps(c.flags), "fetched_at": c.fetched_at,
+        "digest": c.digest,
     }
 
 
@@ -421,4 +438,5 @@ def _capture_from_row(r: dict[str, Any]) -> Capture:
         status=r["status"], headers=json.loads(r["headers"]), content_type=r["content_type"],
         charset=r["charset"], format=r["format"], sha256=r["sha256"], size=r["size"],
         redirects=json.loads(r["redirects"]), flags=json.loads(r["flags"]), fetched_at=r["fetched_at"],
+        digest=r["digest"],
     )

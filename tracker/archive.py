@@ -1,0 +1,390 @@
+"""Archived captures of a page: where they are listed, and how they are fetched politely.
+
+Three kinds of archive, one record type (``Memento``):
+- ``ia``: the Internet Archive's CDX index (through waybackpy, see ``CDXIndex``), raw
+  captures through ``id_`` replay URLs, never the viewer page;
+- ``memento:<base URL>``: any archive that answers RFC 7089 TimeMaps (pywb, national archives);
+- ``warc:<path or glob>``: WARC files read with warcio.
+
+Archives are shared and fragile, so every request goes through one ``ArchiveClient``: a
+rate limiter per host for index requests and another for captures, a pause of at least a
+minute on HTTP 429 with exponential back-off after it (never an immediate retry), bounded
+retries for 5xx answers and lost connections, timeouts, and a User-Agent that names the tool
+and a contact.
+"""
+
+from __future__ import annotations
+
+import glob
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import quote, urlsplit
+
+import requests
+from waybackpy.cdx_api import WaybackMachineCDXServerAPI
+
+from tracker.config import ArchiveConfig, FetchConfig
+from tracker.errors import UserError
+from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, fetch, make_session
+from tracker.models import iso
+
+TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
+
+
+class ArchiveError(UserError):
+    """An archive that could not be read; the message names the archive and the URL."""
+
+
+class RateLimited(ArchiveError):
+    """An archive kept answering 429: stop for now, the next run goes on from here."""
+
+
+@dataclass
+class Memento:
+    """One archived capture of a page, as an archive lists it."""
+
+    url: str  # the page's own URL, as archived
+    timestamp: str  # 14 digits, UTC
+    archive: str  # the archive as configured: "ia", "memento:<base>", "warc:<path>"
+    archive_url: str  # where the raw capture is: an id_ replay URL, or "<file>#<offset>"
+    digest: str | None = None  # the archive's content digest: equal digests, equal bodies
+    status: int | None = None
+    mimetype: str | None = None
+
+    @property
+    def source(self) -> str:
+        return self.archive.partition(":")[0]
+
+    @property
+    def captured_at(self) -> str:
+        return iso(parse_timestamp(self.timestamp))
+
+
+def parse_timestamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+
+
+def to_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+
+
+def in_period(stamp: str, start: str | None, end: str | None) -> bool:
+    """Within [start, end], both given as timestamp prefixes ('2016', '201603', '20160324')."""
+    return (not start or stamp >= start.ljust(14, "0")) and (not end or stamp <= end.ljust(14, "9"))
+
+
+# --- politeness ----------------------------------------------------------------------------
+
+class RateLimiter:
+    """At most one request per ``interval`` seconds, for all threads together; and nothing at
+    all while paused. A caller reserves its slot under the lock and sleeps outside it."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.interval = 1.0 / per_second
+        self.clock, self.sleep = clock, sleep
+        self.next_slot = 0.0
+        self.paused_until = 0.0
+        self.waited = 0.0  # seconds spent waiting, for benchmarks
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self.next_slot, self.paused_until)
+            self.next_slot = slot + self.interval
+            self.waited += slot - now
+        if slot > now:
+            self.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+
+@dataclass
+class Host:
+    index: RateLimiter
+    captures: RateLimiter
+    refusals: int = 0  # 429s in a row
+    given_up: str | None = None  # why this run asks the host nothing more
+
+
+class ArchiveClient:
+    """Every archive request goes through here (see the module docstring)."""
+
+    def __init__(self, config: ArchiveConfig, fetch_config: FetchConfig,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 jitter: Callable[[], float] = random.random):
+        self.config, self.fetch_config = config, fetch_config
+        self.clock, self.sleep, self.jitter = clock, sleep, jitter
+        self.session: requests.Session = make_session(fetch_config)
+        self.hosts: dict[str, Host] = {}
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def host(self, url: str) -> Host:
+        name = urlsplit(url).netloc.lower()
+        with self._lock:
+            if name not in self.hosts:
+                self.hosts[name] = Host(RateLimiter(self.config.index_per_minute / 60, self.clock, self.sleep),
+                                        RateLimiter(self.config.captures_per_second, self.clock, self.sleep))
+            return self.hosts[name]
+
+    def get(self, url: str, kind: str, follow_redirects: bool = True) -> Fetched:
+        """GET an index page (``kind="index"``) or a capture, within the host's limits.
+
+        Answers 429 pause the host for ``pause_s`` and then twice as long each time (with
+        jitter), 5xx answers and lost connections are retried after a short back-off; after
+        ``retries`` of either, ``ArchiveError`` (``RateLimited`` for 429s)."""
+        host = self.host(url)
+        if host.given_up:
+            raise RateLimited(host.given_up)
+        limiter = host.index if kind == "index" else host.captures
+        failures = 0
+        while True:
+            limiter.wait()
+            self.requests += 1
+            try:
+                fetched = fetch(self.session, url, self.fetch_config, follow_redirects=follow_redirects)
+            except FetchError as e:
+                failures += 1
+                if failures > self.config.retries:
+                    raise ArchiveError(str(e)) from None
+                self.sleep(2 ** failures + self.jitter())
+                continue
+            if fetched.status == 429:
+                host.refusals += 1
+                if host.refusals > self.config.retries:
+                    host.given_up = (f"{urlsplit(url).netloc}: the archive keeps answering 429 Too Many Requests; "
+                                     "stopped asking it (run again later: stored captures are kept)")
+                    raise RateLimited(host.given_up)
+                pause = self.config.pause_s * 2 ** (host.refusals - 1) * (1 + self.jitter() / 4)
+                host.index.pause(pause)
+                host.captures.pause(pause)
+                continue
+            host.refusals = 0
+            if fetched.status >= 500 and fetched.status != 501:
+                failures += 1
+                if failures > self.config.retries:
+                    raise ArchiveError(f"{url}: the archive answered {fetched.status} "
+                                       f"{self.config.retries + 1} times")
+                self.sleep(2 ** failures + self.jitter())
+                continue
+            return fetched
+
+
+# --- discovery -----------------------------------------------------------------------------
+
+class CDXIndex(WaybackMachineCDXServerAPI):
+    """waybackpy's CDX query and record parsing, with this tool's HTTP underneath.
+
+    waybackpy builds and checks the query (filters, collapses, from/to) and turns lines into
+    records; but its own requests have no timeout, no rate limit, and on a 429 it returns an
+    empty result as if there were no captures. So the one method that talks HTTP is replaced:
+    pages come through ``ArchiveClient`` (which never hands back a 429), and paging uses the
+    CDX resume keys."""
+
+    def __init__(self, client: ArchiveClient, cdx_url: str, url: str, start: str | None, end: str | None,
+                 page_size: int = 5000):
+        super().__init__(url, user_agent=client.fetch_config.full_user_agent, start_timestamp=start,
+                         end_timestamp=end, collapses=["digest"], limit=str(page_size))
+        self.client = client
+        self.endpoint = cdx_url
+        self.pages = 0
+
+    def cdx_api_manager(self, payload: dict[str, str], headers: dict[str, str]) -> Iterator[str]:
+        payload.update(showResumeKey="true", limit=str(self.limit))
+        while True:
+            query = "&".join(f"{k}={quote(v, safe=':[]*')}" for k, v in payload.items())
+            fetched = self.client.get(f"{self.endpoint}?{query}", "index")
+            self.pages += 1
+            if fetched.status != 200:
+                raise ArchiveError(f"{self.endpoint}: CDX search for {self.url} answered {fetched.status}")
+            lines = fetched.body.decode("utf-8", "replace").strip().splitlines()
+            if len(lines) >= 2 and not lines[-2].strip():
+                # the last line is a resume key: more pages follow
+                payload["resumeKey"] = lines[-1].strip()
+                yield "\n".join(lines[:-2])
+                continue
+            yield "\n".join(lines)
+            return
+
+
+def list_ia(client: ArchiveClient, config: ArchiveConfig, url: str, start: str | None,
+            end: str | None) -> list[Memento]:
+    """Every distinct capture of ``url`` in the Internet Archive (or a CDX server like it)."""
+    index = CDXIndex(client, config.cdx_url, url, start, end)
+    replay = config.replay_url.rstrip("/")
+    out = []
+    for record in index.snapshots():
+        if record.statuscode == "-" and record.mimetype == "warc/revisit":
+            continue  # a revisit of what the list already holds
+        out.append(Memento(
+            url=record.original, timestamp=record.timestamp, archive="ia",
+            archive_url=f"{replay}/{record.timestamp}id_/{record.original}",
+            digest=record.digest, status=int(record.statuscode) if record.statuscode.isdigit() else None,
+            mimetype=record.mimetype))
+    return out
+
+
+LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[\w-]+\s*=\s*(?:"[^"]*"|[^;,\s]+)\s*)*)')
+PARAM = re.compile(r'([\w-]+)\s*=\s*(?:"([^"]*)"|([^;,\s]+))')
+
+
+def list_memento(client: ArchiveClient, archive: str, url: str, start: str | None, end: str | None) -> list[Memento]:
+    """The mementos of ``url`` in a Memento archive's TimeMap (RFC 7089, link format)."""
+    base = archive.partition(":")[2].rstrip("/")
+    timemap = f"{base}/timemap/link/{url}"
+    fetched = client.get(timemap, "index")
+    if fetched.status == 404:
+        return []  # the archive has no capture of this URL
+    if fetched.status != 200:
+        raise ArchiveError(f"{timemap}: the TimeMap answered {fetched.status}")
+    out = []
+    for target, params in LINK.findall(fetched.body.decode("utf-8", "replace")):
+        attributes = {m[0].lower(): m[1] or m[2] for m in PARAM.findall(params)}
+        if "memento" not in attributes.get("rel", "").split() or "datetime" not in attributes:
+            continue
+        try:
+            stamp = to_timestamp(parsedate_to_datetime(attributes["datetime"]))
+        except (TypeError, ValueError):
+            continue
+        if in_period(stamp, start, end):
+            out.append(Memento(url=url, timestamp=stamp, archive=archive, archive_url=raw_url(target)))
+    return out
+
+
+def raw_url(memento_url: str) -> str:
+    """The replay URL of the capture as it was archived (``id_``), not the archive's rewritten view."""
+    return TIMESTAMP.sub(lambda m: f"/{m.group(1)}id_/", memento_url, count=1)
+
+
+# --- fetching a capture --------------------------------------------------------------------
+
+@dataclass
+class Retrieved:
+    """A memento as fetched: the archived response, and how the archive got there."""
+
+    memento: Memento
+    response: Fetched
+    hops: list[dict] = field(default_factory=list)  # the archive's own redirects to the capture
+    archived_redirect: str | None = None  # the page itself redirected here, to this URL
+
+
+def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
+    """Fetch a raw capture. The archive redirects to the nearest capture when the timestamp
+    is not exact (no Memento-Datetime header: follow it, and keep the real capture time);
+    an archived redirect (the page redirected when it was captured) carries Memento-Datetime
+    and is returned as it is."""
+    url, hops = memento.archive_url, []
+    while True:
+        fetched = client.get(url, "capture", follow_redirects=False)
+        location = fetched.headers.get("location")
+        if fetched.status in REDIRECT_STATUSES and location:
+            target = requests.compat.urljoin(url, location)
+            if "memento-datetime" in fetched.headers or len(hops) >= 5:
+                return Retrieved(_as_captured(memento, fetched, url), fetched, hops,
+                                 archived_redirect=_original(target))
+            hops.append({"status": fetched.status, "url": url, "location": target})
+            url = target
+            continue
+        return Retrieved(_as_captured(memento, fetched, url), fetched, hops)
+
+
+def _as_captured(memento: Memento, fetched: Fetched, url: str) -> Memento:
+    """The memento with its real capture time (from the URL reached, or Memento-Datetime)."""
+    stamp = TIMESTAMP.search(url)
+    timestamp = stamp.group(1) if stamp else memento.timestamp
+    if "memento-datetime" in fetched.headers:
+        try:
+            timestamp = to_timestamp(parsedate_to_datetime(fetched.headers["memento-datetime"]))
+        except (TypeError, ValueError):
+            pass
+    return Memento(url=memento.url, timestamp=timestamp, archive=memento.archive, archive_url=url,
+                   digest=memento.digest, status=fetched.status, mimetype=memento.mimetype)
+
+
+def _original(replay_url: str) -> str:
+    """'https://web.archive.org/web/2017id_/https://x.com/a' -> 'https://x.com/a'."""
+    match = re.search(r"/\d{14}(?:[a-z]{2}_)?/(.*)$", replay_url)
+    return match.group(1) if match else replay_url
+
+
+# --- WARC files ----------------------------------------------------------------------------
+
+def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None,
+               max_bytes: int) -> Iterator[Retrieved]:
+    """The responses for ``urls`` in the WARC files an archive names, with their bodies."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    pattern = archive.partition(":")[2]
+    paths = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
+    if not paths:
+        raise ArchiveError(f"{archive}: no WARC file matches {pattern!r}")
+    wanted = {same_page_key(u) for u in urls}
+    bodies: dict[str, Retrieved] = {}  # payload digest -> a response, for revisit records
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                records = ArchiveIterator(stream)
+                for record in records:
+                    if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+                        continue
+                    target = record.rec_headers.get_header("WARC-Target-URI") or ""
+                    if same_page_key(target) not in wanted:
+                        continue
+                    stamp = to_timestamp(datetime.fromisoformat(
+                        record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")))
+                    if not in_period(stamp, start, end):
+                        continue
+                    body = record.content_stream().read(max_bytes + 1) if record.rec_type == "response" else b""
+                    if len(body) > max_bytes:
+                        raise ArchiveError(f"{path}: the capture of {target} at {stamp} is over max_bytes "
+                                           f"({max_bytes:,})")
+                    # (the offset is known once the record is read)
+                    retrieved = _warc_response(record, body, f"{path}#{records.get_record_offset()}", archive,
+                                               target, stamp, bodies)
+                    if retrieved is not None:
+                        yield retrieved
+        except (ArchiveLoadFailed, OSError, ValueError) as e:
+            raise ArchiveError(f"{path}: not a readable WARC file ({e})") from None
+
+
+def _warc_response(record, body: bytes, where: str, archive: str, target: str, stamp: str,
+                   bodies: dict[str, Retrieved]) -> Retrieved | None:
+    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+    status = int(record.http_headers.get_statuscode() or 0)
+    headers = {k.lower(): v for k, v in record.http_headers.headers}
+    if record.rec_type == "revisit":
+        original = bodies.get(digest or "")
+        if original is None:
+            return None  # its original is not in these files
+        body = original.response.body
+    memento = Memento(url=target, timestamp=stamp, archive=archive, archive_url=where,
+                      digest=digest, status=status, mimetype=headers.get("content-type"))
+    when = iso(parse_timestamp(stamp))
+    response = Fetched(url=target, final_url=target, status=status, headers=headers, body=body, fetched_at=when)
+    location = headers.get("location")
+    retrieved = Retrieved(memento, response,
+                          archived_redirect=requests.compat.urljoin(target, location)
+                          if status in REDIRECT_STATUSES and location else None)
+    if record.rec_type == "response" and digest:
+        bodies[digest] = retrieved
+    return retrieved
+
+
+def same_page_key(url: str) -> str:
+    """URLs an archive treats as one page: scheme, 'www.', a trailing slash and the fragment aside."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.lower().removeprefix("www.")
+    host = host.removesuffix(":80").removesuffix(":443")
+    path = parts.path.rstrip("/") or ""
+    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")

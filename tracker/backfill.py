@@ -1,0 +1,253 @@
+"""Backfill: pull a policy's archived history into the store and derive its versions.
+
+The captures of all a policy's URLs, in all its archives, merge into one timeline. Each
+capture is stored as soon as it is fetched (its own transaction), so an interrupted backfill
+loses nothing and the next run goes on where it stopped: captures already stored are never
+fetched again, and a body already stored under the same archive digest is reused without a
+fetch. Running it twice changes nothing.
+
+Strategies choose which listed captures to fetch:
+- ``all``: every distinct capture (the index already folds neighbours with equal digests);
+- ``interval``: one capture per interval, the one nearest the interval's middle;
+- ``changes``: the ends of the timeline, then bisection of every span whose ends differ.
+  It assumes a text that changes and changes back inside a span whose ends agree did not
+  change: such an excursion can be missed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+from tracker import history
+from tracker.archive import (ArchiveClient, ArchiveError, Memento, Retrieved, list_ia, list_memento,
+                             parse_timestamp, read_warcs, retrieve)
+from tracker.config import Config, PolicyConfig
+from tracker.errors import UserError
+from tracker.fetch import describe_body
+from tracker.models import Capture, utc_now
+from tracker.store import Store
+
+STRATEGIES = ("all", "interval", "changes")
+Progress = Callable[[int, int], None]  # (done, total) for one policy
+
+
+@dataclass
+class Backfilled:
+    """What a backfill did for one policy."""
+
+    policy: str
+    listed: int = 0  # distinct captures the archives list in the period
+    fetched: int = 0  # fetched from an archive
+    reused: int = 0  # stored without a fetch: a body already stored under the same digest
+    stored_before: int = 0  # already stored by an earlier run
+    new: int = 0  # captures this run stored
+    all_would_fetch: int = 0  # what the `all` strategy would have fetched
+    versions: int = 0
+    changes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def summary(self) -> str:
+        """'14 captures listed, 9 fetched, 3 reused, 2 already stored; 3 versions, 2 changes'."""
+        parts = [f"{self.listed} captures listed", f"{self.fetched} fetched"]
+        if self.reused:
+            parts.append(f"{self.reused} reused (same digest)")
+        if self.stored_before:
+            parts.append(f"{self.stored_before} already stored")
+        if self.fetched < self.all_would_fetch:
+            parts.append(f"{self.all_would_fetch} for the `all` strategy")
+        text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
+        return text + "".join(f"; error: {e}" for e in self.errors)
+
+
+def parse_every(text: str) -> timedelta:
+    """'7d', '2w', '1m', '6m', '1y' -> a length of time (months of 30 days, years of 365)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dwmy])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise UserError(f"--every {text!r}: use a number and d, w, m or y (such as 7d, 1m, 6m, 1y)")
+    days = {"d": 1, "w": 7, "m": 30, "y": 365}[match.group(2)]
+    return timedelta(days=int(match.group(1)) * days)
+
+
+class Backfill:
+    """One backfill run over some policies, sharing one polite archive client."""
+
+    def __init__(self, store: Store, config: Config, client: ArchiveClient, start: str | None = None,
+                 end: str | None = None, strategy: str = "all", every: timedelta | None = None):
+        self.store, self.config, self.client = store, config, client
+        self.start, self.end, self.strategy, self.every = start, end, strategy, every
+
+    def run(self, policy: PolicyConfig, progress: Progress | None = None) -> Backfilled:
+        report = Backfilled(policy.name)
+        self.store.sync_policies([policy])
+        listed: list[Memento] = []
+        for archive in policy.archives:
+            try:
+                if archive.startswith("warc:"):
+                    self._import_warcs(policy, archive, report)
+                else:
+                    listed.extend(self._list(policy, archive))
+            except ArchiveError as e:
+                report.errors.append(str(e))
+        listed = _distinct(listed)
+        report.listed += len(listed)
+        stored = self.store.archive_urls(policy.name)
+        report.stored_before += sum(m.archive_url in stored for m in listed)
+        report.all_would_fetch = sum(1 for m in listed if m.archive_url not in stored and _worth_fetching(m))
+        try:
+            self._fetch(policy, listed, stored, report, progress)
+        except ArchiveError as e:
+            report.errors.append(str(e))
+        derived = history.rebuild(self.store, policy)
+        report.versions, report.changes = len(derived.versions), len(derived.changes)
+        return report
+
+    def _list(self, policy: PolicyConfig, archive: str) -> list[Memento]:
+        out = []
+        for url in policy.urls:
+            if archive == "ia":
+                out.extend(list_ia(self.client, self.config.archive, url, self.start, self.end))
+            else:
+                out.extend(list_memento(self.client, archive, url, self.start, self.end))
+        return out
+
+    def _import_warcs(self, policy: PolicyConfig, archive: str, report: Backfilled) -> None:
+        stored = self.store.archive_urls(policy.name)
+        for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes):
+            report.listed += 1
+            if retrieved.memento.archive_url in stored:
+                report.stored_before += 1
+                continue
+            self._store(policy, retrieved.memento, retrieved)
+            report.new += 1
+
+    def _fetch(self, policy: PolicyConfig, listed: list[Memento], stored: set[str], report: Backfilled,
+               progress: Progress | None) -> None:
+        if self.strategy == "changes":
+            _Bisection(self, policy, listed, stored, report, progress).run()
+            return
+        chosen = listed if self.strategy == "all" else _one_per_interval(listed, self.every or parse_every("1m"))
+        todo = [m for m in chosen if m.archive_url not in stored]
+        for done, memento in enumerate(todo, start=1):
+            self.obtain(policy, memento, report)
+            if progress:
+                progress(done, len(todo))
+
+    def obtain(self, policy: PolicyConfig, memento: Memento, report: Backfilled) -> Capture:
+        """Store one listed capture: from a stored body with the same digest, from the index
+        alone (an error status: nothing to read), or fetched."""
+        known = self.store.body_of_digest(memento.digest) if memento.digest else None
+        if known is not None:
+            report.reused += 1
+            capture = _capture(policy, memento, None, known)
+            self.store.add_capture(capture, None)
+        elif not _worth_fetching(memento):
+            capture = _capture(policy, memento, None, None)
+            self.store.add_capture(capture, None)
+        else:
+            retrieved = retrieve(self.client, memento)
+            report.fetched += 1
+            capture = self._store(policy, memento, retrieved)
+        report.new += 1
+        return capture
+
+    def _store(self, policy: PolicyConfig, listed: Memento, retrieved: Retrieved) -> Capture:
+        capture = _capture(policy, listed, retrieved, None)
+        self.store.add_capture(capture, retrieved.response.body)
+        return capture
+
+
+def _distinct(mementos: list[Memento]) -> list[Memento]:
+    seen: dict[str, Memento] = {}
+    for m in mementos:
+        seen.setdefault(m.archive_url, m)
+    return sorted(seen.values(), key=lambda m: (m.timestamp, m.archive_url))
+
+
+def _worth_fetching(memento: Memento) -> bool:
+    """An archived error page (4xx, 5xx) is recorded from the index: its body is never the policy."""
+    return memento.status is None or memento.status < 400
+
+
+def _one_per_interval(mementos: list[Memento], every: timedelta) -> list[Memento]:
+    """Per interval from the first capture, the capture nearest the middle (a 200 if any)."""
+    if not mementos:
+        return []
+    origin = parse_timestamp(mementos[0].timestamp)
+    buckets: dict[int, list[Memento]] = {}
+    for m in mementos:
+        buckets.setdefault(int((parse_timestamp(m.timestamp) - origin) / every), []).append(m)
+    chosen = []
+    for n, members in sorted(buckets.items()):
+        middle = origin + every * n + every / 2
+        good = [m for m in members if m.status in (None, 200)] or members
+        chosen.append(min(good, key=lambda m: abs(parse_timestamp(m.timestamp) - middle)))
+    return chosen
+
+
+def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None, known: Capture | None) -> Capture:
+    """The capture to store for a listed memento: its identity is the listed archive URL."""
+    now = utc_now()
+    if retrieved is None:
+        status = listed.status or (known.status if known else 0)
+        return Capture(
+            policy=policy.name, url=listed.url, captured_at=listed.captured_at, source=listed.source,
+            status=status, sha256=known.sha256 if known else None, fetched_at=now,
+            content_type=known.content_type if known else (listed.mimetype or ""),
+            charset=known.charset if known else None, format=known.format if known else "other",
+            headers={}, archive_url=listed.archive_url, size=known.size if known else 0,
+            digest=listed.digest, flags=["same-digest"] if known else ["from-index"])
+    response = retrieved.response
+    content_type, charset, fmt = describe_body(response.headers.get("content-type", ""), response.body)
+    flags, redirects = [], list(retrieved.hops)
+    if retrieved.archived_redirect:
+        flags.append("archived-redirect")
+        redirects.append({"status": response.status, "url": listed.url, "location": retrieved.archived_redirect})
+    return Capture(
+        policy=policy.name, url=listed.url, captured_at=retrieved.memento.captured_at, source=listed.source,
+        status=response.status, sha256=None, fetched_at=now, content_type=content_type, charset=charset,
+        format=fmt, headers=response.headers, archive_url=listed.archive_url,
+        final_url=retrieved.memento.archive_url, redirects=redirects, flags=flags, digest=listed.digest)
+
+
+class _Bisection:
+    """The `changes` strategy: fetch the ends, and split every span whose ends differ."""
+
+    def __init__(self, backfill: Backfill, policy: PolicyConfig, listed: list[Memento], stored: set[str],
+                 report: Backfilled, progress: Progress | None):
+        self.backfill, self.policy, self.report, self.progress = backfill, policy, report, progress
+        self.timeline = [m for m in listed if _worth_fetching(m)]
+        self.captures = {c.archive_url: c for c in backfill.store.captures(policy.name) if c.archive_url in stored}
+        self.keys: dict[int, str | None] = {}
+
+    def key(self, i: int) -> str | None:
+        """The version key of the i-th capture (its text), fetching it if needed."""
+        if i not in self.keys:
+            memento = self.timeline[i]
+            capture = self.captures.get(memento.archive_url) or \
+                self.backfill.obtain(self.policy, memento, self.report)
+            docs = history.documents(self.backfill.store, self.policy, [capture])
+            document, reason = docs.get(capture.sha256, (None, "not read")) if capture.ok else (None, "error")
+            self.keys[i] = document.text_hash if document is not None and not reason else None
+            if self.progress:
+                self.progress(len(self.keys), len(self.timeline))
+        return self.keys[i]
+
+    def run(self) -> None:
+        if not self.timeline:
+            return
+        spans = [(0, len(self.timeline) - 1)]
+        while spans:
+            low, high = spans.pop()
+            if high - low < 2 or (self.key(low) is not None and self.key(low) == self.key(high)):
+                self.key(low), self.key(high)
+                continue
+            middle = (low + high) // 2
+            self.key(middle)
+            spans.extend([(middle, high), (low, middle)])
