@@ -163,3 +163,76 @@ def run_tracker(*args: str, cwd: Path | None = None, env: dict | None = None) ->
     """Run ``python -m tracker`` as a separate process: what a shell user sees."""
     return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+# --- archives: WARC files written with warcio, a real pywb server ----------------------------
+
+@dataclass
+class Archived:
+    """One capture to write into a test WARC."""
+
+    url: str
+    date: str  # "2020-01-31T10:00:00Z"
+    body: bytes
+    status: str = "200 OK"
+    headers: list[tuple[str, str]] = field(default_factory=lambda: [("Content-Type", "text/html; charset=utf-8")])
+
+
+def write_warc(path: Path, captures: list[Archived]) -> Path:
+    """A gzipped WARC of response records, as a crawler (or ArchiveWeb.page) writes them."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as stream:
+        writer = WARCWriter(stream, gzip=True)
+        for c in captures:
+            headers = StatusAndHeaders(c.status, c.headers + [("Content-Length", str(len(c.body)))],
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                c.url, "response", payload=io.BytesIO(c.body), http_headers=headers,
+                warc_headers_dict={"WARC-Date": c.date}))
+    return path
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Pywb:
+    """A real pywb archive server on 127.0.0.1 with one collection, ``test``."""
+
+    def __init__(self, root: Path, warcs: list[Path]):
+        bin_dir = Path(sys.executable).parent
+        subprocess.run([bin_dir / "wb-manager", "init", "test"], cwd=root, check=True, capture_output=True)
+        for warc in warcs:
+            subprocess.run([bin_dir / "wb-manager", "add", "test", str(warc)], cwd=root, check=True,
+                           capture_output=True)
+        self.port = free_port()
+        self.log = open(root / "pywb.log", "wb")
+        self.process = subprocess.Popen([bin_dir / "wayback", "--bind", "127.0.0.1", "-p", str(self.port)],
+                                        cwd=root, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}/test"
+        import requests
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise RuntimeError(f"pywb did not start: see {root / 'pywb.log'}")
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()

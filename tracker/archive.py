@@ -20,6 +20,7 @@ import random
 import re
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -159,7 +160,8 @@ class ArchiveClient:
                     raise ArchiveError(str(e)) from None
                 self.sleep(2 ** failures + self.jitter())
                 continue
-            if fetched.status == 429:
+            archived = "memento-datetime" in fetched.headers  # the page's own answer, as captured
+            if fetched.status == 429 and not archived:
                 host.refusals += 1
                 if host.refusals > self.config.retries:
                     host.given_up = (f"{urlsplit(url).netloc}: the archive keeps answering 429 Too Many Requests; "
@@ -170,7 +172,7 @@ class ArchiveClient:
                 host.captures.pause(pause)
                 continue
             host.refusals = 0
-            if fetched.status >= 500 and fetched.status != 501:
+            if fetched.status >= 500 and fetched.status != 501 and not archived:
                 failures += 1
                 if failures > self.config.retries:
                     raise ArchiveError(f"{url}: the archive answered {fetched.status} "
@@ -222,10 +224,13 @@ def list_ia(client: ArchiveClient, config: ArchiveConfig, url: str, start: str |
     """Every distinct capture of ``url`` in the Internet Archive (or a CDX server like it)."""
     index = CDXIndex(client, config.cdx_url, url, start, end)
     replay = config.replay_url.rstrip("/")
-    out = []
+    out, seen = [], set()
     for record in index.snapshots():
         if record.statuscode == "-" and record.mimetype == "warc/revisit":
             continue  # a revisit of what the list already holds
+        if (record.timestamp, record.original) in seen:
+            continue  # the index repeats records, within a page and across resume keys
+        seen.add((record.timestamp, record.original))
         out.append(Memento(
             url=record.original, timestamp=record.timestamp, archive="ia",
             archive_url=f"{replay}/{record.timestamp}id_/{record.original}",
@@ -334,6 +339,8 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
     for path in paths:
         try:
             with open(path, "rb") as stream:
+                if not _looks_like_warc(stream):
+                    raise ValueError("it does not start with a WARC record")
                 records = ArchiveIterator(stream)
                 for record in records:
                     if record.rec_type not in ("response", "revisit") or record.http_headers is None:
@@ -356,6 +363,17 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
                         yield retrieved
         except (ArchiveLoadFailed, OSError, ValueError) as e:
             raise ArchiveError(f"{path}: not a readable WARC file ({e})") from None
+
+
+def _looks_like_warc(stream) -> bool:
+    head = stream.read(512)
+    stream.seek(0)
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 16)
+        except zlib.error:
+            return False
+    return head.startswith(b"WARC/")
 
 
 def _warc_response(record, body: bytes, where: str, archive: str, target: str, stamp: str,
