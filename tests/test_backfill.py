@@ -427,3 +427,28 @@ def test_ia_archived_429_is_kept_as_a_capture_without_pausing():
         got = retrieve(client, memento)
     assert got.response.status == 429 and got.response.body  # reddit's own answer, as archived
     assert max(fake.sleeps, default=0) < 1 and client.requests == 1
+
+
+# --- Save Page Now ---------------------------------------------------------------------------
+
+def test_a_new_live_version_is_saved_to_the_archive_and_a_failed_save_is_recorded(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html())
+    live = site.url("/privacy")
+    site.pages[f"/save/{live}"] = Page(b"", status=302, headers={"Location": f"/web/20261124120000/{live}"})
+    site.pages[f"/web/20261124120000/{live}"] = Page(b"saved")
+    config = write_config(tmp_path, [{"name": "acme", "urls": [live], "archives": []}],
+                          f'[archive]\nsave_on_change = true\nsave_url = "{site.url("/save")}"\n')
+    first = run_cli(config, "check")
+    assert first.exit_code == 0 and f"(saved: {site.url('/web/20261124120000/')}" in first.out
+    again = run_cli(config, "check")
+    assert "unchanged" in again.out and sum(p.startswith("/save/") for p, _ in site.requests) == 1
+
+    site.pages["/privacy"] = Page(policy_html(retention="90 days"))
+    site.pages[f"/save/{live}"] = Page(b"", status=403)
+    changed = run_cli(config, "check")
+    assert changed.exit_code == 0 and "new version 2" in changed.out and "not saved" in changed.out
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    captures = store.captures("acme")
+    assert captures[0].saved_url.endswith(f"/web/20261124120000/{live}") and captures[0].save_error is None
+    assert captures[-1].saved_url is None and "403" in captures[-1].save_error
+    store.close()

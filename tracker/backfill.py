@@ -251,3 +251,9 @@ class _Bisection:
             middle = (low + high) // 2
             self.key(middle)
             spans.extend([(middle, high), (low, middle)])
+        # Captures whose body is already stored cost no request: they tighten the windows.
+        stored = self.backfill.store.archive_urls(self.policy.name)
+        for memento in self.timeline:
+            if memento.archive_url not in stored and memento.digest \
+                    and self.backfill.store.body_of_digest(memento.digest):
+                self.backfill.obtain(self.policy, memento, self.report)

@@ -122,7 +122,9 @@ class ArchiveConfig:
     captures_per_second: float = _checked(_check_positive, 8.0)  # capture fetches, per host
     retries: int = _checked(_check_positive, 3)  # for 5xx answers, lost connections and 429s
     pause_s: float = _checked(_check_positive, 60.0)  # after a 429, at least this long
-    save_on_change: bool = False
+    save_on_change: bool = False  # ask the Internet Archive to save a policy page when it changed
+    save_url: str = _checked(_check_url, "https://web.archive.org/save")
+    saves_per_minute: float = _checked(_check_positive, 6.0)
 
 
 @dataclass

@@ -14,9 +14,10 @@ from typing import Callable, Iterator
 import requests
 
 from tracker import history
-from tracker.archive import ArchiveClient
+from tracker.archive import ArchiveClient, save_page
 from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
+from tracker.errors import UserError
 from tracker.fetch import Fetched, FetchError, describe_body, fetch, make_session
 from tracker.models import Capture
 from tracker.store import Store
@@ -44,12 +45,15 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
     run_id = store.start_run("check")
     counts: Counter[str] = Counter()
     session = make_session(config.fetch)
+    archive = ArchiveClient(config.archive, config.fetch)
     try:
         for policy in policies:
             if not policy.live and not names:
                 outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
             else:
                 outcome = _check_one(store, session, policy, config.fetch)
+                if config.archive.save_on_change and outcome.outcome in ("new-version", "changed-back"):
+                    outcome.message += _save(store, archive, config, outcome)
             counts[outcome.outcome] += 1
             if outcome.outcome != "skipped":
                 store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
@@ -100,6 +104,18 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
     capture_id, _ = store.add_capture(capture, body)
     derived = history.rebuild(store, policy)
     return _describe(policy.name, capture, derived)
+
+
+def _save(store: Store, archive: ArchiveClient, config: Config, outcome: Outcome) -> str:
+    """Have the Internet Archive save the page that changed; a failure is recorded, never fatal."""
+    capture = store.capture(outcome.capture_id)
+    try:
+        memento = save_page(archive, config.archive.save_url, capture.url)
+    except UserError as e:
+        store.record_save(capture.id, None, str(e))
+        return f" (not saved to the archive: {e})"
+    store.record_save(capture.id, memento, None)
+    return f" (saved: {memento})"
 
 
 def _validators(previous: Capture | None) -> dict[str, str] | None:

@@ -40,6 +40,8 @@ class Capture:
     flags: list[str] = field(default_factory=list)
     size: int = 0
     digest: str | None = None  # the archive's content digest, for archived captures
+    saved_url: str | None = None  # a live capture saved to the Internet Archive: the memento
+    save_error: str | None = None
     id: int | None = None
 
     @property

@@ -153,6 +153,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE captures ADD COLUMN digest TEXT;
     CREATE INDEX captures_digest ON captures(digest);
     """,
+    # 5: live captures of a new version may be saved to the Internet Archive as evidence.
+    """
+    ALTER TABLE captures ADD COLUMN saved_url TEXT;   -- the memento Save Page Now made
+    ALTER TABLE captures ADD COLUMN save_error TEXT;  -- or why it could not
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -280,6 +285,10 @@ class Store:
         """A stored capture whose archive listed this content digest, with its body."""
         rows = list(self.db.query("SELECT * FROM captures WHERE digest = ? AND sha256 IS NOT NULL LIMIT 1", [digest]))
         return _capture_from_row(rows[0]) if rows else None
+
+    def record_save(self, capture_id: int, memento_url: str | None, error: str | None) -> None:
+        self.db.execute("UPDATE captures SET saved_url = ?, save_error = ? WHERE id = ?",
+                        (memento_url, error, capture_id))
 
     def last_live_capture(self, policy: str, url: str) -> Capture | None:
         """The newest successful live capture of ``url``: its validators allow a conditional GET."""
@@ -438,5 +447,5 @@ def _capture_from_row(r: dict[str, Any]) -> Capture:
         status=r["status"], headers=json.loads(r["headers"]), content_type=r["content_type"],
         charset=r["charset"], format=r["format"], sha256=r["sha256"], size=r["size"],
         redirects=json.loads(r["redirects"]), flags=json.loads(r["flags"]), fetched_at=r["fetched_at"],
-        digest=r["digest"],
+        digest=r["digest"], saved_url=r["saved_url"], save_error=r["save_error"],
     )
