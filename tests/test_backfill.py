@@ -108,6 +108,8 @@ def test_the_bundled_demo_backfills_offline_into_the_krop_history(tmp_path):
     assert by_time["2018-02-14"]["version"] is None and by_time["2018-02-14"]["status"] == 503
     assert by_time["2016-11-02"]["version"] == 1  # a revisit record: the same body as 2016-03-30
     assert by_time["2025-10-15"]["version"] == 2
+    status = run_cli(config, "status", "krop")
+    assert "last backfill" in status.out and "8 captures listed" in status.out
 
 
 def test_a_second_backfill_changes_nothing(tmp_path):

@@ -173,12 +173,15 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         change = row["last_change"]
         error = row["last_error"]
         click.echo(f"\n{row['policy']}")
-        click.echo(f"  last check   {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
-        click.echo(f"  captures     {row['captures']}")
-        click.echo(f"  versions     {row['versions']}")
-        click.echo(f"  last change  {_change_line(change) if change else 'none'}")
+        click.echo(f"  last check     {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
+        backfill = row["last_backfill"]
+        if backfill:
+            click.echo(f"  last backfill  {console.when(backfill['at'])}  {backfill['message']}")
+        click.echo(f"  captures       {row['captures']}")
+        click.echo(f"  versions       {row['versions']}")
+        click.echo(f"  last change    {_change_line(change) if change else 'none'}")
         if error:
-            click.echo(f"  last error   {console.when(error['at'])}  {error['message']}")
+            click.echo(f"  last error     {console.when(error['at'])}  {error['message']}")
 
 
 VERSION_HELP = "a version number, or a date (YYYY-MM-DD): the version shown on that day"

@@ -410,6 +410,9 @@ class Store:
         last_check = one(
             "SELECT r.at, r.outcome, r.message FROM run_results r JOIN runs ON runs.id = r.run_id "
             "WHERE r.policy = ? AND runs.command = 'check' ORDER BY r.id DESC LIMIT 1")
+        last_backfill = one(
+            "SELECT r.at, r.outcome, r.message FROM run_results r JOIN runs ON runs.id = r.run_id "
+            "WHERE r.policy = ? AND runs.command = 'backfill' ORDER BY r.id DESC LIMIT 1")
         last_error = one(
             "SELECT at, message FROM run_results WHERE policy = ? AND outcome = 'error' "
             "ORDER BY id DESC LIMIT 1")
@@ -422,6 +425,8 @@ class Store:
             "versions": one("SELECT count(*) FROM versions WHERE policy = ?")[0],
             "last_check": None if last_check is None else
                 {"at": last_check[0], "outcome": last_check[1], "message": last_check[2]},
+            "last_backfill": None if last_backfill is None else
+                {"at": last_backfill[0], "outcome": last_backfill[1], "message": last_backfill[2]},
             "last_change": None if last_change is None else
                 {"window_start": last_change[0], "window_end": last_change[1],
                  "to_version": last_change[2], "kind": last_change[3]},
