@@ -37,6 +37,7 @@ from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, fetch, make_se
 from tracker.models import iso
 
 TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
+MAX_HOPS = 5  # an archive's own redirects towards the nearest capture
 
 
 class ArchiveError(UserError):
@@ -203,14 +204,12 @@ class CDXIndex(WaybackMachineCDXServerAPI):
                          end_timestamp=end, limit=str(page_size))
         self.client = client
         self.endpoint = cdx_url
-        self.pages = 0
 
     def cdx_api_manager(self, payload: dict[str, str], headers: dict[str, str]) -> Iterator[str]:
         payload.update(showResumeKey="true", limit=str(self.limit))
         while True:
             query = "&".join(f"{k}={quote(v, safe=':[]*')}" for k, v in payload.items())
             fetched = self.client.get(f"{self.endpoint}?{query}", "index")
-            self.pages += 1
             if fetched.status != 200:
                 raise ArchiveError(f"{self.endpoint}: CDX search for {self.url} answered {fetched.status}")
             lines = fetched.body.decode("utf-8", "replace").strip().splitlines()
@@ -296,9 +295,11 @@ def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
         location = fetched.headers.get("location")
         if fetched.status in REDIRECT_STATUSES and location:
             target = requests.compat.urljoin(url, location)
-            if "memento-datetime" in fetched.headers or len(hops) >= 5:
+            if "memento-datetime" in fetched.headers:
                 return Retrieved(_as_captured(memento, fetched, url), fetched, hops,
                                  archived_redirect=_original(target))
+            if len(hops) >= MAX_HOPS:
+                raise ArchiveError(f"{memento.archive_url}: the archive redirected more than {MAX_HOPS} times")
             hops.append({"status": fetched.status, "url": url, "location": target})
             url = target
             continue

@@ -7,7 +7,7 @@ fetched again, and a body already stored under the same archive digest is reused
 fetch. Running it twice changes nothing.
 
 Strategies choose which listed captures to fetch:
-- ``all``: every distinct capture (the index already folds neighbours with equal digests);
+- ``all``: every listed capture (a body already stored under the same digest is not fetched);
 - ``interval``: one capture per interval, the one nearest the interval's middle;
 - ``changes``: the ends of the timeline, then bisection of every span whose ends differ.
   It assumes a text that changes and changes back inside a span whose ends agree did not
@@ -54,14 +54,15 @@ class Backfilled:
         return bool(self.errors)
 
     def summary(self) -> str:
-        """'14 captures listed, 9 fetched, 3 reused, 2 already stored; 3 versions, 2 changes'."""
-        parts = [f"{self.listed} captures listed", f"{self.fetched} fetched"]
+        """'14 captures listed, 12 new, 9 fetched, 3 reused (same digest), 2 already stored;
+        3 versions, 2 changes'."""
+        parts = [f"{self.listed} captures listed", f"{self.new} new", f"{self.fetched} fetched"]
         if self.reused:
             parts.append(f"{self.reused} reused (same digest)")
         if self.stored_before:
             parts.append(f"{self.stored_before} already stored")
         if self.fetched < self.all_would_fetch:
-            parts.append(f"{self.all_would_fetch} for the `all` strategy")
+            parts.append(f"{self.all_would_fetch} fetches for the `all` strategy")
         text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
         return text + "".join(f"; error: {e}" for e in self.errors)
 
@@ -99,7 +100,7 @@ class Backfill:
         report.listed += len(listed)
         stored = self.store.archive_urls(policy.name)
         report.stored_before += sum(m.archive_url in stored for m in listed)
-        report.all_would_fetch = sum(1 for m in listed if m.archive_url not in stored and _worth_fetching(m))
+        report.all_would_fetch = self._fetches_for_all(listed, stored)
         try:
             self._fetch(policy, listed, stored, report, progress)
         except ArchiveError as e:
@@ -107,6 +108,19 @@ class Backfill:
         derived = history.rebuild(self.store, policy)
         report.versions, report.changes = len(derived.versions), len(derived.changes)
         return report
+
+    def _fetches_for_all(self, listed: list[Memento], stored: set[str]) -> int:
+        """How many fetches the `all` strategy needs: one per body not stored yet."""
+        count, digests = 0, set()
+        for m in listed:
+            if m.archive_url in stored or not _worth_fetching(m):
+                continue
+            if m.digest:
+                if m.digest in digests or self.store.body_of_digest(m.digest):
+                    continue
+                digests.add(m.digest)
+            count += 1
+        return count
 
     def _list(self, policy: PolicyConfig, archive: str) -> list[Memento]:
         out = []
