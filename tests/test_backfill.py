@@ -18,8 +18,9 @@ import pytest
 
 from conftest import Archived, Page, Pywb, policy_html, run_cli, write_config, write_warc
 from tracker import jobs
-from tracker.archive import ArchiveClient, ArchiveError, Memento, RateLimited, RateLimiter, list_ia, retrieve
-from tracker.backfill import Backfill
+from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, RateLimited, RateLimiter, list_ia,
+                             retrieve)
+from tracker.backfill import Backfill, Backfilled
 from tracker.config import ArchiveConfig, FetchConfig, load_config
 from tracker.store import Store
 
@@ -453,4 +454,22 @@ def test_a_new_live_version_is_saved_to_the_archive_and_a_failed_save_is_recorde
     captures = store.captures("acme")
     assert captures[0].saved_url.endswith(f"/web/20261124120000/{live}") and captures[0].save_error is None
     assert captures[-1].saved_url is None and "403" in captures[-1].save_error
+    store.close()
+
+
+def test_ia_capture_missing_from_the_archive_is_not_stored_as_a_404_of_the_page(tmp_path):
+    fake = FakeTime()
+    client = client_for(fake)
+    memento = Memento("https://this-is-not-real-url.whatever/", "20170929002712", "ia",
+                      "https://web.archive.org/web/20170929002712id_/https://this-is-not-real-url.whatever/")
+    with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_raises_no_memento_error.yaml")):
+        with pytest.raises(NotArchived, match="no such capture"):
+            retrieve(client, memento)
+    config = load_config(write_config(tmp_path, [archive_policy("x", [memento.url], ["ia"])]))
+    store = Store(config.db_path)
+    store.sync_policies(config.policies)
+    job, report = Backfill(store, config, client), Backfilled("x")
+    with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_raises_no_memento_error.yaml")):
+        assert job.obtain(config.policies[0], memento, report) is None
+    assert report.missing == 1 and report.new == 0 and store.captures("x") == []
     store.close()

@@ -44,6 +44,10 @@ class ArchiveError(UserError):
     """An archive that could not be read; the message names the archive and the URL."""
 
 
+class NotArchived(ArchiveError):
+    """The archive has no capture at the URL its own index gave: nothing to store."""
+
+
 class RateLimited(ArchiveError):
     """An archive kept answering 429: stop for now, the next run goes on from here."""
 
@@ -288,7 +292,8 @@ def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
     """Fetch a raw capture. The archive redirects to the nearest capture when the timestamp
     is not exact (no Memento-Datetime header: follow it, and keep the real capture time);
     an archived redirect (the page redirected when it was captured) carries Memento-Datetime
-    and is returned as it is."""
+    and is returned as it is. A 404 without Memento-Datetime is the archive's, not the page's:
+    ``NotArchived``."""
     url, hops = memento.archive_url, []
     while True:
         fetched = client.get(url, "capture", follow_redirects=False)
@@ -303,6 +308,8 @@ def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
             hops.append({"status": fetched.status, "url": url, "location": target})
             url = target
             continue
+        if fetched.status == 404 and "memento-datetime" not in fetched.headers:
+            raise NotArchived(f"{memento.archive_url}: the archive has no such capture (404)")
         return Retrieved(_as_captured(memento, fetched, url), fetched, hops)
 
 

@@ -22,8 +22,8 @@ from datetime import timedelta
 from typing import Callable
 
 from tracker import history
-from tracker.archive import (ArchiveClient, ArchiveError, Memento, Retrieved, list_ia, list_memento,
-                             parse_timestamp, read_warcs, retrieve)
+from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, Retrieved, list_ia,
+                             list_memento, parse_timestamp, read_warcs, retrieve)
 from tracker.config import Config, PolicyConfig
 from tracker.errors import UserError
 from tracker.fetch import describe_body
@@ -43,6 +43,7 @@ class Backfilled:
     fetched: int = 0  # fetched from an archive
     reused: int = 0  # stored without a fetch: a body already stored under the same digest
     stored_before: int = 0  # already stored by an earlier run
+    missing: int = 0  # listed by the archive's index, but not found when fetched
     new: int = 0  # captures this run stored
     all_would_fetch: int = 0  # what the `all` strategy would have fetched
     versions: int = 0
@@ -61,6 +62,8 @@ class Backfilled:
             parts.append(f"{self.reused} reused (same digest)")
         if self.stored_before:
             parts.append(f"{self.stored_before} already stored")
+        if self.missing:
+            parts.append(f"{self.missing} listed but missing from the archive")
         if self.fetched < self.all_would_fetch:
             parts.append(f"{self.all_would_fetch} fetches for the `all` strategy")
         text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
@@ -153,9 +156,10 @@ class Backfill:
             if progress:
                 progress(done, len(todo))
 
-    def obtain(self, policy: PolicyConfig, memento: Memento, report: Backfilled) -> Capture:
+    def obtain(self, policy: PolicyConfig, memento: Memento, report: Backfilled) -> Capture | None:
         """Store one listed capture: from a stored body with the same digest, from the index
-        alone (an error status: nothing to read), or fetched."""
+        alone (an error status: nothing to read), or fetched. None when the archive does not
+        have it after all."""
         known = self.store.body_of_digest(memento.digest) if memento.digest else None
         if known is not None:
             report.reused += 1
@@ -165,8 +169,12 @@ class Backfill:
             capture = _capture(policy, memento, None, None)
             self.store.add_capture(capture, None)
         else:
-            retrieved = retrieve(self.client, memento)
             report.fetched += 1
+            try:
+                retrieved = retrieve(self.client, memento)
+            except NotArchived:
+                report.missing += 1
+                return None
             capture = self._store(policy, memento, retrieved)
         report.new += 1
         return capture
@@ -246,8 +254,11 @@ class _Bisection:
             memento = self.timeline[i]
             capture = self.captures.get(memento.archive_url) or \
                 self.backfill.obtain(self.policy, memento, self.report)
+            if capture is None or not capture.ok:
+                self.keys[i] = None
+                return None
             docs = history.documents(self.backfill.store, self.policy, [capture])
-            document, reason = docs.get(capture.sha256, (None, "not read")) if capture.ok else (None, "error")
+            document, reason = docs.get(capture.sha256, (None, "not read"))
             self.keys[i] = document.text_hash if document is not None and not reason else None
             if self.progress:
                 self.progress(len(self.keys), len(self.timeline))
