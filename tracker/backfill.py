@@ -31,7 +31,7 @@ from tracker.models import Capture, utc_now
 from tracker.store import Store
 
 STRATEGIES = ("all", "interval", "changes")
-Progress = Callable[[int, int], None]  # (done, total) for one policy
+Progress = Callable[[int, int, int], None]  # (captures done, to do, fetched) for one policy
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Backfill:
         for done, memento in enumerate(todo, start=1):
             self.obtain(policy, memento, report)
             if progress:
-                progress(done, len(todo))
+                progress(done, len(todo), report.fetched)
 
     def obtain(self, policy: PolicyConfig, memento: Memento, report: Backfilled) -> Capture | None:
         """Store one listed capture: from a stored body with the same digest, from the index
@@ -261,7 +261,7 @@ class _Bisection:
             document, reason = docs.get(capture.sha256, (None, "not read"))
             self.keys[i] = document.text_hash if document is not None and not reason else None
             if self.progress:
-                self.progress(len(self.keys), len(self.timeline))
+                self.progress(len(self.keys), len(self.timeline), self.report.fetched)
         return self.keys[i]
 
     def run(self) -> None:

@@ -137,6 +137,8 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
     failed = False
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
     for report in jobs.backfill(ctx.store, ctx.config, names, job, _progress_bar):
+        if sys.stderr.isatty():
+            click.echo("\r\033[K", err=True, nl=False)  # the progress line gives way to the summary
         failed |= report.failed
         click.echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
     if failed:
@@ -148,11 +150,11 @@ def _progress_bar(policy: PolicyConfig):
     if not sys.stderr.isatty():
         return None
 
-    def show(done: int, total: int) -> None:
+    def show(done: int, total: int, fetched: int) -> None:
         width = 30
         filled = width * done // max(total, 1)
-        click.echo(f"\r{policy.name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} captures",
-                   err=True, nl=done >= total)
+        click.echo(f"\r{policy.name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} captures, "
+                   f"{fetched} fetched", err=True, nl=False)
     return show
 
 
