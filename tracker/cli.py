@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from tracker import __version__, console, export, history, jobs
+from tracker import report as reports
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, parse_every
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
@@ -279,6 +280,21 @@ def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
     (policy,) = ctx.config.select([name])
     click.echo(json.dumps(export.history_json(ctx.store, policy), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: reports/ beside the config file).")
+@pass_context
+def report(ctx: Context, out: Path | None) -> None:
+    """Render the HTML reports: an index, a history per policy, a page per change and per
+    version, Atom feeds. Only pages whose data changed are written again."""
+    out = out or ctx.config.path.parent / "reports"
+    ctx.store.sync_policies(ctx.config.policies)
+    result = reports.render_site(ctx.store, ctx.config, out)
+    click.echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
+               + (f", {len(result.removed)} removed" if result.removed else "")
+               + f"; open {out / 'index.html'}")
 
 
 @cli.command()

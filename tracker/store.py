@@ -361,6 +361,14 @@ class Store:
         return [Change(**{**r, "technical": bool(r["technical"]),
                           "details": json.loads(r["details"]) if r["details"] else None}) for r in rows]
 
+    def change_rows(self, policy: str) -> list[dict]:
+        """The changes as stored, their details still JSON text: for reports, which only parse
+        the details of the pages they render."""
+        return list(self.db.query(
+            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
+            "kind, magnitude, reverts_to, technical, detected_at, details "
+            "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy]))
+
     def version_at(self, policy: str, moment: str) -> int | None:
         """The version the policy showed at ``moment``: that of its last capture up to then."""
         row = self.db.execute(

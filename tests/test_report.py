@@ -1,0 +1,220 @@
+"""HTML reports: the demo history's content, valid HTML and Atom, incremental rendering, and
+hostile policy text opened in a real headless Chromium at desktop and phone widths."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import html5lib
+import pytest
+
+from conftest import Archived, policy_html, run_cli, write_config, write_warc
+from tracker.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
+KROP = ["https://www.krop.com/privacy", "https://krrop.com/trust"]
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def backfilled(tmp_path: Path, urls: list[str], archive: str, name: str = "krop") -> Path:
+    config = write_config(tmp_path, [{"name": name, "title": "Krop / KRROP" if name == "krop" else name,
+                                      "urls": urls, "archives": [archive], "live": False}])
+    result = run_cli(config, "backfill")
+    assert result.exit_code == 0, result.stderr
+    return config
+
+
+def render(config: Path, out: Path) -> str:
+    result = run_cli(config, "report", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    return result.out
+
+
+def pages(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in sorted(out.rglob("*.html"))}
+
+
+# --- the demo history ---------------------------------------------------------------------
+
+def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    assert "page(s) written" in render(config, out)
+    site = pages(out)
+    change_page = next(p for p in site if p.startswith("krop/change-2025-06-03-"))
+    assert set(site) == {"index.html", "krop/index.html", "krop/version-1.html", "krop/version-2.html", change_page}
+
+    index = site["index.html"]
+    assert "Krop / KRROP" in index and "2025-06-03" in index and "rewrite" in index
+    history = site["krop/index.html"]
+    assert "https://www.krop.com/privacy" in history and "https://krrop.com/trust" in history
+    assert "2016-03-30 to 2025-06-03" in history and 'role="img"' in history and "<desc" in history
+    assert "Between 2019-07-01 12:00 UTC and 2025-06-03 09:30 UTC" in history
+
+    change = site[change_page]
+    facts = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td>', change))
+    assert facts["contact e-mail"] == "support@krop.com" and facts["law"] == "CalOPPA, COPPA"
+    assert re.search(r"<th scope=\"row\">declared date</th><td>2016-03-24</td><td>2025-06-01</td>", change)
+    assert "<del>" in change and "<ins>" in change and "Removed:" in change and "Added:" in change
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    evidence = {c.sha256 for c in store.captures("krop") if c.captured_at[:10] in ("2019-07-01", "2025-06-03")
+                and c.status == 200}
+    store.close()
+    assert all(sha in change for sha in evidence) and len(evidence) == 2
+    assert 'href="version-1.html"' in change and 'href="index.html"' in change
+
+    version = site["krop/version-1.html"]
+    anchors = set(re.findall(r'href="#(s\d+)"', version))
+    assert anchors and anchors <= set(re.findall(r'id="(s\d+)"', version))
+    assert "INFORMATION WE COLLECT" in version
+
+
+def test_every_page_is_valid_html_and_the_feeds_are_atom(tmp_path):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    for name, text in pages(out).items():
+        parser = html5lib.HTMLParser(strict=True)
+        parser.parse(text)  # raises on the first parse error
+        assert not parser.errors, name
+    for feed in (out / "feed.xml", out / "krop" / "feed.xml"):
+        root = ET.parse(feed).getroot()
+        assert root.tag == f"{ATOM}feed"
+        entries = root.findall(f"{ATOM}entry")
+        assert len(entries) == 1
+        link = entries[0].find(f"{ATOM}link").get("href")
+        assert (feed.parent / link).resolve().exists()
+
+
+def test_only_pages_whose_data_changed_are_written_again(tmp_path):
+    history = [Archived("https://acme.example/privacy", f"2021-0{i + 1}-10T10:00:00Z",
+                        policy_html(retention=f"{30 * (1 + i // 2)} days")) for i in range(6)]  # 3 versions
+    (tmp_path / "crawls").mkdir()
+    write_warc(tmp_path / "crawls" / "a.warc.gz", history)
+    config = backfilled(tmp_path, ["https://acme.example/privacy"], "warc:crawls/*.warc.gz", name="acme")
+    out = tmp_path / "reports"
+    render(config, out)
+    assert "0 page(s) written" in render(config, out)
+
+    write_warc(tmp_path / "crawls" / "b.warc.gz", [Archived(
+        "https://acme.example/privacy", "2021-09-10T10:00:00Z", policy_html(retention="1 year"))])
+    assert run_cli(config, "backfill").exit_code == 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    line = render(config, out)
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != ".manifest.json"
+               and before.get(p) != p.stat().st_mtime_ns}
+    changes = sorted(p for p in written if "/change-" in p)
+    assert written == {"index.html", "feed.xml", "acme/index.html", "acme/feed.xml", "acme/version-3.html",
+                       "acme/version-4.html", *changes}
+    assert len(changes) == 2 and changes[-1].startswith("acme/change-2021-09-10")  # the new one, and the one before it
+    assert f"{len(written)} page(s) written" in line
+
+
+# --- hostile text in a real browser -----------------------------------------------------------
+
+EVIL = "https://evil.example/privacy"
+
+
+def evil_page(retention: str) -> bytes:
+    filler = " ".join(["We process personal data and information under this privacy policy."] * 8)
+    return f"""<!doctype html><html><head><title>Evil &lt;img src=x onerror=alert(1)&gt; policy</title>
+<script>window.__xss = 3; alert(3)</script></head><body><main>
+<h1>Privacy Policy</h1>
+<h2>1. Data &quot; onerror=&quot;window.__xss=4</h2>
+<p>We collect &lt;script&gt;window.__xss=1;alert(1)&lt;/script&gt; data and keep it for {retention}. {filler}</p>
+<p>See <a href="javascript:alert(1)">javascript:alert(document.cookie)</a> and &lt;/textarea&gt;&lt;script&gt;window.__xss=2&lt;/script&gt;
+and &lt;a href=&quot;javascript:window.__xss=5&quot;&gt;click&lt;/a&gt;.</p>
+<h2>2. Contact &lt;style&gt;body{{display:none}}&lt;/style&gt;</h2><p>Write to privacy@evil.example about your personal data.</p>
+</main></body></html>""".encode()
+
+
+def chromium() -> str | None:
+    """Debian's Chromium; installed here when it is missing and this user may install it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900)
+        found = shutil.which("chromium")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium()
+    if path is None:
+        pytest.skip("headless Chromium is not installed and could not be installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield launched
+        launched.close()
+
+
+HOSTILE_CHECK = """() => ({
+  xss: window.__xss === undefined ? null : window.__xss,
+  scripts: document.querySelectorAll('script').length,
+  handlers: [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
+  jsLinks: [...document.querySelectorAll('[href]')].filter(e => /^\\s*javascript:/i.test(e.getAttribute('href'))).length,
+  text: document.body.innerText,
+  wide: document.documentElement.scrollWidth > window.innerWidth + 1,
+})"""
+
+
+def test_hostile_policy_text_runs_no_script_at_desktop_and_phone_widths(tmp_path, browser):
+    write_warc(tmp_path / "evil.warc.gz", [Archived(EVIL, "2022-01-01T00:00:00Z", evil_page("30 days")),
+                                           Archived(EVIL, "2023-01-01T00:00:00Z", evil_page("90 days"))])
+    config = backfilled(tmp_path, [EVIL], "warc:evil.warc.gz", name="evil")
+    out = tmp_path / "reports"
+    render(config, out)
+    site = sorted(out.rglob("*.html"))
+    assert len(site) == 5
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    for width, height in ((1280, 900), (390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        problems, dialogs = [], []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path in site:
+            page.goto(path.as_uri())
+            seen = page.evaluate(HOSTILE_CHECK)
+            name = str(path.relative_to(out))
+            assert seen["xss"] is None and seen["scripts"] == 0 and seen["handlers"] == 0, name
+            assert seen["jsLinks"] == 0 and not seen["wide"], (name, width)
+            shot = shots / f"{name.replace('/', '_')}-{width}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 1000
+        assert not dialogs and not problems, (dialogs, problems)
+        context.close()
+    version = (out / "evil" / "version-1.html").as_uri()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(version)
+    text = page.evaluate("() => document.body.innerText")
+    assert "<script>window.__xss=1;alert(1)</script>" in text  # shown as text, never run
+    assert "</textarea><script>window.__xss=2</script>" in text
+    context.close()
+
+
+def test_the_side_by_side_view_is_a_toggle_without_script(tmp_path, browser):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    change = next((out / "krop").glob("change-*.html"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(change.as_uri())
+    visible = "() => [getComputedStyle(document.querySelector('.inline')).display, getComputedStyle(document.querySelector('.side')).display]"
+    assert page.evaluate(visible) == ["block", "none"]
+    page.click("label[for=view-side]")
+    assert page.evaluate(visible) == ["none", "grid"]
+    context.close()

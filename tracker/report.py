@@ -1,0 +1,320 @@
+"""Static HTML reports: an index, a history per policy, a page per change and per version,
+and Atom feeds; a site a user opens from disk or publishes as it is.
+
+Everything shown comes from captured pages and is untrusted: templates autoescape
+everything, links are only made to http(s) URLs, and every page carries a
+Content-Security-Policy that allows no script at all (the side-by-side view is a CSS toggle).
+
+Rendering is incremental: each page has a fingerprint of what it is made from (read from
+the store without parsing diffs), kept in ``.manifest.json`` beside the pages; a page is
+rendered and written again only when its fingerprint changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+import jinja2
+
+from tracker import __version__, history
+from tracker.config import Config, PolicyConfig
+from tracker.console import section_counts, when
+from tracker.errors import UserError
+from tracker.export import change_json
+from tracker.models import Capture, Change, Version, utc_now
+from tracker.store import Store
+
+TEMPLATES = Path(__file__).parent / "templates"
+MANIFEST = ".manifest.json"
+
+
+def _templates_fingerprint() -> str:
+    """Changes when the templates or this tool change: every page is rendered again then."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(TEMPLATES.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
+                       local=lambda path: path.split("/", 1)[-1],  # a link from a page in the same folder
+                       percent=lambda x: "-" if x is None else f"{100 * x:.0f}%")
+    return env
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL fit for an href: http(s) only (an archived page can name `javascript:` anything)."""
+    if not url:
+        return None
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+@dataclass
+class Page:
+    path: str  # relative to the output folder
+    fingerprint: str
+    render: Callable[[], str]
+
+
+@dataclass
+class Rendered:
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+def render_site(store: Store, config: Config, out: Path) -> Rendered:
+    """Render the reports of every configured policy into ``out``, incrementally."""
+    env = environment()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
+    base = _templates_fingerprint()
+    sites = [PolicySite(store, policy, env, base) for policy in config.policies]
+    pages = [page for site in sites for page in site.pages()]
+    pages += _site_pages(env, base, sites, config)
+    return _write(out, pages)
+
+
+def _write(out: Path, pages: list[Page]) -> Rendered:
+    manifest_path = out / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    except (OSError, ValueError):
+        manifest = {}
+    result = Rendered()
+    fresh = {}
+    for page in pages:
+        fresh[page.path] = page.fingerprint
+        target = out / page.path
+        if manifest.get(page.path) == page.fingerprint and target.exists():
+            result.unchanged += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_text(page.render(), encoding="utf-8")
+        os.replace(temporary, target)  # a reader never sees half a page
+        result.written.append(page.path)
+    for stale in sorted(set(manifest) - set(fresh)):
+        (out / stale).unlink(missing_ok=True)
+        result.removed.append(stale)
+    manifest_path.write_text(json.dumps(fresh, indent=0, sort_keys=True))
+    return result
+
+
+def _hash(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+# --- one policy --------------------------------------------------------------------------
+
+class PolicySite:
+    """The pages of one policy, and the figures the index shows of it."""
+
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
+        self.store, self.policy, self.env, self.base = store, policy, env, base
+        self.dir = policy.name
+        self.versions = store.versions(policy.name)
+        self.rows = store.change_rows(policy.name)  # details unparsed: cheap fingerprints
+        self.captures = store.captures(policy.name)
+        self.by_number = {v.number: v for v in self.versions}
+        self.capture_by_id = {c.id: c for c in self.captures}
+        self._changes: list[dict] | None = None
+
+    # what pages link to
+    def change_path(self, row: dict) -> str:
+        return f"{self.dir}/change-{row['window_end'][:10]}-{row['to_capture']}.html"
+
+    def version_path(self, number: int) -> str:
+        return f"{self.dir}/version-{number}.html"
+
+    @property
+    def history_path(self) -> str:
+        return f"{self.dir}/index.html"
+
+    @property
+    def fingerprint(self) -> str:
+        return _hash(self.base, self.policy.display_title, self.policy.urls,
+                     [(v.number, v.key, v.first_seen, v.last_seen, v.captures) for v in self.versions],
+                     [self._row_key(r) for r in self.rows], len(self.captures),
+                     self.captures[-1].captured_at if self.captures else None)
+
+    def _row_key(self, row: dict) -> tuple:
+        return (row["to_capture"], row["from_version"], row["to_version"], row["kind"], row["magnitude"],
+                row["technical"], hashlib.sha1((row["details"] or "").encode()).hexdigest())
+
+    @property
+    def changes(self) -> list[dict]:
+        """The changes as the pages show them, newest last (parsed once, when a page needs them)."""
+        if self._changes is None:
+            self._changes = [self._change(i, row) for i, row in enumerate(self.rows)]
+        return self._changes
+
+    def _change(self, i: int, row: dict) -> dict:
+        change = Change(**{**{k: row[k] for k in row if k not in ("id",)}, "technical": bool(row["technical"]),
+                           "details": json.loads(row["details"]) if row["details"] else None})
+        data = change_json(change)
+        details = change.details or {}
+        data.update(
+            path=self.change_path(row), number=i + 1,
+            unchanged=[s.get("new_heading") or s.get("old_heading") or "(opening text)"
+                       for s in details.get("sections", []) if s["status"] == "unchanged"],
+            evidence=[self._evidence(row["from_capture"], "last capture of the old version"),
+                      self._evidence(row["to_capture"], "first capture of the new version")],
+            old=self.by_number.get(change.from_version), new=self.by_number.get(change.to_version))
+        return data
+
+    def _evidence(self, capture_id: int | None, role: str) -> dict | None:
+        capture = self.capture_by_id.get(capture_id)
+        if capture is None:
+            return None
+        link = capture.archive_url if capture.source in ("ia", "memento") else capture.saved_url or \
+            (capture.url if capture.source == "live" else None)
+        return {"role": role, "captured_at": capture.captured_at, "source": capture.source, "url": capture.url,
+                "link": safe_url(link), "where": capture.archive_url if capture.source == "warc" else None,
+                "sha256": capture.sha256, "status": capture.status}
+
+    def pages(self) -> list[Page]:
+        pages = [Page(self.history_path, self.fingerprint, self.render_history),
+                 Page(f"{self.dir}/feed.xml", self.fingerprint, lambda: self.render_feed())]
+        for i, row in enumerate(self.rows):
+            neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
+            pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
+                                                          self._evidence_key(row)),
+                              lambda i=i: self.render_change(i)))
+        for version in self.versions:
+            pages.append(Page(self.version_path(version.number),
+                              _hash(self.base, self.policy.display_title, version.key, version.first_seen,
+                                    version.last_seen, version.captures, version is self.versions[-1]),
+                              lambda v=version: self.render_version(v)))
+        return pages
+
+    def _evidence_key(self, row: dict) -> tuple:
+        ids = (row["from_capture"], row["to_capture"])
+        return tuple((c.id, c.archive_url, c.saved_url) for c in map(self.capture_by_id.get, ids) if c)
+
+    # rendering
+    def render_history(self) -> str:
+        return self.env.get_template("policy.html").render(
+            site=self, policy=self.policy, versions=self.versions, changes=list(reversed(self.changes)),
+            urls=self.urls_over_time(), timeline=timeline(self), root="../", generated=utc_now())
+
+    def render_change(self, i: int) -> str:
+        change = self.changes[i]
+        return self.env.get_template("change.html").render(
+            site=self, policy=self.policy, change=change, root="../",
+            previous=self.changes[i - 1] if i > 0 else None,
+            next=self.changes[i + 1] if i + 1 < len(self.changes) else None)
+
+    def render_version(self, version: Version) -> str:
+        document = history.version_document(self.store, self.policy, version)
+        return self.env.get_template("version.html").render(
+            site=self, policy=self.policy, version=version, document=document, root="../",
+            sections=[s for top in document.sections for s in top.walk()] if document else [],
+            last=version is self.versions[-1])
+
+    def render_feed(self) -> str:
+        return self.env.get_template("feed.xml").render(
+            title=f"{self.policy.display_title}: changes", feed_id=self.policy.name,
+            entries=[(self, c) for c in reversed(self.changes) if not c["technical"]], root="../",
+            updated=_updated([c for c in self.changes]))
+
+    def urls_over_time(self) -> list[dict]:
+        spans: dict[str, dict] = {}
+        for capture in self.captures:
+            span = spans.setdefault(capture.url, {"url": capture.url, "link": safe_url(capture.url),
+                                                  "first": capture.captured_at, "captures": 0})
+            span["last"] = capture.captured_at
+            span["captures"] += 1
+        return sorted(spans.values(), key=lambda s: s["first"])
+
+    @property
+    def last_change(self) -> dict | None:
+        row = self.rows[-1] if self.rows else None
+        return None if row is None else {"when": row["window_end"], "kind": row["kind"], "path": self.change_path(row)}
+
+
+def _updated(changes: list[dict]) -> str:
+    times = [c["detected_at"] or c["window"]["end"] for c in changes]
+    return max(times) if times else "1970-01-01T00:00:00.000Z"
+
+
+# --- pages across policies ---------------------------------------------------------------
+
+def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], config: Config) -> list[Page]:
+    fingerprint = _hash(base, [s.fingerprint for s in sites])
+
+    def recent() -> list[tuple[PolicySite, dict]]:
+        pairs = [(s, c) for s in sites for c in s.changes if not c["technical"]]
+        return sorted(pairs, key=lambda p: p[1]["window"]["end"], reverse=True)
+
+    def index() -> str:
+        return env.get_template("index.html").render(sites=sites, recent=recent()[:200], root="",
+                                                      sparkline=sparkline, generated=utc_now())
+
+    def feed() -> str:
+        entries = recent()[:100]
+        return env.get_template("feed.xml").render(title="Policy changes", feed_id="all",
+                                                   entries=entries, root="", updated=_updated([c for _, c in entries]))
+    return [Page("index.html", fingerprint, index), Page("feed.xml", fingerprint, feed)]
+
+
+# --- charts ------------------------------------------------------------------------------
+
+def _seconds(timestamp: str) -> float:
+    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+
+
+GAP_DAYS = 180  # no capture for this long is shown as a gap in the record
+
+
+def timeline(site: PolicySite, width: int = 720, height: int = 160) -> dict | None:
+    """Coordinates of the history chart: versions along time, change magnitude as bars, text
+    length as a line, gaps in the captures, declared dates against capture dates."""
+    if not site.captures:
+        return None
+    start, end = _seconds(site.captures[0].captured_at), _seconds(site.captures[-1].captured_at)
+    span = max(end - start, 86400.0)
+    left, right, top, bottom = 40, width - 10, 10, height - 30
+    x = lambda t: round(left + (right - left) * (_seconds(t) - start) / span, 1)  # noqa: E731
+    words = [v.word_count or 0 for v in site.versions]
+    most = max(words, default=0) or 1
+    y_words = lambda n: round(bottom - (bottom - top) * n / most, 1)  # noqa: E731
+    versions = [{"x": x(v.first_seen), "x2": max(x(v.last_seen), x(v.first_seen) + 2), "number": v.number,
+                 "y": y_words(v.word_count or 0), "path": site.version_path(v.number),
+                 "label": f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
+                          f"{v.word_count or 0:,} words"} for v in site.versions]
+    bars = [{"x": x(c["window"]["end"]), "h": round((bottom - top) * (c["magnitude"] or 0), 1),
+             "kind": c["kind"], "path": c["path"],
+             "label": f"change to version {c['to_version']}, {c['kind']}, magnitude {c['magnitude'] or 0:.2f}"}
+            for c in site.changes]
+    times = [c.captured_at for c in site.captures]
+    gaps = [{"x": x(a), "x2": x(b), "label": f"no capture from {a[:10]} to {b[:10]}"}
+            for a, b in zip(times, times[1:]) if _seconds(b) - _seconds(a) > GAP_DAYS * 86400]
+    declared = [{"x": x(v.declared_date + "T00:00:00"), "label": f"version {v.number} declares {v.declared_date}"}
+                for v in site.versions if v.declared_date and start <= _seconds(v.declared_date + "T00:00:00") <= end]
+    return {"width": width, "height": height, "top": top, "bottom": bottom, "left": left, "right": right,
+            "versions": versions, "bars": bars, "gaps": gaps, "declared": declared,
+            "start": times[0][:10], "end": times[-1][:10], "most": most}
+
+
+def sparkline(site: PolicySite, width: int = 120, height: int = 24) -> str:
+    """Points of a small line of text length per version, for the index."""
+    words = [v.word_count or 0 for v in site.versions]
+    if len(words) < 2:
+        return ""
+    most = max(words) or 1
+    step = (width - 4) / (len(words) - 1)
+    return " ".join(f"{2 + i * step:.1f},{height - 2 - (height - 4) * w / most:.1f}" for i, w in enumerate(words))
