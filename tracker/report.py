@@ -131,7 +131,7 @@ class PolicySite:
         self.captures = store.captures(policy.name)
         self.by_number = {v.number: v for v in self.versions}
         self.capture_by_id = {c.id: c for c in self.captures}
-        self._changes: list[dict] | None = None
+        self._parsed: dict[int, dict] = {}
 
     # what pages link to
     def change_path(self, row: dict) -> str:
@@ -157,10 +157,14 @@ class PolicySite:
 
     @property
     def changes(self) -> list[dict]:
-        """The changes as the pages show them, newest last (parsed once, when a page needs them)."""
-        if self._changes is None:
-            self._changes = [self._change(i, row) for i, row in enumerate(self.rows)]
-        return self._changes
+        """The changes as the pages show them, oldest first."""
+        return [self.change(i) for i in range(len(self.rows))]
+
+    def change(self, i: int) -> dict:
+        """The i-th change as pages show it: its diff is parsed once, when a page needs it."""
+        if i not in self._parsed:
+            self._parsed[i] = self._change(i, self.rows[i])
+        return self._parsed[i]
 
     def _change(self, i: int, row: dict) -> dict:
         change = Change(**{**{k: row[k] for k in row if k not in ("id",)}, "technical": bool(row["technical"]),
@@ -212,11 +216,10 @@ class PolicySite:
             urls=self.urls_over_time(), timeline=timeline(self), root="../", generated=utc_now())
 
     def render_change(self, i: int) -> str:
-        change = self.changes[i]
         return self.env.get_template("change.html").render(
-            site=self, policy=self.policy, change=change, root="../",
-            previous=self.changes[i - 1] if i > 0 else None,
-            next=self.changes[i + 1] if i + 1 < len(self.changes) else None)
+            site=self, policy=self.policy, change=self.change(i), root="../",
+            previous=self.change(i - 1) if i > 0 else None,
+            next=self.change(i + 1) if i + 1 < len(self.rows) else None)
 
     def render_version(self, version: Version) -> str:
         document = history.version_document(self.store, self.policy, version)
@@ -256,16 +259,18 @@ def _updated(changes: list[dict]) -> str:
 def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], config: Config) -> list[Page]:
     fingerprint = _hash(base, [s.fingerprint for s in sites])
 
-    def recent() -> list[tuple[PolicySite, dict]]:
-        pairs = [(s, c) for s in sites for c in s.changes if not c["technical"]]
-        return sorted(pairs, key=lambda p: p[1]["window"]["end"], reverse=True)
+    def recent(count: int) -> list[tuple[PolicySite, dict]]:
+        """The newest changes across policies (only those are parsed)."""
+        rows = [(row["window_end"], s, i) for s in sites for i, row in enumerate(s.rows) if not row["technical"]]
+        rows.sort(key=lambda r: r[0], reverse=True)
+        return [(s, s.change(i)) for _, s, i in rows[:count]]
 
     def index() -> str:
-        return env.get_template("index.html").render(sites=sites, recent=recent()[:200], root="",
+        return env.get_template("index.html").render(sites=sites, recent=recent(200), root="",
                                                       sparkline=sparkline, generated=utc_now())
 
     def feed() -> str:
-        entries = recent()[:100]
+        entries = recent(100)
         return env.get_template("feed.xml").render(title="Policy changes", feed_id="all",
                                                    entries=entries, root="", updated=_updated([c for _, c in entries]))
     return [Page("index.html", fingerprint, index), Page("feed.xml", fingerprint, feed)]
