@@ -167,15 +167,9 @@ HOSTILE_CHECK = """() => ({
 })"""
 
 
-def test_hostile_policy_text_runs_no_script_at_desktop_and_phone_widths(tmp_path, browser):
-    write_warc(tmp_path / "evil.warc.gz", [Archived(EVIL, "2022-01-01T00:00:00Z", evil_page("30 days")),
-                                           Archived(EVIL, "2023-01-01T00:00:00Z", evil_page("90 days"))])
-    config = backfilled(tmp_path, [EVIL], "warc:evil.warc.gz", name="evil")
-    out = tmp_path / "reports"
-    render(config, out)
-    site = sorted(out.rglob("*.html"))
-    assert len(site) == 5
-    shots = tmp_path / "screenshots"
+def visit_all(browser, out: Path, site: list[Path], shots: Path) -> None:
+    """Open every page at desktop and phone widths: no script runs, no handler or script link
+    exists, nothing is wider than the screen, no console error; a screenshot of each."""
     shots.mkdir()
     for width, height in ((1280, 900), (390, 844)):
         context = browser.new_context(viewport={"width": width, "height": height})
@@ -195,6 +189,24 @@ def test_hostile_policy_text_runs_no_script_at_desktop_and_phone_widths(tmp_path
             assert shot.stat().st_size > 1000
         assert not dialogs and not problems, (dialogs, problems)
         context.close()
+
+
+def test_the_demo_site_in_chromium_at_desktop_and_phone_widths(tmp_path, browser):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    visit_all(browser, out, sorted(out.rglob("*.html")), tmp_path / "screenshots")
+
+
+def test_hostile_policy_text_runs_no_script_at_desktop_and_phone_widths(tmp_path, browser):
+    write_warc(tmp_path / "evil.warc.gz", [Archived(EVIL, "2022-01-01T00:00:00Z", evil_page("30 days")),
+                                           Archived(EVIL, "2023-01-01T00:00:00Z", evil_page("90 days"))])
+    config = backfilled(tmp_path, [EVIL], "warc:evil.warc.gz", name="evil")
+    out = tmp_path / "reports"
+    render(config, out)
+    site = sorted(out.rglob("*.html"))
+    assert len(site) == 5
+    visit_all(browser, out, site, tmp_path / "screenshots")
     version = (out / "evil" / "version-1.html").as_uri()
     context = browser.new_context()
     page = context.new_page()
