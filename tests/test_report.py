@@ -3,15 +3,11 @@ hostile policy text opened in a real headless Chromium at desktop and phone widt
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import html5lib
-import pytest
 
 from conftest import Archived, policy_html, run_cli, write_config, write_warc
 from tracker.store import Store
@@ -132,29 +128,6 @@ def evil_page(retention: str) -> bytes:
 and &lt;a href=&quot;javascript:window.__xss=5&quot;&gt;click&lt;/a&gt;.</p>
 <h2>2. Contact &lt;style&gt;body{{display:none}}&lt;/style&gt;</h2><p>Write to privacy@evil.example about your personal data.</p>
 </main></body></html>""".encode()
-
-
-def chromium() -> str | None:
-    """Debian's Chromium; installed here when it is missing and this user may install it."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900)
-        found = shutil.which("chromium")
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium()
-    if path is None:
-        pytest.skip("headless Chromium is not installed and could not be installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield launched
-        launched.close()
 
 
 HOSTILE_CHECK = """() => ({

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from tracker import __version__, console, export, history, jobs
+from tracker import digest
 from tracker import report as reports
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, parse_every
@@ -168,9 +169,18 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     store = ctx.store
     rows = [store.policy_status(p.name) for p in ctx.config.select(names)]
     if as_json:
-        click.echo(json.dumps({"database": str(store.path), "policies": rows}, indent=2))
+        digests = [{k: d[k] for k in ("subject", "status", "created_at", "sent_at", "attempts", "last_error")}
+                   for d in store.digests()]
+        click.echo(json.dumps({"database": str(store.path), "digests": digests, "policies": rows}, indent=2))
         return
     click.echo(f"database: {store.path}")
+    digests = store.digests()
+    sent = [d for d in digests if d["status"] == "sent"]
+    if sent:
+        click.echo(f"digest: last sent {console.when(sent[-1]['sent_at'])}  {sent[-1]['subject']}")
+    for pending in (d for d in digests if d["status"] == "pending"):
+        click.echo(f"digest: pending since {console.when(pending['created_at'])} ({pending['attempts']} attempt(s)): "
+                   f"{pending['last_error'] or 'not sent yet'}")
     for row in rows:
         check = row["last_check"]
         change = row["last_change"]
@@ -280,6 +290,55 @@ def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
     (policy,) = ctx.config.select([name])
     click.echo(json.dumps(export.history_json(ctx.store, policy), indent=2, ensure_ascii=False))
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """'2026-11-16' -> the stored timestamp of that day's start (UTC)."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise click.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD")
+    return value.strip() + "T00:00:00.000Z"
+
+
+@cli.command("digest")
+@click.option("--since", callback=_day, metavar="DATE", help="Start of the period (default: the end of the last digest).")
+@click.option("--until", callback=_day, metavar="DATE", help="End of the period (default: now).")
+@click.option("--dry-run", is_flag=True, help="Build the digest and show it; send nothing, record nothing.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --dry-run: write the e-mail to this .eml file instead of printing its text.")
+@click.option("--to", "to_address", metavar="ADDRESS",
+              help="Send a copy of the next digest to ADDRESS only: nothing is marked as sent.")
+@pass_context
+def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: bool, out_file: Path | None,
+                   to_address: str | None) -> None:
+    """E-mail the digest of the changes no digest has carried yet.
+
+    It first sends any digest that failed before (the same message), then the new one. Every
+    change is sent once; technical changes never are. A failure keeps the digest pending for
+    the next run, is shown by `tracker status`, and exits 1.
+    """
+    store, config = ctx.store, ctx.config
+    store.sync_policies(config.policies)
+    if dry_run or to_address:
+        message = digest.preview(store, config, since, until, [to_address] if to_address else None)
+        if to_address:
+            digest.deliver(message.as_bytes(), config.email.sender, [to_address], config.email)
+            click.echo(f"sent a copy to {to_address}: {message['Subject']} (nothing marked as sent)")
+        elif out_file:
+            out_file.write_bytes(message.as_bytes())
+            click.echo(f"{out_file}: {message['Subject']}")
+        else:
+            click.echo(f"Subject: {message['Subject']}\n")
+            click.echo(message.get_body(("plain",)).get_content())
+        return
+    outcome = digest.run(store, config, since, until)
+    for subject in outcome.sent:
+        click.echo(f"sent: {subject}")
+    if outcome.nothing_new:
+        click.echo("nothing new since the last digest: nothing sent")
+    if outcome.failed:
+        raise UserError(outcome.failed)
 
 
 @cli.command()

@@ -127,6 +127,51 @@ class ArchiveConfig:
     saves_per_minute: float = _checked(_check_positive, 6.0)
 
 
+def _check_security(value: str) -> str:
+    if value not in ("starttls", "ssl", "none"):
+        raise _Invalid(f"{value!r} is not one of 'starttls', 'ssl', 'none'")
+    return value
+
+
+def _check_addresses(addresses: list[str]) -> list[str]:
+    for address in addresses:
+        _check_address(address)
+    return addresses
+
+
+def _check_address(address: str) -> str:
+    if address and (not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+", address)):
+        raise _Invalid(f"{address!r} is not an e-mail address")
+    return address
+
+
+def _check_base_url(url: str) -> str:
+    return _check_url(url) if url else url
+
+
+@dataclass
+class ReportConfig:
+    base_url: str = _checked(_check_base_url, "")  # where reports/ is published: links in e-mails
+
+
+@dataclass
+class EmailConfig:
+    """The weekly digest's delivery. The password is never in this file: ``password_env`` names
+    the environment variable that holds it."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = _checked(_check_positive, 587)
+    security: str = _checked(_check_security, "starttls")
+    username: str = ""
+    password_env: str = ""
+    sender: str = field(default="", metadata={"key": "from", "check": _check_address})
+    to: list[str] = _checked(_check_addresses, [])
+    include_cosmetic: bool = False
+    timeout_s: float = _checked(_check_positive, 30.0)
+    list_unsubscribe: str = ""  # a mailto: or https: URL, sent as the List-Unsubscribe header
+    tls_ca_file: str = ""  # a CA bundle to trust instead of the system's (a private mail server)
+
+
 @dataclass
 class PolicyConfig:
     name: str = _checked(_check_name)
@@ -151,6 +196,8 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
     policy: list[PolicyConfig] = field(default_factory=list)
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
 
@@ -216,25 +263,26 @@ class _Loader:
     def build(self, cls: type, table: Any, where: str) -> Any:
         if not isinstance(table, dict):
             raise ConfigError(self.file, where, f"must be a table, not {_type_name(table)}")
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        # TOML key -> field (a key that is a Python keyword, such as `from`, names its field)
+        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if f.init}
         hints = typing.get_type_hints(cls)
         for key in table:
             if key not in fields:
                 raise ConfigError(self.file, _join(where, key), "unknown key" + _did_you_mean(key, fields))
         values = {}
-        for name, f in fields.items():
-            key_path = _join(where, name)
-            if name not in table:
+        for key, f in fields.items():
+            key_path = _join(where, key)
+            if key not in table:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise ConfigError(self.file, key_path, "missing (required)")
                 continue
-            value = self.coerce(table[name], hints[name], key_path)
+            value = self.coerce(table[key], hints[f.name], key_path)
             if "check" in f.metadata:
                 try:
                     value = f.metadata["check"](value)
                 except _Invalid as e:
                     raise ConfigError(self.file, key_path, str(e)) from None
-            values[name] = value
+            values[f.name] = value
         return cls(**values)
 
     def coerce(self, value: Any, hint: Any, where: str) -> Any:

@@ -60,6 +60,15 @@ def safe_url(url: str | None) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
+def change_page(policy: str, window_end: str, to_capture: int | None) -> str:
+    """Where a change's page is, under the reports folder: named by the change's identity."""
+    return f"{policy}/change-{window_end[:10]}-{to_capture}.html"
+
+
+def history_page(policy: str) -> str:
+    return f"{policy}/index.html"
+
+
 @dataclass
 class Page:
     path: str  # relative to the output folder
@@ -135,14 +144,14 @@ class PolicySite:
 
     # what pages link to
     def change_path(self, row: dict) -> str:
-        return f"{self.dir}/change-{row['window_end'][:10]}-{row['to_capture']}.html"
+        return change_page(self.policy.name, row["window_end"], row["to_capture"])
 
     def version_path(self, number: int) -> str:
         return f"{self.dir}/version-{number}.html"
 
     @property
     def history_path(self) -> str:
-        return f"{self.dir}/index.html"
+        return history_page(self.policy.name)
 
     @property
     def fingerprint(self) -> str:

@@ -158,6 +158,30 @@ MIGRATIONS: list[str] = [
     ALTER TABLE captures ADD COLUMN saved_url TEXT;   -- the memento Save Page Now made
     ALTER TABLE captures ADD COLUMN save_error TEXT;  -- or why it could not
     """,
+    # 6: e-mail digests, and which changes each one carried: every change is sent once.
+    """
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        period_end TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        recipients TEXT NOT NULL,         -- JSON list
+        message BLOB NOT NULL,            -- the e-mail as it is sent (and sent again after a failure)
+        message_id TEXT NOT NULL,
+        status TEXT NOT NULL,             -- pending, sent
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        sent_at TEXT
+    );
+    CREATE TABLE digest_changes (
+        digest_id INTEGER NOT NULL REFERENCES digests(id),
+        policy TEXT NOT NULL,
+        to_capture INTEGER NOT NULL,      -- the change's identity, kept across rebuilds
+        PRIMARY KEY (policy, to_capture)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -386,6 +410,46 @@ class Store:
         row = self.db.execute(
             "SELECT version, reason FROM capture_versions WHERE capture_id = ?", (capture_id,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    # -- digests ---------------------------------------------------------------------------
+
+    def unsent_changes(self, since: str, until: str) -> list[tuple[str, Change]]:
+        """Changes detected in (since, until] that no digest has carried, technical ones aside."""
+        rows = self.db.query(
+            "SELECT * FROM changes c WHERE c.technical = 0 AND c.detected_at > ? AND c.detected_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM digest_changes d WHERE d.policy = c.policy AND d.to_capture = c.to_capture) "
+            "ORDER BY c.policy, c.window_end", [since, until])
+        return [(r["policy"], Change(**{k: r[k] for k in r if k != "id"} | {
+            "technical": bool(r["technical"]), "details": json.loads(r["details"]) if r["details"] else None}))
+            for r in rows]
+
+    def add_digest(self, digest: dict, claims: list[tuple[str, int]]) -> int:
+        """Record a digest about to be sent and the changes it carries, in one transaction."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO digests (created_at, period_start, period_end, subject, recipients, message, "
+                "message_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                (utc_now(), digest["period_start"], digest["period_end"], digest["subject"],
+                 json.dumps(digest["recipients"]), digest["message"], digest["message_id"]))
+            digest_id = cursor.lastrowid
+            self.db.conn.executemany("INSERT INTO digest_changes (digest_id, policy, to_capture) VALUES (?, ?, ?)",
+                                     [(digest_id, policy, capture) for policy, capture in claims])
+        return digest_id
+
+    def digests(self, status: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM digests" + (" WHERE status = ?" if status else "") + " ORDER BY id"
+        return list(self.db.query(sql, [status] if status else []))
+
+    def digest(self, digest_id: int) -> dict:
+        return next(iter(self.db.query("SELECT * FROM digests WHERE id = ?", [digest_id])))
+
+    def digest_attempt(self, digest_id: int, error: str | None) -> None:
+        now = utc_now()
+        self.db.execute(
+            "UPDATE digests SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, "
+            "status = CASE WHEN ? IS NULL THEN 'sent' ELSE status END, "
+            "sent_at = CASE WHEN ? IS NULL THEN ? ELSE sent_at END WHERE id = ?",
+            (now, error, error, error, now, digest_id))
 
     # -- runs ------------------------------------------------------------------------------
 

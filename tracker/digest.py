@@ -1,0 +1,276 @@
+"""The change digest by e-mail: every change sent once, a failed send kept and sent again.
+
+A digest carries the changes detected since the last digest (or in a period asked for) that
+no digest has carried yet. It is recorded with the identities of its changes (policy and
+first capture of the new text, which survive rebuilds) before it is sent, in one
+transaction; a failed send leaves it pending, and the next run sends the very same message
+(same Message-ID) before anything new. Technical changes (extraction upgrades) are never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+import jinja2
+
+from tracker import report
+from tracker.config import Config, EmailConfig
+from tracker.console import section_counts, when
+from tracker.errors import UserError
+from tracker.export import change_json
+from tracker.models import Change, iso
+from tracker.store import Store
+
+QUIET = ("cosmetic", "date-only")
+QUIET_DIGEST_DAYS = 6  # with nothing to say, a digest still goes out once a week: "nothing changed"
+EXCERPT_WORDS = 40
+
+
+class DeliveryError(UserError):
+    """The mail server could not be reached or refused the digest; it stays pending."""
+
+
+@dataclass
+class PolicyChanges:
+    name: str
+    title: str
+    link: str | None
+    changes: list[dict] = field(default_factory=list)  # shown in full
+    quiet: list[dict] = field(default_factory=list)  # cosmetic and date-only, summed up
+
+
+@dataclass
+class Digest:
+    period_start: str
+    period_end: str
+    policies: list[PolicyChanges]
+    failures: list[dict]
+    claims: list[tuple[str, int]]  # (policy, to_capture) of every change carried
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for p in self.policies if p.changes or p.quiet)
+
+    def subject(self) -> str:
+        period = period_label(self.period_start, self.period_end)
+        if not self.changed:
+            return f"No policy changed · {period}"
+        return f"{self.changed} {'policy' if self.changed == 1 else 'policies'} changed · {period}"
+
+
+def period_label(start: str, end: str) -> str:
+    """'16-23 Nov 2026', '28 Oct - 4 Nov 2026', '28 Dec 2025 - 4 Jan 2026'."""
+    a, b = (datetime.strptime(t[:10], "%Y-%m-%d") for t in (start, end))
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a.day}-{b.day} {b:%b %Y}" if a.day != b.day else f"{b.day} {b:%b %Y}"
+    if a.year == b.year:
+        return f"{a.day} {a:%b} - {b.day} {b:%b %Y}"
+    return f"{a.day} {a:%b %Y} - {b.day} {b:%b %Y}"
+
+
+def collect(store: Store, config: Config, since: str | None, until: str | None) -> Digest:
+    """What the next digest carries."""
+    until = until or iso(datetime.now(timezone.utc))
+    if since is None:
+        previous = store.digests()
+        since = previous[-1]["period_end"] if previous else \
+            iso(datetime.strptime(until[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) - timedelta(days=7))
+    titles = {p.name: p.display_title for p in config.policies}
+    by_policy: dict[str, PolicyChanges] = {}
+    claims = []
+    for policy, change in store.unsent_changes(since, until):
+        claims.append((policy, change.to_capture))
+        entry = by_policy.setdefault(policy, PolicyChanges(
+            policy, _one_line(titles.get(policy, policy)), _link(config, report.history_page(policy))))
+        shown = _shown(config, policy, change)
+        if change.kind in QUIET and not config.email.include_cosmetic:
+            entry.quiet.append(shown)
+        else:
+            entry.changes.append(shown)
+    failures = [
+        {"policy": r["policy"], "title": _one_line(titles.get(r["policy"], r["policy"])), "count": r["count"],
+         "last": r["last"], "message": r["message"]}
+        for r in store.db.query(
+            "SELECT policy, count(*) AS count, max(at) AS last, "
+            "(SELECT message FROM run_results r2 WHERE r2.policy = r.policy AND r2.outcome = 'error' "
+            " ORDER BY r2.id DESC LIMIT 1) AS message "
+            "FROM run_results r WHERE outcome = 'error' AND at > ? AND at <= ? GROUP BY policy ORDER BY policy",
+            [since, until])]
+    return Digest(since, until, sorted(by_policy.values(), key=lambda p: p.title.lower()), failures, claims)
+
+
+def _shown(config: Config, policy: str, change: Change) -> dict:
+    data = change_json(change)
+    data["link"] = _link(config, report.change_page(policy, change.window_end, change.to_capture))
+    data["counts"] = section_counts(data["sections"])
+    data["touched"] = [s.get("new_heading") or s.get("old_heading") or "(opening text)" for s in data["sections"]][:8]
+    data["excerpts"] = excerpts(data["sections"])
+    return data
+
+
+def _link(config: Config, path: str) -> str | None:
+    base = config.report.base_url
+    return f"{base.rstrip('/')}/{path}" if base else None
+
+
+def _one_line(text: str) -> str:
+    """Titles come from pages and config: no line breaks, so no header can be injected."""
+    return " ".join(text.split())
+
+
+def excerpts(sections: list[dict], count: int = 3) -> list[dict]:
+    """The largest insertions and deletions, each cut to about EXCERPT_WORDS words."""
+    runs = []
+    for s in sections:
+        heading = s.get("new_heading") or s.get("old_heading") or "(opening text)"
+        for op, text in s.get("ops", []):
+            if op in "+-" and text.strip():
+                runs.append((len(text.split()), op, heading, text))
+    runs.sort(key=lambda r: -r[0])
+    out = []
+    for words, op, heading, text in runs[:count]:
+        cut = " ".join(text.split()[:EXCERPT_WORDS])
+        out.append({"op": op, "section": heading, "text": cut + (" …" if words > EXCERPT_WORDS else "")})
+    return out
+
+
+# --- the message -----------------------------------------------------------------------------
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), autoescape=jinja2.select_autoescape(
+        enabled_extensions=("html",), default_for_string=False), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(when=when, day=lambda t: (t or "")[:10],
+                       percent=lambda x: "-" if x is None else f"{100 * x:.0f}%")
+    return env
+
+
+def compose(digest: Digest, config: Config, recipients: list[str]) -> EmailMessage:
+    """A multipart/alternative message: plain text and HTML of the same digest."""
+    email = config.email
+    if not email.sender:
+        raise UserError("config: email.from is not set: the digest needs a sender address")
+    if not recipients:
+        raise UserError("config: email.to is empty: the digest needs at least one recipient (or --to)")
+    env = environment()
+    values = {"digest": digest, "period": period_label(digest.period_start, digest.period_end),
+              "base_url": config.report.base_url}
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = digest.subject()
+    message["From"] = email.sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = make_msgid("digest", domain=email.sender.rpartition("@")[2])
+    if email.list_unsubscribe:
+        message["List-Unsubscribe"] = f"<{_one_line(email.list_unsubscribe)}>"
+    message.set_content(env.get_template("digest.txt").render(**values))
+    message.add_alternative(env.get_template("digest.html").render(**values), subtype="html")
+    return message
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+def deliver(message: bytes, sender: str, recipients: list[str], email: EmailConfig) -> None:
+    """Hand the message to the SMTP server; raises DeliveryError with the server's answer."""
+    where = f"{email.smtp_host}:{email.smtp_port}"
+    password = None
+    if email.username:
+        password = os.environ.get(email.password_env) if email.password_env else None
+        if password is None:
+            raise DeliveryError(f"email.password_env: set the environment variable "
+                                f"{email.password_env or '(none named)'} to the password of {email.username}")
+    try:
+        context = ssl.create_default_context(cafile=email.tls_ca_file or None)
+    except (OSError, ssl.SSLError) as e:
+        raise DeliveryError(f"email.tls_ca_file: cannot read {email.tls_ca_file} ({e})") from None
+    try:
+        if email.security == "ssl":
+            smtp = smtplib.SMTP_SSL(email.smtp_host, email.smtp_port, timeout=email.timeout_s, context=context)
+        else:
+            smtp = smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=email.timeout_s)
+        with smtp:
+            if email.security == "starttls":
+                smtp.starttls(context=context)
+            if email.username:
+                smtp.login(email.username, password)
+            refused = smtp.sendmail(sender, recipients, message)
+            if refused:
+                raise DeliveryError(f"{where}: refused recipients: "
+                                    + ", ".join(f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in refused.items()))
+    except smtplib.SMTPResponseException as e:
+        raise DeliveryError(f"{where}: {e.smtp_code} {_text(e.smtp_error)}") from None
+    except smtplib.SMTPRecipientsRefused as e:
+        raise DeliveryError(f"{where}: all recipients refused ({', '.join(e.recipients)})") from None
+    except (smtplib.SMTPException, ssl.SSLError) as e:
+        raise DeliveryError(f"{where}: {e}") from None
+    except (socket.timeout, TimeoutError):
+        raise DeliveryError(f"{where}: timed out after {email.timeout_s:g}s") from None
+    except OSError as e:
+        raise DeliveryError(f"{where}: {e.strerror or e}") from None
+
+
+def _text(value) -> str:
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass
+class Outcome:
+    sent: list[str] = field(default_factory=list)  # subjects of the digests sent
+    failed: str | None = None
+    nothing_new: bool = False
+
+
+def _days(digest: Digest) -> float:
+    start, end = (datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S") for t in (digest.period_start, digest.period_end))
+    return (end - start).total_seconds() / 86400
+
+
+def preview(store: Store, config: Config, since: str | None, until: str | None,
+            recipients: list[str] | None) -> EmailMessage:
+    """The next digest as it would be sent, recorded nowhere (a dry run, or a copy to one address)."""
+    digest = collect(store, config, since, until)
+    if not config.email.sender:
+        config.email.sender = "policy-tracker@localhost"
+    return compose(digest, config, recipients or config.email.to or ["undisclosed-recipients:;"])
+
+
+def run(store: Store, config: Config, since: str | None = None, until: str | None = None) -> Outcome:
+    """Send what is pending, then the new digest; stop at the first failure (kept pending)."""
+    outcome = Outcome()
+    for pending in store.digests("pending"):
+        if not _send_recorded(store, config, pending, outcome):
+            return outcome
+    digest = collect(store, config, since, until)
+    if not digest.claims and not digest.failures and _days(digest) < QUIET_DIGEST_DAYS:
+        outcome.nothing_new = True  # a quiet note goes out weekly, not on every run
+        return outcome
+    message = compose(digest, config, config.email.to)
+    digest_id = store.add_digest({"period_start": digest.period_start, "period_end": digest.period_end,
+                                  "subject": message["Subject"], "recipients": config.email.to,
+                                  "message": message.as_bytes(), "message_id": message["Message-ID"]},
+                                 digest.claims)
+    _send_recorded(store, config, store.digest(digest_id), outcome)
+    return outcome
+
+
+def _send_recorded(store: Store, config: Config, row: dict, outcome: Outcome) -> bool:
+    try:
+        deliver(row["message"], config.email.sender, json.loads(row["recipients"]), config.email)
+    except DeliveryError as e:
+        store.digest_attempt(row["id"], str(e))
+        outcome.failed = f"{e} (the digest \"{row['subject']}\" is kept and sent on the next run)"
+        return False
+    store.digest_attempt(row["id"], None)
+    outcome.sent.append(row["subject"])
+    return True
