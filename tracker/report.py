@@ -28,7 +28,7 @@ from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.errors import UserError
 from tracker.export import change_json
-from tracker.models import Capture, Change, Version, utc_now
+from tracker.models import Change, Version, utc_now
 from tracker.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
