@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from tracker import __version__, console, export, history, jobs
-from tracker import digest
+from tracker import digest, schedule
 from tracker import report as reports
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, parse_every
@@ -171,9 +171,13 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         digests = [{k: d[k] for k in ("subject", "status", "created_at", "sent_at", "attempts", "last_error")}
                    for d in store.digests()]
-        click.echo(json.dumps({"database": str(store.path), "digests": digests, "policies": rows}, indent=2))
+        click.echo(json.dumps({"database": str(store.path), "schedule": store.schedule(), "digests": digests,
+                               "policies": rows}, indent=2))
         return
     click.echo(f"database: {store.path}")
+    for job in store.schedule():
+        click.echo(f"job {job['job']}: last run {console.when(job['last_run'])}"
+                   f"{'  ' + job['last_outcome'] if job['last_outcome'] else ''}; next run {console.when(job['next_run'])}")
     digests = store.digests()
     sent = [d for d in digests if d["status"] == "sent"]
     if sent:
@@ -195,6 +199,8 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"  last change    {_change_line(change) if change else 'none'}")
         if error:
             click.echo(f"  last error     {console.when(error['at'])}  {error['message']}")
+        if row["failures_in_a_row"] >= ctx.config.schedule.failures:
+            click.echo(f"  FAILING        {row['failures_in_a_row']} checks in a row")
 
 
 VERSION_HELP = "a version number, or a date (YYYY-MM-DD): the version shown on that day"
@@ -339,6 +345,61 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
         click.echo("nothing new since the last digest: nothing sent")
     if outcome.failed:
         raise UserError(outcome.failed)
+
+
+def _daemon_logging(config: Config) -> None:
+    """One line per event on stderr, and in [schedule] log_file when set."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if config.schedule.log_file:
+        path = Path(config.schedule.log_file)
+        path = path if path.is_absolute() else config.path.parent / path
+        try:
+            handlers.append(logging.FileHandler(path, encoding="utf-8"))
+        except OSError as e:
+            raise UserError(f"schedule.log_file: cannot write {path} ({e.strerror or e})") from None
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("tracker")
+    logger.handlers[:] = handlers
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@cli.command("daemon")
+@pass_context
+def daemon_command(ctx: Context) -> None:
+    """Run checks, archive refreshes, reports and the digest on schedule until stopped.
+
+    The schedule is `[schedule]` in the config (see the README). Work that fell due while no
+    daemon ran is done once at start. SIGTERM or SIGINT: no new work is taken, running work
+    has a few seconds to finish (a write not finished is rolled back), exit 0. One daemon per
+    database: a second one exits with a message.
+    """
+    config = ctx.config
+    _daemon_logging(config)
+    ctx.store.sync_policies(config.policies)
+    ctx.store.close()
+    schedule.daemon(config, config.path.parent / "reports")
+
+
+@cli.command("run")
+@pass_context
+def run_command(ctx: Context) -> None:
+    """Do once whatever the schedule says is due (for cron), then exit.
+
+    Exits 1 when a job failed.
+    """
+    config = ctx.config
+    ctx.store.sync_policies(config.policies)
+    failed = False
+    ran = schedule.run_due(config, config.path.parent / "reports")
+    for name, outcome in ran:
+        failed |= outcome.startswith(("error", "internal error"))
+        click.echo(f"{name}: {outcome}", err=outcome.startswith(("error", "internal error")))
+    if not ran:
+        click.echo("nothing is due")
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -149,6 +149,55 @@ def _check_base_url(url: str) -> str:
     return _check_url(url) if url else url
 
 
+INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def interval_seconds(spec: str) -> int | None:
+    """'30s', '15m', '6h', '1d', '1w' -> seconds; None for a cron expression."""
+    match = INTERVAL.match(spec)
+    return int(match.group(1)) * INTERVAL_SECONDS[match.group(2)] if match else None
+
+
+def _check_when(spec: str) -> str:
+    if not spec:
+        return spec
+    seconds = interval_seconds(spec)
+    if seconds is not None:
+        if seconds == 0:
+            raise _Invalid(f"{spec!r}: an interval must be longer than 0")
+        return spec
+    from apscheduler.triggers.cron import CronTrigger
+    try:
+        CronTrigger.from_crontab(spec)
+    except ValueError as e:
+        raise _Invalid(f"{spec!r} is neither an interval (30s, 15m, 6h, 1d, 1w) nor a cron expression ({e})") from None
+    return spec
+
+
+def _check_timezone(name: str) -> str:
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(f"{name!r} is not a time zone (such as 'UTC' or 'Europe/Paris')") from None
+    return name
+
+
+@dataclass
+class ScheduleConfig:
+    """When the daemon (and `tracker run`) does what: intervals ('30s', '15m', '6h', '1d',
+    '1w') or cron expressions ('0 8 * * mon')."""
+
+    check: str = _checked(_check_when, "6h")
+    archive_refresh: str = _checked(_check_when, "1w")
+    digest: str = _checked(_check_when, "0 8 * * mon")
+    timezone: str = _checked(_check_timezone, "UTC")
+    failures: int = _checked(_check_positive, 5)  # failed checks in a row that mark a policy as failing
+    per_host: int = _checked(_check_positive, 2)  # fetches at once to one host
+    log_file: str = ""
+
+
 @dataclass
 class ReportConfig:
     base_url: str = _checked(_check_base_url, "")  # where reports/ is published: links in e-mails
@@ -181,6 +230,7 @@ class PolicyConfig:
     remove: list[str] = _checked(_check_selectors, [])
     live: bool = True
     archives: list[str] = _checked(_check_archives, ["ia"])
+    check: str = _checked(_check_when, "")  # this policy's own check schedule (default: [schedule] check)
 
     @property
     def current_url(self) -> str:
@@ -198,6 +248,7 @@ class Config:
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     policy: list[PolicyConfig] = field(default_factory=list)
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
 

@@ -99,7 +99,7 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
             entry.changes.append(shown)
     failures = [
         {"policy": r["policy"], "title": _one_line(titles.get(r["policy"], r["policy"])), "count": r["count"],
-         "last": r["last"], "message": r["message"]}
+         "last": r["last"], "message": r["message"], "in_a_row": store.failures_in_a_row(r["policy"])}
         for r in store.db.query(
             "SELECT policy, count(*) AS count, max(at) AS last, "
             "(SELECT message FROM run_results r2 WHERE r2.policy = r.policy AND r2.outcome = 'error' "

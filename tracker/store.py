@@ -182,6 +182,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (policy, to_capture)
     );
     """,
+    # 7: the scheduler's state: when each job last ran, so that work that fell due while no
+    # daemon was running is done once at the next start.
+    """
+    CREATE TABLE schedule (
+        job TEXT PRIMARY KEY,             -- check:<policy>, archive-refresh, digest
+        first_seen TEXT NOT NULL,
+        last_run TEXT,
+        last_outcome TEXT,
+        next_run TEXT
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -451,6 +462,35 @@ class Store:
             "sent_at = CASE WHEN ? IS NULL THEN ? ELSE sent_at END WHERE id = ?",
             (now, error, error, error, now, digest_id))
 
+    # -- schedule --------------------------------------------------------------------------
+
+    def job_state(self, job: str) -> dict:
+        """A scheduled job's state; a job seen for the first time is recorded as seen now."""
+        self.db.execute("INSERT OR IGNORE INTO schedule (job, first_seen) VALUES (?, ?)", (job, utc_now()))
+        return next(iter(self.db.query("SELECT * FROM schedule WHERE job = ?", [job])))
+
+    def job_ran(self, job: str, at: str, outcome: str, next_run: str | None) -> None:
+        self.db.execute("UPDATE schedule SET last_run = ?, last_outcome = ?, next_run = ? WHERE job = ?",
+                        (at, outcome, next_run, job))
+
+    def set_next_run(self, job: str, next_run: str | None) -> None:
+        self.db.execute("UPDATE schedule SET next_run = ? WHERE job = ?", (next_run, job))
+
+    def schedule(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM schedule ORDER BY job"))
+
+    def failures_in_a_row(self, policy: str) -> int:
+        """Checks of a policy that failed since its last good one."""
+        outcomes = [r[0] for r in self.db.execute(
+            "SELECT r.outcome FROM run_results r JOIN runs ON runs.id = r.run_id WHERE r.policy = ? "
+            "AND runs.command = 'check' ORDER BY r.id DESC LIMIT 1000", (policy,))]
+        return next((i for i, o in enumerate(outcomes) if o != "error"), len(outcomes))
+
+    def last_archive_capture(self, policy: str) -> str | None:
+        row = self.db.execute("SELECT max(captured_at) FROM captures WHERE policy = ? AND source != 'live'",
+                              (policy,)).fetchone()
+        return row[0]
+
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(self, command: str) -> int:
@@ -494,6 +534,7 @@ class Store:
         return {
             "policy": policy,
             "captures": one("SELECT count(*) FROM captures WHERE policy = ?")[0],
+            "failures_in_a_row": self.failures_in_a_row(policy),
             "versions": one("SELECT count(*) FROM versions WHERE policy = ?")[0],
             "last_check": None if last_check is None else
                 {"at": last_check[0], "outcome": last_check[1], "message": last_check[2]},

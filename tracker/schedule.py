@@ -1,0 +1,295 @@
+"""The daemon and `tracker run`: live checks, archive refreshes and the digest on schedule.
+
+Jobs: one check per live policy (`[schedule] check`, or the policy's own `check`), one
+archive refresh (captures newer than the last known ones, for policies with archives), one
+digest. When each job last ran is kept in the store; a job is *due* when its interval has
+passed since then, or a cron time fell between then and now. So after downtime, work that
+fell due runs once at start, and `tracker run` (for cron users) does exactly what is due.
+
+APScheduler 3 runs the daemon's timing: missed runs coalesced, one instance of a job at a
+time, a misfire grace time of half the interval (its default of 1 s silently skips late
+runs), jitter on checks. Jobs are added at each start from the configuration, with their
+first run now when due: nothing depends on APScheduler remembering them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tracker import digest, jobs, report
+from tracker.archive import ArchiveClient
+from tracker.backfill import Backfill
+from tracker.config import Config, interval_seconds
+from tracker.errors import UserError
+from tracker.models import iso
+from tracker.store import Store
+
+log = logging.getLogger("tracker.daemon")
+STOP_WITHIN = 8.0  # seconds given to running work after SIGTERM, before exiting anyway
+
+
+@dataclass
+class Job:
+    name: str  # check:<policy>, archive-refresh, digest
+    spec: str  # an interval or a cron expression
+    work: Callable[[Store, threading.Event], tuple[str, bool]]  # -> (outcome line, reports need rendering)
+
+
+def planned(config: Config) -> list[Job]:
+    """The jobs the configuration asks for."""
+    out = [Job(f"check:{p.name}", p.check or config.schedule.check, _check(config, p.name))
+           for p in config.policies if p.live]
+    if any(p.archives for p in config.policies):
+        out.append(Job("archive-refresh", config.schedule.archive_refresh, _refresh(config)))
+    if config.email.to:
+        out.append(Job("digest", config.schedule.digest, _digest(config)))
+    return out
+
+
+def trigger(spec: str, zone: ZoneInfo, jitter: bool = False):
+    seconds = interval_seconds(spec)
+    if seconds is not None:
+        return IntervalTrigger(seconds=seconds, timezone=zone, jitter=min(seconds // 10, 300) if jitter else None)
+    return CronTrigger.from_crontab(spec, timezone=zone)
+
+
+def is_due(spec: str, zone: ZoneInfo, last_run: datetime | None, first_seen: datetime, now: datetime) -> bool:
+    """Whether a job should run now: its interval has passed since its last run (or it never
+    ran), or a cron time fell after its last run (or after it was first scheduled)."""
+    seconds = interval_seconds(spec)
+    if seconds is not None:
+        return last_run is None or (now - last_run).total_seconds() >= seconds
+    since = last_run or first_seen
+    fire = CronTrigger.from_crontab(spec, timezone=zone).get_next_fire_time(None, since + timedelta(seconds=1))
+    return fire is not None and fire <= now
+
+
+def grace(spec: str) -> int:
+    """How late a run may start and still run: half the interval (a day for weekly jobs)."""
+    seconds = interval_seconds(spec) or 7 * 86400
+    return max(1, min(seconds // 2, 86400))
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+def due_now(store: Store, job: Job, zone: ZoneInfo) -> bool:
+    state = store.job_state(job.name)
+    return is_due(job.spec, zone, _moment(state["last_run"]), _moment(state["first_seen"]), datetime.now(timezone.utc))
+
+
+# --- the work ------------------------------------------------------------------------------
+
+_hosts: dict[str, threading.BoundedSemaphore] = {}
+_hosts_lock = threading.Lock()
+
+
+def _host_slot(config: Config, url: str) -> threading.BoundedSemaphore:
+    host = urlsplit(url).netloc.lower()
+    with _hosts_lock:
+        return _hosts.setdefault(host, threading.BoundedSemaphore(config.schedule.per_host))
+
+
+def _check(config: Config, name: str):
+    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+        (policy,) = config.select([name])
+        with _host_slot(config, policy.current_url):
+            (outcome,) = jobs.check(store, config, (name,))
+        failing = store.failures_in_a_row(name)
+        if failing >= config.schedule.failures:
+            log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
+        return outcome.message, outcome.outcome in ("new-version", "changed-back")
+    return work
+
+
+def _refresh(config: Config):
+    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+        client = ArchiveClient(config.archive, config.fetch)
+        lines, new = [], False
+        for policy in config.policies:
+            if stop.is_set():
+                lines.append("stopped")
+                break
+            if not policy.archives:
+                continue
+            last = store.last_archive_capture(policy.name)
+            start = last[:10].replace("-", "") if last else None
+            job = Backfill(store, config, client, start=start)
+            for result in jobs.backfill(store, config, (policy.name,), job):
+                lines.append(f"{policy.name}: {result.summary()}")
+                new |= result.new > 0
+        return "; ".join(lines) or "no policy has archives", new
+    return work
+
+
+def _digest(config: Config):
+    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+        outcome = digest.run(store, config)
+        if outcome.failed:
+            raise UserError(outcome.failed)
+        return ("sent: " + "; ".join(outcome.sent)) if outcome.sent else "nothing new to send", False
+    return work
+
+
+class Runner:
+    """Runs jobs with their own store connection, records each run, keeps reports current."""
+
+    def __init__(self, config: Config, out: Path):
+        self.config, self.out = config, out
+        self.zone = ZoneInfo(config.schedule.timezone)
+        self.stop = threading.Event()
+        self.active = 0
+        self._active_lock = threading.Condition()
+        self._render_lock = threading.Lock()
+
+    def execute(self, job: Job, next_run: Callable[[], datetime | None] = lambda: None) -> str:
+        if self.stop.is_set():
+            return "skipped: stopping"
+        with self._active_lock:
+            self.active += 1
+        store = Store(self.config.db_path)
+        try:
+            started = iso(datetime.now(timezone.utc))
+            try:
+                outcome, changed = job.work(store, self.stop)
+                if changed:
+                    outcome += self.render(store)
+                log.info("%s: %s", job.name, outcome)
+            except UserError as e:
+                outcome = f"error: {e}"
+                log.error("%s: %s", job.name, e)
+            except Exception as e:  # a bug in one job must not stop the daemon
+                outcome = f"internal error: {type(e).__name__}: {e}"
+                log.exception("%s failed", job.name)
+            following = next_run()
+            store.job_ran(job.name, started, outcome, iso(following) if following else None)
+            return outcome
+        finally:
+            store.close()
+            with self._active_lock:
+                self.active -= 1
+                self._active_lock.notify_all()
+
+    def render(self, store: Store) -> str:
+        with self._render_lock:
+            result = report.render_site(store, self.config, self.out)
+        return f"; reports: {len(result.written)} page(s) written"
+
+    def wait_idle(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        with self._active_lock:
+            while self.active:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._active_lock.wait(left)
+        return True
+
+
+def run_due(config: Config, out: Path) -> list[tuple[str, str]]:
+    """One pass of whatever is due (for cron users): [(job, outcome)]."""
+    with DaemonLock(config.db_path):
+        runner = Runner(config, out)
+        store = Store(config.db_path)
+        try:
+            due = [job for job in planned(config) if due_now(store, job, runner.zone)]
+        finally:
+            store.close()
+        return [(job.name, runner.execute(job)) for job in due]
+
+
+# --- the daemon ----------------------------------------------------------------------------
+
+class DaemonLock:
+    """One daemon (or `tracker run`) per store. The lock is an flock on a file beside the
+    database: the system releases it when the process ends, however it ends."""
+
+    def __init__(self, db_path: Path):
+        self.path = Path(str(db_path) + ".lock")
+        self.file = None
+
+    def __enter__(self) -> "DaemonLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "?"
+            self.file.close()
+            raise UserError(f"{self.path.parent / self.path.stem}: a tracker daemon (pid {holder}) is already "
+                            "running on this database; stop it first") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.truncate(0)  # nobody holds it now
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def daemon(config: Config, out: Path) -> None:
+    """Run every job on schedule until SIGTERM or SIGINT; then exit within STOP_WITHIN seconds."""
+    with DaemonLock(config.db_path):
+        runner = Runner(config, out)
+        scheduler = BackgroundScheduler(timezone=runner.zone, executors={"default": ThreadPoolExecutor(4)},
+                                        job_defaults={"coalesce": True, "max_instances": 1})
+        store = Store(config.db_path)
+        try:
+            for job in planned(config):
+                due = due_now(store, job, runner.zone)
+                scheduler.add_job(
+                    runner.execute, trigger(job.spec, runner.zone, jitter=job.name.startswith("check:")),
+                    args=[job, lambda name=job.name: _next_run(scheduler, name)],
+                    id=job.name, name=job.name, misfire_grace_time=grace(job.spec),
+                    **({"next_run_time": datetime.now(runner.zone)} if due else {}))
+                log.info("scheduled %s (%s)%s", job.name, job.spec, ": due now" if due else "")
+        finally:
+            store.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: runner.stop.set())
+        scheduler.start()
+        _record_next_runs(config, scheduler)
+        log.info("daemon started on %s (pid %d)", config.db_path, os.getpid())
+        runner.stop.wait()
+        log.info("stopping: no new work; waiting up to %gs for running work", STOP_WITHIN)
+        scheduler.shutdown(wait=False)
+        finished = runner.wait_idle(STOP_WITHIN)
+        log.info("stopped" if finished else "stopped with work unfinished (rolled back)")
+    logging.shutdown()
+    os._exit(0)  # worker threads still in a fetch are not waited for: every write is a transaction
+
+
+def _next_run(scheduler: BackgroundScheduler, name: str) -> datetime | None:
+    job = scheduler.get_job(name)
+    return job.next_run_time if job else None
+
+
+def _record_next_runs(config: Config, scheduler: BackgroundScheduler) -> None:
+    """Keep the next run times in the store, for `tracker status`."""
+    store = Store(config.db_path)
+    try:
+        for job in scheduler.get_jobs():
+            store.set_next_run(job.id, iso(job.next_run_time) if job.next_run_time else None)
+    finally:
+        store.close()
