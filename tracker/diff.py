@@ -163,14 +163,17 @@ DATE_WORD = re.compile(rf"(?:\d+|st|nd|rd|th|of|{MONTH})$", re.I)
 
 
 def _only_date_words(sections: list[SectionChange]) -> bool:
-    """Every word inserted or deleted could belong to a date (a cheap test before the exact one)."""
-    changed = [word for s in sections for op, text in s.ops if op != "=" for word in WORD.findall(text)]
+    """Every word inserted or deleted could belong to a date (a cheap test before the exact
+    one; it stops at the first word that cannot)."""
+    if any(s.status in ("added", "removed", "split", "merged") for s in sections):
+        return False
     for s in sections:
-        if s.status in ("added", "removed", "split", "merged"):
-            return False
+        words = [word for op, text in s.ops if op != "=" for word in WORD.findall(text)]
         if s.renamed:
-            changed.extend(set(WORD.findall(s.old_heading or "")) ^ set(WORD.findall(s.new_heading or "")))
-    return all(DATE_WORD.match(word) for word in changed)
+            words.extend(set(WORD.findall(s.old_heading or "")) ^ set(WORD.findall(s.new_heading or "")))
+        if not all(DATE_WORD.match(word) for word in words):
+            return False
+    return True
 
 
 def _wording(document: Document) -> str:

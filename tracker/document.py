@@ -110,7 +110,7 @@ def document_to_dict(document: Document) -> dict:
 def document_from_dict(data: dict) -> Document:
     def section(d: dict) -> Section:
         return Section(heading=d["heading"], level=d["level"], number=d["number"],
-                       blocks=[Block(**b) for b in d["blocks"]],
+                       blocks=[Block(b["kind"], b["text"], b["rank"]) for b in d["blocks"]],
                        children=[section(c) for c in d["children"]])
     return Document(**{**data, "sections": [section(s) for s in data["sections"]]})
 
