@@ -28,7 +28,7 @@ from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.errors import UserError
 from tracker.export import change_json
-from tracker.models import Change, Version, utc_now
+from tracker.models import Change, Version
 from tracker.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -93,7 +93,7 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
     base = _templates_fingerprint()
     sites = [PolicySite(store, policy, env, base) for policy in config.policies]
     pages = [page for site in sites for page in site.pages()]
-    pages += _site_pages(env, base, sites, config)
+    pages += _site_pages(env, base, sites)
     return _write(out, pages)
 
 
@@ -222,7 +222,7 @@ class PolicySite:
     def render_history(self) -> str:
         return self.env.get_template("policy.html").render(
             site=self, policy=self.policy, versions=self.versions, changes=list(reversed(self.changes)),
-            urls=self.urls_over_time(), timeline=timeline(self), root="../", generated=utc_now())
+            urls=self.urls_over_time(), timeline=timeline(self), root="../")
 
     def render_change(self, i: int) -> str:
         return self.env.get_template("change.html").render(
@@ -241,7 +241,7 @@ class PolicySite:
         return self.env.get_template("feed.xml").render(
             title=f"{self.policy.display_title}: changes", feed_id=self.policy.name,
             entries=[(self, c) for c in reversed(self.changes) if not c["technical"]], root="../",
-            updated=_updated([c for c in self.changes]))
+            updated=_updated(self.changes))
 
     def urls_over_time(self) -> list[dict]:
         spans: dict[str, dict] = {}
@@ -265,7 +265,7 @@ def _updated(changes: list[dict]) -> str:
 
 # --- pages across policies ---------------------------------------------------------------
 
-def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], config: Config) -> list[Page]:
+def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite]) -> list[Page]:
     fingerprint = _hash(base, [s.fingerprint for s in sites])
 
     def recent(count: int) -> list[tuple[PolicySite, dict]]:
@@ -276,7 +276,7 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], con
 
     def index() -> str:
         return env.get_template("index.html").render(sites=sites, recent=recent(200), root="",
-                                                      sparkline=sparkline, generated=utc_now())
+                                                      sparkline=sparkline)
 
     def feed() -> str:
         entries = recent(100)

@@ -212,7 +212,9 @@ def run_due(config: Config, out: Path) -> list[tuple[str, str]]:
             due = [job for job in planned(config) if due_now(store, job, runner.zone)]
         finally:
             store.close()
-        return [(job.name, runner.execute(job)) for job in due]
+        now = datetime.now(runner.zone)
+        return [(job.name, runner.execute(job, lambda job=job: trigger(job.spec, runner.zone).get_next_fire_time(None, now)))
+                for job in due]
 
 
 # --- the daemon ----------------------------------------------------------------------------
