@@ -337,14 +337,16 @@ class Store:
 
     def cached_document(self, sha256: str, extractor: str) -> tuple[Document | None, str | None] | None:
         """A stored extraction of a body: (document, None) or (None, reason); None if absent."""
-        row = self.db.execute("SELECT document, reason, text_sha256 FROM documents WHERE sha256 = ? AND extractor = ?",
-                              (sha256, extractor)).fetchone()
+        row = self.db.execute(
+            "SELECT document, reason, text_sha256, word_count FROM documents WHERE sha256 = ? AND extractor = ?",
+            (sha256, extractor)).fetchone()
         if row is None:
             return None
         if not row[0]:
             return None, row[1]
         document = document_from_dict(json.loads(row[0]))
-        document.__dict__["text_hash"] = row[2]  # stored with it: no need to normalise the text again
+        # stored with it: no need to normalise and count the text again
+        document.__dict__["text_hash"], document.__dict__["word_count"] = row[2], row[3]
         return document, row[1]
 
     def save_document(self, sha256: str, extractor: str, document: Document | None, reason: str | None) -> None:
