@@ -209,8 +209,12 @@ def clean_inline(text: str) -> str:
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
         text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
-    if "*" in text or "_" in text:
-        text = UNDERSCORE_EMPHASIS.sub(r"\1", STAR_EMPHASIS.sub(r"\1", BOLD.sub(r"\2", text)))
+    if "**" in text or "__" in text:
+        text = BOLD.sub(r"\2", text)
+    if "*" in text:
+        text = STAR_EMPHASIS.sub(r"\1", text)
+    if "_" in text:
+        text = UNDERSCORE_EMPHASIS.sub(r"\1", text)
     if "\\" in text:
         text = ESCAPE.sub(r"\1", text)
     return text.strip()
