@@ -246,8 +246,12 @@ def chromium() -> str | None:
     """Debian's Chromium; installed here when it is missing and this user may install it."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900)
-        found = shutil.which("chromium")
+        for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"],
+                        ["apt-get", "install", "-y", "chromium"]):  # the package lists may be stale
+            subprocess.run(command, capture_output=True, timeout=900)
+            found = shutil.which("chromium")
+            if found:
+                break
     return found
 
 
