@@ -408,13 +408,21 @@ def test_ia_cdx_pages_through_resume_keys():
     assert sum(fake.sleeps) >= 9 * 2 - 0.01  # 10 CDX pages at most 30 a minute
 
 
-def test_ia_redirect_to_the_nearest_capture_is_followed_and_an_archived_redirect_is_kept():
+def ia_memento(url: str, stamp: str) -> Memento:
+    return Memento(url, stamp, "ia", f"https://web.archive.org/web/{stamp}id_/{url}")
+
+
+def retrieve_recorded(memento: Memento, cassette: str) -> tuple:
+    """Fetch a memento from recorded traffic under a fake clock: (result, client, clock)."""
     fake = FakeTime()
     client = client_for(fake)
-    memento = Memento("http://epa.gov/climatechange", "20200201020357", "ia",
-                      "https://web.archive.org/web/20200201020357id_/http://epa.gov/climatechange")
-    with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_follows_historical_redirects.yaml")):
-        got = retrieve(client, memento)
+    with ia_vcr().use_cassette(str(CASSETTES / cassette)):
+        return retrieve(client, memento), client, fake
+
+
+def test_ia_redirect_to_the_nearest_capture_is_followed_and_an_archived_redirect_is_kept():
+    got, _, _ = retrieve_recorded(ia_memento("http://epa.gov/climatechange", "20200201020357"),
+                                  "test_get_memento_follows_historical_redirects.yaml")
     assert got.response.status == 301
     assert got.archived_redirect == "https://www.epa.gov/sites/production/files/signpost/cc.html"
     assert got.memento.timestamp == "20200201023757"  # the real capture time, not the one asked for
@@ -422,12 +430,8 @@ def test_ia_redirect_to_the_nearest_capture_is_followed_and_an_archived_redirect
 
 
 def test_ia_archived_429_is_kept_as_a_capture_without_pausing():
-    fake = FakeTime()
-    client = client_for(fake)
-    memento = Memento("http://www.reddit.com/r/PokemonGiveaway", "20150129034904", "ia",
-                      "https://web.archive.org/web/20150129034904id_/http://www.reddit.com/r/PokemonGiveaway")
-    with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_works_on_archived_rate_limit_responses.yaml")):
-        got = retrieve(client, memento)
+    got, client, fake = retrieve_recorded(ia_memento("http://www.reddit.com/r/PokemonGiveaway", "20150129034904"),
+                                          "test_get_memento_works_on_archived_rate_limit_responses.yaml")
     assert got.response.status == 429 and got.response.body  # reddit's own answer, as archived
     assert max(fake.sleeps, default=0) < 1 and client.requests == 1
 
@@ -458,13 +462,10 @@ def test_a_new_live_version_is_saved_to_the_archive_and_a_failed_save_is_recorde
 
 
 def test_ia_capture_missing_from_the_archive_is_not_stored_as_a_404_of_the_page(tmp_path):
-    fake = FakeTime()
-    client = client_for(fake)
-    memento = Memento("https://this-is-not-real-url.whatever/", "20170929002712", "ia",
-                      "https://web.archive.org/web/20170929002712id_/https://this-is-not-real-url.whatever/")
-    with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_raises_no_memento_error.yaml")):
-        with pytest.raises(NotArchived, match="no such capture"):
-            retrieve(client, memento)
+    memento = ia_memento("https://this-is-not-real-url.whatever/", "20170929002712")
+    with pytest.raises(NotArchived, match="no such capture"):
+        retrieve_recorded(memento, "test_get_memento_raises_no_memento_error.yaml")
+    client = client_for(FakeTime())
     config = load_config(write_config(tmp_path, [archive_policy("x", [memento.url], ["ia"])]))
     store = Store(config.db_path)
     store.sync_policies(config.policies)

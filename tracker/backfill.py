@@ -89,7 +89,6 @@ class Backfill:
 
     def run(self, policy: PolicyConfig, progress: Progress | None = None) -> Backfilled:
         report = Backfilled(policy.name)
-        self.store.sync_policies([policy])
         listed: list[Memento] = []
         for archive in policy.archives:
             try:

@@ -329,7 +329,7 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
     if dry_run or to_address:
         message = digest.preview(store, config, since, until, [to_address] if to_address else None)
         if to_address:
-            digest.deliver(message.as_bytes(), config.email.sender, [to_address], config.email)
+            digest.deliver(message.as_bytes(), message["From"], [to_address], config.email)
             click.echo(f"sent a copy to {to_address}: {message['Subject']} (nothing marked as sent)")
         elif out_file:
             out_file.write_bytes(message.as_bytes())

@@ -28,7 +28,7 @@ from tracker.config import Config, EmailConfig
 from tracker.console import section_counts, when
 from tracker.errors import UserError
 from tracker.export import change_json
-from tracker.models import Change, iso
+from tracker.models import Change, iso, parse_iso
 from tracker.store import Store
 
 QUIET = ("cosmetic", "date-only")
@@ -84,7 +84,7 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
     if since is None:
         previous = store.digests()
         since = previous[-1]["period_end"] if previous else \
-            iso(datetime.strptime(until[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) - timedelta(days=7))
+            iso(parse_iso(until) - timedelta(days=7))
     titles = {p.name: p.display_title for p in config.policies}
     by_policy: dict[str, PolicyChanges] = {}
     claims = []
@@ -155,10 +155,11 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def compose(digest: Digest, config: Config, recipients: list[str]) -> EmailMessage:
+def compose(digest: Digest, config: Config, recipients: list[str], sender: str | None = None) -> EmailMessage:
     """A multipart/alternative message: plain text and HTML of the same digest."""
     email = config.email
-    if not email.sender:
+    sender = sender or email.sender
+    if not sender:
         raise UserError("config: email.from is not set: the digest needs a sender address")
     if not recipients:
         raise UserError("config: email.to is empty: the digest needs at least one recipient (or --to)")
@@ -167,10 +168,10 @@ def compose(digest: Digest, config: Config, recipients: list[str]) -> EmailMessa
               "base_url": config.report.base_url}
     message = EmailMessage(policy=SMTP)
     message["Subject"] = digest.subject()
-    message["From"] = email.sender
+    message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(datetime.now(timezone.utc))
-    message["Message-ID"] = make_msgid("digest", domain=email.sender.rpartition("@")[2])
+    message["Message-ID"] = make_msgid("digest", domain=sender.rpartition("@")[2])
     if email.list_unsubscribe:
         message["List-Unsubscribe"] = f"<{_one_line(email.list_unsubscribe)}>"
     message.set_content(env.get_template("digest.txt").render(**values))
@@ -232,17 +233,15 @@ class Outcome:
 
 
 def _days(digest: Digest) -> float:
-    start, end = (datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S") for t in (digest.period_start, digest.period_end))
-    return (end - start).total_seconds() / 86400
+    return (parse_iso(digest.period_end) - parse_iso(digest.period_start)).total_seconds() / 86400
 
 
 def preview(store: Store, config: Config, since: str | None, until: str | None,
             recipients: list[str] | None) -> EmailMessage:
     """The next digest as it would be sent, recorded nowhere (a dry run, or a copy to one address)."""
     digest = collect(store, config, since, until)
-    if not config.email.sender:
-        config.email.sender = "policy-tracker@localhost"
-    return compose(digest, config, recipients or config.email.to or ["undisclosed-recipients:;"])
+    return compose(digest, config, recipients or config.email.to or ["undisclosed-recipients:;"],
+                   sender=config.email.sender or "policy-tracker@localhost")
 
 
 def run(store: Store, config: Config, since: str | None = None, until: str | None = None) -> Outcome:

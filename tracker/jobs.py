@@ -45,14 +45,14 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
     run_id = store.start_run("check")
     counts: Counter[str] = Counter()
     session = make_session(config.fetch)
-    archive = ArchiveClient(config.archive, config.fetch)
+    archive = ArchiveClient(config.archive, config.fetch) if config.archive.save_on_change else None
     try:
         for policy in policies:
             if not policy.live and not names:
                 outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
             else:
                 outcome = _check_one(store, session, policy, config.fetch)
-                if config.archive.save_on_change and outcome.outcome in ("new-version", "changed-back"):
+                if archive and outcome.outcome in ("new-version", "changed-back"):
                     outcome.message += _save(store, archive, config, outcome)
             counts[outcome.outcome] += 1
             if outcome.outcome != "skipped":

@@ -15,6 +15,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def parse_iso(timestamp: str) -> datetime:
+    """A stored timestamp as an aware UTC datetime, to the second."""
+    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+
+
 @dataclass
 class Capture:
     """One observation of a policy page: a live fetch or an archived memento, kept untouched.

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -28,8 +27,8 @@ from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.errors import UserError
 from tracker.export import change_json
-from tracker.models import Change, Version
-from tracker.store import Store
+from tracker.models import Version, parse_iso
+from tracker.store import Store, change_from_row
 
 TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST = ".manifest.json"
@@ -176,8 +175,7 @@ class PolicySite:
         return self._parsed[i]
 
     def _change(self, i: int, row: dict) -> dict:
-        change = Change(**{**{k: row[k] for k in row if k not in ("id",)}, "technical": bool(row["technical"]),
-                           "details": json.loads(row["details"]) if row["details"] else None})
+        change = change_from_row(row)
         data = change_json(change)
         details = change.details or {}
         data.update(
@@ -288,7 +286,7 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite]) -> 
 # --- charts ------------------------------------------------------------------------------
 
 def _seconds(timestamp: str) -> float:
-    return datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return parse_iso(timestamp).timestamp()
 
 
 GAP_DAYS = 180  # no capture for this long is shown as a gap in the record

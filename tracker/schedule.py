@@ -37,7 +37,7 @@ from tracker.archive import ArchiveClient
 from tracker.backfill import Backfill
 from tracker.config import Config, interval_seconds
 from tracker.errors import UserError
-from tracker.models import iso
+from tracker.models import iso, parse_iso
 from tracker.store import Store
 
 log = logging.getLogger("tracker.daemon")
@@ -87,7 +87,7 @@ def grace(spec: str) -> int:
 
 
 def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return None if text is None else parse_iso(text)
 
 
 def due_now(store: Store, job: Job, zone: ZoneInfo) -> bool:

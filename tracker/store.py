@@ -395,8 +395,7 @@ class Store:
             "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
             "kind, magnitude, reverts_to, technical, detected_at, details "
             "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy])
-        return [Change(**{**r, "technical": bool(r["technical"]),
-                          "details": json.loads(r["details"]) if r["details"] else None}) for r in rows]
+        return [change_from_row(r) for r in rows]
 
     def change_rows(self, policy: str) -> list[dict]:
         """The changes as stored, their details still JSON text: for reports, which only parse
@@ -432,9 +431,7 @@ class Store:
             "SELECT * FROM changes c WHERE c.technical = 0 AND c.detected_at > ? AND c.detected_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM digest_changes d WHERE d.policy = c.policy AND d.to_capture = c.to_capture) "
             "ORDER BY c.policy, c.window_end", [since, until])
-        return [(r["policy"], Change(**{k: r[k] for k in r if k != "id"} | {
-            "technical": bool(r["technical"]), "details": json.loads(r["details"]) if r["details"] else None}))
-            for r in rows]
+        return [(r["policy"], change_from_row(r)) for r in rows]
 
     def add_digest(self, digest: dict, claims: list[tuple[str, int]]) -> int:
         """Record a digest about to be sent and the changes it carries, in one transaction."""
@@ -547,6 +544,12 @@ class Store:
                  "to_version": last_change[2], "kind": last_change[3]},
             "last_error": None if last_error is None else {"at": last_error[0], "message": last_error[1]},
         }
+
+
+def change_from_row(r: dict[str, Any]) -> Change:
+    """A stored change (a row of `changes`, details as JSON text) as a Change."""
+    return Change(**{k: v for k, v in r.items() if k != "id"} | {
+        "technical": bool(r["technical"]), "details": json.loads(r["details"]) if r["details"] else None})
 
 
 def _capture_row(c: Capture) -> dict[str, Any]:
