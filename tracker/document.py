@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import date
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -75,14 +75,18 @@ class Document:
         return "\n".join(lines)
 
     @cached_property
+    def folded(self) -> str:
+        # the text is made of tidied blocks: only folding is left to do
+        return _fold(self.text)
+
+    @cached_property
     def text_hash(self) -> str:
         """Equal for texts that differ only in what is not wording (see ``normalise``)."""
-        # the text is made of tidied blocks: only folding is left to do
-        return hashlib.sha256(_fold(self.text).encode("utf-8")).hexdigest()
+        return hashlib.sha256(self.folded.encode("utf-8")).hexdigest()
 
     @cached_property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return self.folded.count(" ") + 1 if self.folded else 0  # folded: one space between words
 
 
 def as_text(document: Document) -> str:
@@ -125,7 +129,6 @@ def _numbered(section: Section) -> str:
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ufffd]")
 _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
            "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
-_QUOTE = re.compile(f"[{''.join(_QUOTES)}]")
 _SPACES_NOT_NEWLINE = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _AROUND_NEWLINE = re.compile(r"\s*\n\s*")
 _ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/\d{1,14}(?:[a-z]{2}_)?/+(?=\w)")
@@ -148,6 +151,13 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
+@lru_cache(maxsize=8192)
+def tidy_line(text: str) -> str:
+    """A block's text tidied into one line. Remembered: along a history most blocks recur
+    from one capture to the next, and every block of every capture is tidied."""
+    return tidy(text).replace("\n", " ")
+
+
 def normalise(text: str) -> str:
     """Tidied text with typographic variants (curly quotes) folded and lines joined: what the
     text hash is computed on. It never changes a letter, a digit or a word: a change of
@@ -157,8 +167,15 @@ def normalise(text: str) -> str:
 
 def _fold(text: str) -> str:
     if not text.isascii():
-        text = _QUOTE.sub(lambda m: _QUOTES[m.group(0)], text)
-    return " ".join(text.split())
+        for quote in _QUOTES:
+            if quote in text:
+                text = text.replace(quote, _QUOTES[quote])
+    line = text.replace("\n", " ")
+    # Tidied text (what documents hold) already has one space between words; the only
+    # printable white space is the space itself.
+    if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
 
 
 def unarchive_urls(text: str) -> str:
@@ -213,8 +230,8 @@ def split_number(heading: str) -> tuple[str, str]:
 def build_document(blocks: list[Block], title: str = "") -> Document:
     """Turn blocks into a document: the title, then sections nested by heading rank."""
     # tidy leaves single spaces and lone newlines: a block is one line
-    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := tidy(b.text).replace("\n", " "))]
-    title, blocks = _take_title(blocks, tidy(title).replace("\n", " "))
+    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := tidy_line(b.text))]
+    title, blocks = _take_title(blocks, tidy_line(title))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
     opening = Section(heading="", level=1)
@@ -368,7 +385,7 @@ LETTERS = re.compile(r"[^\W\d_]+")
 def detect_language(text: str) -> str | None:
     """The language whose common words are commonest in the text (enough to tell a policy
     from its translation), or None for too little text."""
-    cut = text.find(" ", 30000)  # enough text for 3,000 words, most often
+    cut = text.find(" ", 20000)  # enough text for 3,000 words, most often
     words = LETTERS.findall(text[:cut].lower()) if cut > 0 else []
     if len(words) < 3000:
         words = LETTERS.findall(text.lower())

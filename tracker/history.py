@@ -162,19 +162,26 @@ def describe_changes(history: History, docs: dict[str, Extracted], before: list[
     detected, its technical mark, and its diff when both texts are the same as before. A
     change between two captures that the previous history had already placed, where that
     history saw no change, can only come from an extraction upgrade: it is technical.
+    A history that flips between two texts (a page served in two variants) repeats a change:
+    it is diffed once, as the same two versions give the same diff.
     """
     earlier_by_capture = {c.to_capture: c for c in before if c.to_capture is not None}
     versions = {v.number: v for v in history.versions}
+    described: dict[tuple[int, int], Change] = {}
     now = utc_now()
     for change in history.changes:
         old, new = versions[change.from_version], versions[change.to_version]
         earlier = earlier_by_capture.get(change.to_capture)
         keys = [old.key, new.key]
         details = earlier.details if earlier else None
+        same = described.get((old.number, new.number))
         if details and details.get("keys") == keys and details.get("diff_version") == DIFF_VERSION:
             change.kind, change.magnitude, change.details = earlier.kind, earlier.magnitude, details
+        elif same is not None:
+            change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
         else:
             _describe(change, docs.get(old.sha256, (None, None))[0], docs.get(new.sha256, (None, None))[0], keys)
+        described[old.number, new.number] = change
         change.detected_at = (earlier and earlier.detected_at) or now
         change.technical = earlier.technical if earlier else \
             change.from_capture in known and change.to_capture in known

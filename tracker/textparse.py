@@ -20,7 +20,10 @@ SEPARATOR = re.compile(r"^\s*([=\-*_~#])(\s*\1){2,}\s*$")
 BOLD_LINE = re.compile(r"^(?:\*\*|__)(.+?)(?:\*\*|__)\s*(:?)\s*$")
 NUMBER_ALONE = re.compile(r"^\s*(\d{1,2})\\?\.?\s*$")
 NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)(?:\\?\.|\))?\s+(\S.*)$")
-LIST_ITEM = re.compile(r"^\s*(?:[-*+•●◦▪‣–]|\d{1,3}[.)]|\(?[a-zA-Z]\)|[ivx]{1,4}\))\s+(.*)$")
+BULLETS = "-*+•●◦▪‣–"
+LIST_ITEM = re.compile(rf"^\s*(?:[{BULLETS}]|\d{{1,3}}[.)]|\(?[a-zA-Z]\)|[ivx]{{1,4}}\))\s+(.*)$")
+SETEXT_MARKS = ("=", "-")  # the characters a line can start with for each pattern
+SEPARATOR_MARKS = "=-*_~#"
 TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
 PROVENANCE = re.compile(r"web\.archive\.org/web/\d+")
@@ -51,45 +54,50 @@ def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, l
 
 
 def text_blocks(lines: list[str]) -> list[Block]:
+    # Each pattern is only tried on a line that starts with a character it can start with:
+    # most lines are plain paragraphs, and this loop runs on every line of every capture.
     blocks: list[Block] = []
-    markdown = _declares_headings(lines)
+    stripped_lines = [line.strip() for line in lines] + [""]
+    markdown = _declares_headings(stripped_lines)
     i = 0
     while i < len(lines):
         line = lines[i].rstrip()
-        stripped = line.strip()
-        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        stripped = stripped_lines[i]
+        following = stripped_lines[i + 1]
         i += 1
         if not stripped:
             continue
-        if match := ATX.match(stripped):
+        first = stripped[0]
+        if first == "#" and (match := ATX.match(stripped)):
             blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
             continue
-        if SETEXT.match(following) and _underlined_heading(clean_inline(stripped)) and not LIST_ITEM.match(line):
+        if following[:1] in SETEXT_MARKS and SETEXT.match(following) \
+                and _underlined_heading(clean_inline(stripped)) and not _list_item(line):
             rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
             blocks.append(Block("heading", clean_inline(stripped), rank))
             i += 1
             continue
-        if SEPARATOR.match(stripped):
+        if first in SEPARATOR_MARKS and SEPARATOR.match(stripped):
             continue
-        if (match := NUMBER_ALONE.match(stripped)) and heading_like(following):
+        if first.isdigit() and (match := NUMBER_ALONE.match(stripped)) and heading_like(following):
             blocks.append(Block("heading", f"{match.group(1)} {clean_inline(following)}", RANK_NUMBERED + 1))
             i += 1
             continue
-        if match := BOLD_LINE.match(stripped):
+        if first in "*_" and (match := BOLD_LINE.match(stripped)):
             inner = clean_inline(match.group(1))
             if heading_like(inner.rstrip(":")):
                 blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
-        if TABLE_ROW.match(stripped):
+        if first == "|" and TABLE_ROW.match(stripped):
             if not TABLE_RULE.match(stripped):
                 cells = [clean_inline(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
                 blocks.append(Block("row", " | ".join(cells)))
             continue
-        rank = numbered_rank(stripped) if not line[:1].isspace() else None
+        rank = numbered_rank(stripped) if first.isdigit() and not line[:1].isspace() else None
         if rank and _starts_paragraph(lines, i - 1):
             blocks.append(Block("heading", clean_inline(stripped), rank))
             continue
-        if match := LIST_ITEM.match(line):
+        if match := _list_item(line):
             blocks.append(Block("item", clean_inline(match.group(1))))
             continue
         if stripped.startswith(">"):
@@ -110,17 +118,26 @@ def _starts_paragraph(lines: list[str], i: int) -> bool:
     previous = lines[i - 1].strip() if i > 0 else ""
     return not previous or previous.endswith((".", "!", "?", ":", ";")) or bool(
         SEPARATOR.match(previous) or ATX.match(previous) or BOLD_LINE.match(previous)
-        or NUMBERED_HEADING.match(previous) or LIST_ITEM.match(lines[i - 1]))
+        or NUMBERED_HEADING.match(previous) or _list_item(lines[i - 1]))
 
 
-def _declares_headings(lines: list[str]) -> bool:
+def _declares_headings(stripped_lines: list[str]) -> bool:
     """Markdown with headings of its own: then short plain lines are text, not guessed headings."""
     count = 0
-    for line, following in zip(lines, lines[1:] + [""]):
-        if ATX.match(line.strip()) or (SETEXT.match(following.strip()) and heading_like(line.strip())
-                                       and not SEPARATOR.match(line.strip())):
+    for line, following in zip(stripped_lines, stripped_lines[1:]):
+        if line[:1] == "#" and ATX.match(line) or (
+                following[:1] in SETEXT_MARKS and SETEXT.match(following) and heading_like(line)
+                and not SEPARATOR.match(line)):
             count += 1
     return count >= 2
+
+
+def _list_item(line: str) -> re.Match | None:
+    """A bullet or numbered list item; only lines starting like one are matched (see above)."""
+    start = line.lstrip()[:5]
+    if start and (start[0] in BULLETS or start[0].isdigit() or ")" in start):
+        return LIST_ITEM.match(line)
+    return None
 
 
 def numbered_rank(text: str) -> int | None:
@@ -151,7 +168,7 @@ def _plain_heading_rank(text: str, following: str, lines: list[str], i: int) -> 
     letters = [c for c in text if c.isalpha()]
     if len(letters) >= 4 and all(c.isupper() for c in letters):
         return RANK_CAPS
-    if heading_like(clean_inline(next_text)) and not LIST_ITEM.match(next_text) \
+    if heading_like(clean_inline(next_text)) and not _list_item(next_text) \
             and not NUMBERED_HEADING.match(next_text) and not next_text.endswith(":"):
         return None  # a run of short lines: a list without bullets, an address
     return RANK_PLAIN_ATTACHED if following else RANK_PLAIN_ALONE
