@@ -43,7 +43,7 @@ class Section:
             out.extend(child.walk())
         return out
 
-    @property
+    @cached_property  # read by units, facts and diffs; a section is not changed once built
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks)
 
@@ -256,10 +256,10 @@ def build_document(blocks: list[Block], title: str = "") -> Document:
         stack.append(section)
     if opening.blocks or opening.children:
         sections.insert(0, opening)
-    text = "\n".join(b.text for b in blocks)
-    declared, history = declared_date(text)
+    lines = [b.text for b in blocks]
+    declared, history = declared_date("\n".join(lines))
     return Document(title=title, sections=sections, declared_date=declared,
-                    version_history=history, language=detect_language(text),
+                    version_history=history, language=detect_language(lines),
                     truncated=looks_truncated(blocks))
 
 
@@ -379,23 +379,41 @@ STOPWORDS = {
 }
 
 
+STOPWORD_SETS = [set(words) for words in STOPWORDS.values()]
 LETTERS = re.compile(r"[^\W\d_]+")
 
 
-def detect_language(text: str) -> str | None:
-    """The language whose common words are commonest in the text (enough to tell a policy
-    from its translation), or None for too little text."""
-    cut = text.find(" ", 20000)  # enough text for 3,000 words, most often
-    words = LETTERS.findall(text[:cut].lower()) if cut > 0 else []
-    if len(words) < 3000:
-        words = LETTERS.findall(text.lower())
-    words = words[:3000]
-    if len(words) < 20:
+LANGUAGE_WORDS = 3000  # the first words of a text tell its language
+
+
+def detect_language(lines: list[str]) -> str | None:
+    """The language whose common words are commonest in the first words of the text (enough
+    to tell a policy from its translation), or None for too little text."""
+    words, counts = 0, [0] * len(STOPWORDS)
+    for line in lines:
+        n, found = _language_words(line)
+        if words + n > LANGUAGE_WORDS:  # this line completes the sample: count its first words
+            n, found = _count_language_words(LETTERS.findall(line.lower())[:LANGUAGE_WORDS - words])
+        words += n
+        counts = [a + b for a, b in zip(counts, found)]
+        if words >= LANGUAGE_WORDS:
+            break
+    if words < 20:
         return None
+    best = max(counts)
+    return list(STOPWORDS)[counts.index(best)] if best >= 0.05 * words else None
+
+
+@lru_cache(maxsize=16384)
+def _language_words(line: str) -> tuple[int, tuple[int, ...]]:
+    """Words in a line, and how many of them are common words of each language. Remembered:
+    along a history most lines recur."""
+    return _count_language_words(LETTERS.findall(line.lower()))
+
+
+def _count_language_words(words: list[str]) -> tuple[int, tuple[int, ...]]:
     seen = Counter(words)
-    counts = {lang: sum(seen[w] for w in set(stop)) for lang, stop in STOPWORDS.items()}
-    lang, best = max(counts.items(), key=lambda kv: kv[1])
-    return lang if best >= 0.05 * len(words) else None
+    return len(words), tuple(sum(seen[w] for w in stop) for stop in STOPWORD_SETS)
 
 
 def looks_truncated(blocks: list[Block]) -> bool:

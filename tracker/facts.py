@@ -52,24 +52,26 @@ def facts(document: Document) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {name: [] for name in FACT_NAMES}
     companies: list[tuple[str, str]] = []
     for section in document.all_sections():
-        part = _section_facts("\n".join([section.heading, *(b.text for b in section.blocks)]))
-        for name, values in part.items():
-            if name == "companies":
-                companies.extend(values)
-            else:
-                found[name].extend(values)
+        for text in (section.heading, *(b.text for b in section.blocks)):
+            for name, values in _block_facts(text).items():
+                if name == "companies":
+                    companies.extend(values)
+                else:
+                    found[name].extend(values)
     found["declared date"] = [document.declared_date] if document.declared_date else []
     found["third party"].extend(_other_companies(companies, document))
     found["data collected"] = _collected(document)
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
 
-@lru_cache(maxsize=2048)
-def _section_facts(text: str) -> dict[str, tuple]:
-    """The facts one section states. Remembered per section text: from one version to the
-    next most sections do not change, so along a history each is read once."""
+@lru_cache(maxsize=16384)
+def _block_facts(text: str) -> dict[str, tuple]:
+    """The facts one heading or paragraph states (only the kinds it states any of). Each
+    fact is read within a sentence or a line, so a version's facts are those of its blocks;
+    remembered per block, as along a history most blocks recur: each is read once, also
+    when a long section changes by a word."""
     sentences = Sentences(text)
-    return {
+    found = {
         "contact e-mail": tuple(e.lower() for e in EMAIL.findall(text)) if "@" in text else (),
         "postal address": _addresses(text),
         "retention": _retention(sentences),
@@ -80,6 +82,7 @@ def _section_facts(text: str) -> dict[str, tuple]:
         "shares data": _stance(sentences, SHARE_WORD, SHARE),
         "companies": _companies(text),
     }
+    return {name: values for name, values in found.items() if values}
 
 
 def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactChange]:

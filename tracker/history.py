@@ -11,7 +11,10 @@ smaller than the policy) are kept but never become versions.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tracker.config import PolicyConfig
@@ -147,12 +150,28 @@ def version_document(store: Store, policy: PolicyConfig, version: Version) -> Do
 
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
-    captures = store.captures(policy.name)
-    docs = documents(store, policy, captures)
-    history = derive(captures, docs)
-    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
+    with _collector_paused():
+        captures = store.captures(policy.name)
+        docs = documents(store, policy, captures)
+        history = derive(captures, docs)
+        describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
     store.replace_history(policy.name, history.versions, history.changes, history.assignments)
     return history
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a history is derived. The documents of every
+    capture stay in memory meanwhile, and the collector kept walking all of them: a sixth of
+    a rebuild's time. Documents hold no reference cycles; whatever else does is collected
+    once the collector is back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def describe_changes(history: History, docs: dict[str, Extracted], before: list[Change], known: set[int]) -> None:

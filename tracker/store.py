@@ -208,6 +208,9 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.enable_wal()
+            # Commits are not flushed to the disk one by one: a killed process still loses
+            # nothing committed; a power cut may lose the last few, never the file's integrity.
+            self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a usable policy-tracker database ({e})") from None
