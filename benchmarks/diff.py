@@ -233,7 +233,7 @@ def rebuild_speed() -> None:
             if label.startswith("with"):
                 store.db.execute("UPDATE changes SET details = NULL")
                 diffmod._READINGS.clear()
-                for remembered in (diffmod._measure, diffmod._words_of, diffmod._unit_key, factsmod._block_facts):
+                for remembered in (diffmod._read_text, diffmod.heading_key, diffmod._unit_key, factsmod._block_facts):
                     remembered.cache_clear()
             # per policy: versions, changes, seconds, mean words per version
             runs = []

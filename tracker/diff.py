@@ -154,7 +154,7 @@ def classify(old: Reading, new: Reading, sections: list[SectionChange], magnitud
     dates differ; rewrite: most of the text is new; else substantive."""
     if old.wording == new.wording:
         return "cosmetic" if old.document.text_hash != new.document.text_hash else "unchanged"
-    if _only_date_words(sections) and _mask_dates(old.wording) == _mask_dates(new.wording):
+    if _only_date_words(sections) and _only_dates_differ(sections):
         return "date-only"
     return "rewrite" if magnitude >= REWRITE else "substantive"
 
@@ -176,29 +176,42 @@ def _only_date_words(sections: list[SectionChange]) -> bool:
     return True
 
 
+def _only_dates_differ(sections: list[SectionChange]) -> bool:
+    """Each changed section reads the same once its dates are masked, and none moved."""
+    for s in sections:
+        if s.moved:
+            return False
+        if s.modified or s.renamed:
+            old = "".join(text for op, text in s.ops if op != "+")
+            new = "".join(text for op, text in s.ops if op != "-")
+            if _mask_dates(_words_of(f"{s.old_heading}\n{old}")) != _mask_dates(_words_of(f"{s.new_heading}\n{new}")):
+                return False
+    return True
+
+
 def _wording(document: Document) -> str:
     """The words of a document in order, lower case, without numbering or punctuation."""
-    return " ".join(filter(None, (_words_of("\n".join([s.heading, *(b.text for b in s.blocks)]))
-                                  for s in document.all_sections())))
+    return " ".join(words for s in document.all_sections()
+                    for words in (heading_key(s.heading), _read_text(s.text)[0]) if words)
 
 
 # Along a history most sections do not change from one version to the next: what is
 # computed per section text is remembered, so each section is read once.
 @lru_cache(maxsize=2048)
-def _words_of(text: str) -> str:
-    return " ".join(WORD.findall(text.lower()))
-
-
-@lru_cache(maxsize=2048)
 def _unit_key(heading: str) -> str:
     return _mask_dates(heading_key(heading))
 
 
-@lru_cache(maxsize=2048)
-def _measure(text: str) -> tuple[int, frozenset]:
-    """Size in words and word pairs (for overlaps) of a section's text."""
+@lru_cache(maxsize=4096)
+def _read_text(text: str) -> tuple[str, int, frozenset]:
+    """A section's words (lower case, joined by spaces), their number and their pairs (for
+    overlaps)."""
     words = WORD.findall(text.lower())
-    return len(words), _pairs(words)
+    return " ".join(words), len(words), _pairs(words)
+
+
+def _words_of(text: str) -> str:
+    return " ".join(WORD.findall(text.lower()))
 
 
 def _mask_dates(text: str) -> str:
@@ -219,7 +232,7 @@ def units(document: Document) -> list[Unit]:
     out: list[Unit] = []
 
     def visit(section: Section, path: list[str]) -> None:
-        out.append(Unit(len(out), section, path, _unit_key(section.heading), *_measure(section.text)))
+        out.append(Unit(len(out), section, path, _unit_key(section.heading), *_read_text(section.text)[1:]))
         for child in section.children:
             visit(child, [*path, section.heading])
 

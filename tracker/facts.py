@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from tracker.document import Document, Section
 
@@ -109,7 +109,10 @@ class Sentences:
     def __init__(self, text: str):
         self.text = text
         self.lower = text.lower()
-        self.starts = [0] + [m.end() for m in SENTENCE_END.finditer(text)]
+
+    @cached_property  # most blocks have no cue at all: then their sentences are never needed
+    def starts(self) -> list[int]:
+        return [0] + [m.end() for m in SENTENCE_END.finditer(self.text)]
 
     def containing(self, pattern: re.Pattern) -> list[str]:
         """Sentences in which the lower-case ``pattern`` matches."""
@@ -133,6 +136,7 @@ STREET = re.compile(
     r"|\b(?:rue|avenue|boulevard|place|quai|allée)\s+[\w'’ -]{2,40}"
     r"|\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|platz|allee|gasse)\s+\d{1,4}\b"
     r"|\bP\.?\s?O\.? Box \d+", re.U)
+DIGIT = re.compile(r"\d")
 POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{5}(?:-\d{4})?|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b")
 
 
@@ -140,6 +144,8 @@ def _addresses(text: str) -> tuple[str, ...]:
     """A street line with a postcode near it: 'Skadden, 22 Bishopsgate, London, EC2N 4BQ'."""
     out = []
     for line in text.split("\n"):
+        if not DIGIT.search(line):
+            continue  # every postcode has a digit
         for match in STREET.finditer(line):
             if POSTCODE.search(line, match.start(), match.end() + 80):
                 out.append(" ".join(match.group(0).split()).rstrip(","))
@@ -257,9 +263,15 @@ LAWS = [
     _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
 ]
 
+LAW_TRIGGERS = {trigger for _, _, triggers in LAWS for trigger in triggers}
+
+
 def _laws(sentences: Sentences) -> tuple[str, ...]:
+    present = {t for t in LAW_TRIGGERS if t in sentences.lower}
+    if not present:
+        return ()
     return tuple(name for name, pattern, triggers in LAWS
-                 if any(t in sentences.lower for t in triggers) and pattern.search(sentences.text))
+                 if present.intersection(triggers) and pattern.search(sentences.text))
 
 
 KNOWN_PARTIES = [
