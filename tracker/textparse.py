@@ -9,6 +9,7 @@ that head the text below them. Separator lines ('==========') are not content.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from tracker.document import (DATE_CUE, RANK_BOLD, RANK_CAPS, RANK_COLON, RANK_MARKDOWN,
                               RANK_NUMBERED, RANK_PLAIN_ALONE, RANK_PLAIN_ATTACHED, Block,
@@ -219,10 +220,12 @@ UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)"
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 
 
+@lru_cache(maxsize=16384)
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text, images their alternative
     text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
-    have none, and this runs on every line.)"""
+    have none; and as this runs on every line, and along a history most lines recur, it is
+    remembered.)"""
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
         text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
