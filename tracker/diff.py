@@ -357,8 +357,9 @@ def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
     """Give each free part a whole on the other side: old wholes for a split, new for a merge."""
     orient = (lambda whole, part: (whole, part)) if split else (lambda whole, part: (part, whole))  # noqa: E731
     parts_of: dict[int, list[Unit]] = {}
+    texts = [w.shingles for w in wholes]
     for unit in list(free_parts):
-        whole = _home(unit, wholes)
+        whole = _home(unit, wholes, texts)
         if whole is not None:
             parts_of.setdefault(whole.index, []).append(unit)
     for whole_index, parts in parts_of.items():
@@ -383,16 +384,18 @@ def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
             result.merges.append((members, whole))
 
 
-def _home(part: Unit, candidates: list[Unit]) -> Unit | None:
-    """The section that holds most of ``part``'s text, if it holds enough of it."""
+def _home(part: Unit, candidates: list[Unit], texts: list[frozenset]) -> Unit | None:
+    """The section that holds most of ``part``'s text, if it holds enough of it (``texts``:
+    the candidates' word pairs); ties go to the first in document order."""
     if part.size < MIN_PART_WORDS:
         return None
-    pairs = part.shingles
-    least = CONTAINED * len(pairs)  # a smaller section cannot hold enough of it
-    # shared word pairs, the containment times len(pairs): inlined, this runs half a million times
-    best = max(((len(pairs & c.shingles), -c.index, c) for c in candidates if len(c.shingles) >= least),
-               key=lambda s: s[:2], default=None)
-    return best[2] if best and best[0] >= least else None
+    # word pairs shared with each candidate (the containment times len(pairs)), counted
+    # without a Python loop: this runs for every unmatched section against every other
+    shared = list(map(len, map(part.shingles.intersection, texts)))
+    most = max(shared, default=0)
+    if most < CONTAINED * len(part.shingles):
+        return None
+    return min((c for c, n in zip(candidates, shared) if n == most), key=lambda c: c.index)
 
 
 # --- from an alignment to section changes, in reading order ------------------------------
@@ -561,7 +564,8 @@ def _shingles(text: str) -> frozenset:
 
 
 def _pairs(words: list[str]) -> frozenset:
-    return frozenset(zip(words, words[1:])) if len(words) > 1 else frozenset(words)
+    # as "word word" strings: a string keeps its hash, a tuple computes it on every look-up
+    return frozenset(map(" ".join, zip(words, words[1:]))) if len(words) > 1 else frozenset(words)
 
 
 def _token_diff(old: str, new: str) -> list[Op]:

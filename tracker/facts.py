@@ -326,7 +326,7 @@ def _other_companies(companies: list[tuple[str, str]], document: Document) -> li
     own = {w.lower() for w in re.findall(r"\w+", document.title)}
     if companies:
         lower = document.text.lower()
-        mentions = {first: lower.count(first) for first, _ in companies}
+        mentions = {first: lower.count(first) for first in dict.fromkeys(first for first, _ in companies)}
         publisher = max(mentions, key=mentions.get)
         if mentions[publisher] >= 3:
             own.add(publisher)
