@@ -184,6 +184,19 @@ def test_facts_read_ages_laws_parties_and_selling():
     assert found["declared date"] == ["2024-01-02"]
 
 
+def test_a_company_name_does_not_run_from_a_heading_into_its_text():
+    doc = parse_text("# Policy\n\n## Offices in the Netherlands\n\nAcme Holdings Ltd processes your data for us.")
+    assert facts(doc)["third party"] == ["Acme Holdings Ltd"]
+
+
+def test_a_number_that_is_not_a_date_is_not_date_only():
+    new = list(BASE)
+    new[4] = ("Contact", BODIES["contact"].replace("1 Main Street", "12 Main Street"))
+    assert diff_documents(md(*BASE), md(*new)).kind == "substantive"
+    moved = [BASE[1], BASE[0], *BASE[2:]]
+    assert diff_documents(md(*BASE), md(*moved, preamble="Last updated: June 3, 2025")).kind == "substantive"
+
+
 # --- along a history, through the CLI ----------------------------------------------------
 
 def check(config, site, body: bytes) -> None:
@@ -217,6 +230,20 @@ def test_history_diff_and_a_revert(tmp_path, site):
     assert latest["sections"][0]["new_heading"] == "Retention" and latest["kind"] == "substantive"
     by_date = json.loads(run_cli(config, "diff", "acme", versions[0].first_seen[:10], "2", "--json").out)
     assert by_date["from"]["number"] == by_date["from_version"] == 1 and by_date["to_version"] == 2
+
+
+def test_a_page_flipping_between_two_texts_is_diffed_once_per_direction(tmp_path, site, monkeypatch):
+    import tracker.history
+    diffed = []
+    monkeypatch.setattr(tracker.history, "diff_documents",
+                        lambda old, new: diffed.append(1) or diff_documents(old, new))
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    for days in ("30 days", "90 days", "30 days", "90 days"):
+        check(config, site, policy_html(days))
+    changes = Store(tmp_path / "snapshots" / "tracker.db").changes("acme")
+    assert [(c.from_version, c.to_version) for c in changes] == [(1, 2), (2, 1), (1, 2)]
+    assert changes[2].details == changes[0].details and changes[2].kind == "substantive"
+    assert len(diffed) == 2
 
 
 def test_diff_of_a_policy_with_one_version_and_bad_version_names(tmp_path, site):

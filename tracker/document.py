@@ -150,7 +150,7 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def tidy_line(text: str) -> str:
     """A block's text tidied into one line. Remembered: along a history most blocks recur
     from one capture to the next, and every block of every capture is tidied."""
@@ -409,7 +409,7 @@ def detect_language(lines: list[str]) -> str | None:
     return list(STOPWORDS)[counts.index(best)] if best >= 0.05 * words else None
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _language_words(line: str) -> tuple[int, tuple[int, ...]]:
     """Words in a line, and how many of them are common words of each language. Remembered:
     along a history most lines recur."""

@@ -376,7 +376,7 @@ def assess(document: Document) -> str | None:
     return f"does not read like a policy ({terms} privacy or legal terms in {words} words)"
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _policy_terms(line: str) -> int:
     """Remembered per line: along a history most lines recur."""
     return len(POLICY_WORDS.findall(line.lower()))

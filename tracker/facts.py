@@ -64,7 +64,7 @@ def facts(document: Document) -> dict[str, list[str]]:
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _block_facts(text: str) -> dict[str, tuple]:
     """The facts one heading or paragraph states (only the kinds it states any of). Each
     fact is read within a sentence or a line, so a version's facts are those of its blocks;

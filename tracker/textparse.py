@@ -184,8 +184,10 @@ def _next_nonblank(lines: list[str], i: int) -> str | None:
 
 def heading_like(text: str) -> bool:
     text = text.strip()
+    if not 0 < len(text) <= 100:  # before splitting: most lines are long paragraphs
+        return False
     words = text.split()
-    return (0 < len(words) <= 12 and len(text) <= 100 and not text.endswith((".", ",", ";", "!"))
+    return (0 < len(words) <= 12 and not text.endswith((".", ",", ";", "!"))
             and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘(")
             and not text.startswith(("http://", "https://")))
 
@@ -220,7 +222,7 @@ UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)"
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text, images their alternative
     text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
