@@ -576,7 +576,7 @@ def _diff_tokens(old: list[str], new: list[str]) -> list[tuple[str, list[str]]]:
     """diff-match-patch over sequences of tokens: each distinct token becomes one character.
 
     fast-diff-match-patch is Google's C++ diff-match-patch: the same diffs as the Python
-    package (identical on the 529 corpus pairs) in a fifth of a rebuild's time less. No time
+    package (identical on the 720 corpus pairs) in a fifth of a rebuild's time less. No time
     limit: the same inputs always give the same diff, whatever the load."""
     codes = {token: chr(0xE000 + i) if i < 0x1900 else chr(0xF0000 + i)
              for i, token in enumerate(dict.fromkeys(old + new))}

@@ -62,12 +62,12 @@ def text_blocks(lines: list[str]) -> list[Block]:
     markdown = _declares_headings(stripped_lines)
     i = 0
     while i < len(lines):
-        line = lines[i].rstrip()
         stripped = stripped_lines[i]
-        following = stripped_lines[i + 1]
         i += 1
         if not stripped:
             continue
+        line = lines[i - 1].rstrip()
+        following = stripped_lines[i]
         first = stripped[0]
         if first == "#" and (match := ATX.match(stripped)):
             blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
@@ -98,7 +98,7 @@ def text_blocks(lines: list[str]) -> list[Block]:
         if rank and _starts_paragraph(lines, i - 1):
             blocks.append(Block("heading", clean_inline(stripped), rank))
             continue
-        if match := _list_item(line):
+        if _may_be_list_item(stripped) and (match := LIST_ITEM.match(line)):
             blocks.append(Block("item", clean_inline(match.group(1))))
             continue
         if stripped.startswith(">"):
@@ -134,11 +134,13 @@ def _declares_headings(stripped_lines: list[str]) -> bool:
 
 
 def _list_item(line: str) -> re.Match | None:
-    """A bullet or numbered list item; only lines starting like one are matched (see above)."""
-    start = line.lstrip()[:5]
-    if start and (start[0] in BULLETS or start[0].isdigit() or ")" in start):
-        return LIST_ITEM.match(line)
-    return None
+    """A bullet or numbered list item."""
+    return LIST_ITEM.match(line) if _may_be_list_item(line.lstrip()) else None
+
+
+def _may_be_list_item(stripped: str) -> bool:
+    """The line starts like a list item (a cheap test before the pattern)."""
+    return bool(stripped) and (stripped[0] in BULLETS or stripped[0].isdigit() or ")" in stripped[:5])
 
 
 def numbered_rank(text: str) -> int | None:
