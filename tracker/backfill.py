@@ -253,12 +253,8 @@ class _Bisection:
             memento = self.timeline[i]
             capture = self.captures.get(memento.archive_url) or \
                 self.backfill.obtain(self.policy, memento, self.report)
-            if capture is None or not capture.ok:
-                self.keys[i] = None
-                return None
-            docs = history.documents(self.backfill.store, self.policy, [capture])
-            document, reason = docs.get(capture.sha256, (None, "not read"))
-            self.keys[i] = document.text_hash if document is not None and not reason else None
+            docs = history.documents(self.backfill.store, self.policy, [capture]) if capture else {}
+            self.keys[i] = history.version_key(capture, docs)[0] if capture else None
             if self.progress:
                 self.progress(len(self.keys), len(self.timeline), self.report.fetched)
         return self.keys[i]

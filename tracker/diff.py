@@ -244,7 +244,7 @@ def units(document: Document) -> list[Unit]:
 @lru_cache(maxsize=4096)
 def heading_key(heading: str) -> str:
     """'3. Information We Collect:' and 'INFORMATION WE COLLECT' -> 'information we collect'."""
-    return " ".join(WORD.findall(heading.lower()))
+    return _words_of(heading)
 
 
 def dice(a: frozenset, b: frozenset) -> float:

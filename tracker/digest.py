@@ -25,7 +25,7 @@ import jinja2
 
 from tracker import report
 from tracker.config import Config, EmailConfig
-from tracker.console import section_counts, when
+from tracker.console import section_counts
 from tracker.errors import UserError
 from tracker.export import change_json
 from tracker.models import Change, iso, parse_iso
@@ -147,11 +147,9 @@ def excerpts(sections: list[dict], count: int = 3) -> list[dict]:
 # --- the message -----------------------------------------------------------------------------
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), autoescape=jinja2.select_autoescape(
-        enabled_extensions=("html",), default_for_string=False), undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=when, day=lambda t: (t or "")[:10],
-                       percent=lambda x: "-" if x is None else f"{100 * x:.0f}%")
+    """The reports' templates and filters; only the HTML part is escaped, not the text part."""
+    env = report.environment()
+    env.autoescape = jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False)
     return env
 
 

@@ -71,7 +71,7 @@ def _extract(body: bytes, capture: Capture, settings: ExtractSettings) -> Extrac
 def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     history = History()
     ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
-    keys = {c.id: _key(c, docs) for c in ordered}
+    keys = {c.id: version_key(c, docs) for c in ordered}
     language = _usual_language(ordered, keys, docs)
     by_key: dict[str, Version] = {}
     current: Version | None = None
@@ -106,7 +106,7 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     return history
 
 
-def _key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | None, str | None]:
+def version_key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | None, str | None]:
     """The version key of one capture, or the reason it has none."""
     if not capture.ok:
         return None, f"HTTP {capture.status}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -42,11 +43,9 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
     """Fetch each policy's current page once, store it, and say what it means."""
     policies = config.select(names)
     store.sync_policies(config.policies)
-    run_id = store.start_run("check")
-    counts: Counter[str] = Counter()
     session = make_session(config.fetch)
     archive = ArchiveClient(config.archive, config.fetch) if config.archive.save_on_change else None
-    try:
+    with _recorded_run(store, "check") as (run_id, counts):
         for policy in policies:
             if not policy.live and not names:
                 outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
@@ -59,10 +58,6 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
                 store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
                                  outcome.version, outcome.message)
             yield outcome
-    except BaseException as e:
-        store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
-        raise
-    store.finish_run(run_id, "failed" if counts["error"] else "ok", dict(counts))
 
 
 def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill | None = None,
@@ -71,15 +66,22 @@ def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill
     policies = config.select(names)
     store.sync_policies(config.policies)
     job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
-    run_id = store.start_run("backfill")
-    counts: Counter[str] = Counter()
-    try:
+    with _recorded_run(store, "backfill") as (run_id, counts):
         for policy in policies:
             report = job.run(policy, progress_for(policy))
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
             store.add_result(run_id, policy.name, outcome, message=report.summary())
             yield report
+
+
+@contextmanager
+def _recorded_run(store: Store, command: str) -> Iterator[tuple[int, Counter[str]]]:
+    """A run in the store, with its outcome counts: interrupted, failed (a policy failed) or ok."""
+    run_id = store.start_run(command)
+    counts: Counter[str] = Counter()
+    try:
+        yield run_id, counts
     except BaseException as e:
         store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
         raise

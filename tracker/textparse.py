@@ -98,7 +98,7 @@ def text_blocks(lines: list[str]) -> list[Block]:
         if rank and _starts_paragraph(lines, i - 1):
             blocks.append(Block("heading", clean_inline(stripped), rank))
             continue
-        if _may_be_list_item(stripped) and (match := LIST_ITEM.match(line)):
+        if match := _list_item(line):
             blocks.append(Block("item", clean_inline(match.group(1))))
             continue
         if stripped.startswith(">"):
@@ -134,13 +134,11 @@ def _declares_headings(stripped_lines: list[str]) -> bool:
 
 
 def _list_item(line: str) -> re.Match | None:
-    """A bullet or numbered list item."""
-    return LIST_ITEM.match(line) if _may_be_list_item(line.lstrip()) else None
-
-
-def _may_be_list_item(stripped: str) -> bool:
-    """The line starts like a list item (a cheap test before the pattern)."""
-    return bool(stripped) and (stripped[0] in BULLETS or stripped[0].isdigit() or ")" in stripped[:5])
+    """A bullet or numbered list item; the pattern only runs on a line that starts like one."""
+    start = line.lstrip()[:5]
+    if start and (start[0] in BULLETS or start[0].isdigit() or ")" in start):
+        return LIST_ITEM.match(line)
+    return None
 
 
 def numbered_rank(text: str) -> int | None:
@@ -189,7 +187,7 @@ def heading_like(text: str) -> bool:
     if not 0 < len(text) <= 100:  # before splitting: most lines are long paragraphs
         return False
     words = text.split()
-    return (0 < len(words) <= 12 and not text.endswith((".", ",", ";", "!"))
+    return (len(words) <= 12 and not text.endswith((".", ",", ";", "!"))
             and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘(")
             and not text.startswith(("http://", "https://")))
 
