@@ -227,9 +227,11 @@ def split_number(heading: str) -> tuple[str, str]:
 
 
 def build_document(blocks: list[Block], title: str = "") -> Document:
-    """Turn blocks into a document: the title, then sections nested by heading rank."""
-    # tidy leaves single spaces and lone newlines: a block is one line
-    blocks = [Block(b.kind, text, b.rank) for b in blocks if (text := tidy_line(b.text))]
+    """Turn blocks into a document: the title, then sections nested by heading rank. The
+    blocks are the extractor's, made for this document: they are tidied in place."""
+    for block in blocks:
+        block.text = tidy_line(block.text)  # a block is one line: tidy leaves no newline
+    blocks = [b for b in blocks if b.text]
     title, blocks = _take_title(blocks, tidy_line(title))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
@@ -256,7 +258,7 @@ def build_document(blocks: list[Block], title: str = "") -> Document:
     if opening.blocks or opening.children:
         sections.insert(0, opening)
     lines = [b.text for b in blocks]
-    declared, history = declared_date("\n".join(lines))
+    declared, history = declared_date(lines)
     return Document(title=title, sections=sections, declared_date=declared,
                     version_history=history, language=detect_language(lines),
                     truncated=looks_truncated(blocks))
@@ -282,16 +284,14 @@ def _take_title(blocks: list[Block], title: str) -> tuple[str, list[Block]]:
         title = title or first.text
         blocks = [b for b in blocks if b is not first]
     out = []
-    seen_section = False
-    for b in blocks:
-        if b.kind == "heading" and not seen_section:
-            if _restates_title(b.text, title) or (not title and TITLE_WORDS.search(b.text) and b is blocks[0]):
-                title = title or b.text
-                if not out:
-                    continue  # the title itself
-                b = Block("para", b.text)
-            else:
-                seen_section = True
+    for i, b in enumerate(blocks):
+        if b.kind == "heading":
+            if not (_restates_title(b.text, title) or (not title and TITLE_WORDS.search(b.text) and i == 0)):
+                return title, out + blocks[i:]  # the first section
+            title = title or b.text
+            if not out:
+                continue  # the title itself
+            b = Block("para", b.text)
         out.append(b)
     return title, out
 
@@ -348,26 +348,47 @@ def find_date(text: str) -> str | None:
     return best[1] if best else None
 
 
-def declared_date(text: str) -> tuple[str | None, list[str]]:
+def declared_date(lines: list[str]) -> tuple[str | None, list[str]]:
     """The date a policy states for itself ('Last updated May 16, 2024', 'Effective
     2025-06-01', 'Version 2, dated November 14, 2024'), and any version history lines.
 
     The latest version in a version history wins; otherwise the first dated cue.
     """
-    lower = text.lower()
-    # patterns are run on the lower-cased text (three times faster) when it lines up with the text
-    aligned = len(lower) == len(text)
-    history = [text[m.start():m.end()].strip() for m in (VERSION_DATED_LOWER.finditer(lower) if aligned else
-               VERSION_DATED.finditer(text))] if "dated" in lower else []
+    history: list[str] = []
+    first_cued = None
+    for i, line in enumerate(lines):
+        cue_ends, entries = _line_dates(line)
+        history.extend(entries)
+        for end in cue_ends if first_cued is None else ():
+            first_cued = find_date(_following(lines, i, end, 60))
+            if first_cued:
+                break
     dated_versions = [(d, h) for h in history if (d := find_date(h))]
     if dated_versions:
         return max(dated_versions)[0], history
-    cues = DATE_CUE_LOWER.finditer(lower) if aligned else DATE_CUE.finditer(text)
-    for match in cues:
-        found = find_date(text[match.end():match.end() + 60])
-        if found:
-            return found, history
-    return None, history
+    return first_cued, history
+
+
+@lru_cache(maxsize=4096)
+def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Where the date cues of one line end, and the version history entries it holds.
+    Remembered: along a history most lines recur."""
+    lower = line.lower()
+    # patterns are run on the lower-cased text (three times faster) when it lines up with the text
+    aligned = len(lower) == len(line)
+    entries = tuple(line[m.start():m.end()].strip() for m in (
+        VERSION_DATED_LOWER.finditer(lower) if aligned else VERSION_DATED.finditer(line))) if "dated" in lower else ()
+    cue_ends = tuple(m.end() for m in (DATE_CUE_LOWER.finditer(lower) if aligned else DATE_CUE.finditer(line)))
+    return cue_ends, entries
+
+
+def _following(lines: list[str], i: int, start: int, size: int) -> str:
+    """``size`` characters of the text from ``start`` in line ``i`` on, lines joined by newlines."""
+    text = lines[i][start:start + size]
+    while len(text) < size and i + 1 < len(lines):
+        i += 1
+        text += "\n" + lines[i]
+    return text[:size]
 
 
 STOPWORDS = {
@@ -394,17 +415,18 @@ LANGUAGE_WORDS = 3000  # the first words of a text tell its language
 def detect_language(lines: list[str]) -> str | None:
     """The language whose common words are commonest in the first words of the text (enough
     to tell a policy from its translation), or None for too little text."""
-    words, counts = 0, [0] * len(STOPWORDS)
+    words, sample = 0, []
     for line in lines:
         n, found = _language_words(line)
         if words + n > LANGUAGE_WORDS:  # this line completes the sample: count its first words
             n, found = _count_language_words(LETTERS.findall(line.lower())[:LANGUAGE_WORDS - words])
         words += n
-        counts = [a + b for a, b in zip(counts, found)]
+        sample.append(found)
         if words >= LANGUAGE_WORDS:
             break
     if words < 20:
         return None
+    counts = [sum(column) for column in zip(*sample)]
     best = max(counts)
     return list(STOPWORDS)[counts.index(best)] if best >= 0.05 * words else None
 

@@ -151,11 +151,18 @@ def version_document(store: Store, policy: PolicyConfig, version: Version) -> Do
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     with _collector_paused():
-        captures = store.captures(policy.name)
-        docs = documents(store, policy, captures)
-        history = derive(captures, docs)
-        describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
+        history = _derived(store, policy)
     store.replace_history(policy.name, history.versions, history.changes, history.assignments)
+    return history
+
+
+def _derived(store: Store, policy: PolicyConfig) -> History:
+    """The history and its diffs. The documents are dropped on return, before the collector
+    resumes: else its first pass walks every object they hold."""
+    captures = store.captures(policy.name)
+    docs = documents(store, policy, captures)
+    history = derive(captures, docs)
+    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
     return history
 
 
@@ -164,13 +171,16 @@ def _collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a history is derived. The documents of every
     capture stay in memory meanwhile, and the collector kept walking all of them: a sixth of
     a rebuild's time. Documents hold no reference cycles; whatever else does is collected
-    once the collector is back on."""
+    by the collector's next full pass: what was made meanwhile goes straight to its oldest
+    generation (freeze, then unfreeze), not through a first young pass over all of it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

@@ -130,7 +130,9 @@ def _declares_headings(stripped_lines: list[str]) -> bool:
                 following[:1] in SETEXT_MARKS and SETEXT.match(following) and heading_like(line)
                 and not SEPARATOR.match(line)):
             count += 1
-    return count >= 2
+            if count == 2:
+                return True
+    return False
 
 
 def _list_item(line: str) -> re.Match | None:
