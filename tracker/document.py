@@ -75,8 +75,9 @@ class Document:
 
     @cached_property
     def folded(self) -> str:
-        # the text is made of tidied blocks: only folding is left to do
-        return _fold(self.text)
+        # the text is made of tidied blocks: only folding is left to do, line by line, as
+        # along a history most lines recur (the same as folding the whole text)
+        return " ".join(filter(None, map(_fold_line, self.text.split("\n"))))
 
     @cached_property
     def text_hash(self) -> str:
@@ -175,6 +176,9 @@ def _fold(text: str) -> str:
     if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " ":
         return line
     return " ".join(line.split())
+
+
+_fold_line = lru_cache(maxsize=4096)(_fold)
 
 
 def unarchive_urls(text: str) -> str:

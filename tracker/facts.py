@@ -351,13 +351,18 @@ def _collected(document: Document) -> list[str]:
     """The items listed under a section about what is collected, each by its lead words."""
     out = []
     for section in document.all_sections():
-        if not COLLECT_HEADING.search(section.heading):
+        if not _about_collection(section.heading):
             continue
         for block in _own_and_child_items(section):
             lead = re.split(r"[:;.–—(]| - ", block, maxsplit=1)[0].strip()
             if 0 < len(lead.split()) <= 8:
                 out.append(lead[0].upper() + lead[1:])
     return out
+
+
+@lru_cache(maxsize=2048)
+def _about_collection(heading: str) -> bool:
+    return bool(COLLECT_HEADING.search(heading))
 
 
 def _own_and_child_items(section: Section) -> list[str]:
