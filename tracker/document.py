@@ -64,20 +64,25 @@ class Document:
     # The text and its hash are read many times by diffs and facts; a document is not
     # changed once built, so they are computed once.
     @cached_property
-    def text(self) -> str:
-        """The plain text, tidied: what diffs and facts are computed on."""
+    def lines(self) -> list[str]:
+        """The headings (with their numbers) and blocks, in order."""
         lines = []
         for section in self.all_sections():
             if section.heading:
                 lines.append(_numbered(section))
             lines.extend(b.text for b in section.blocks)
-        return "\n".join(lines)
+        return lines
+
+    @cached_property
+    def text(self) -> str:
+        """The plain text, tidied: what diffs and facts are computed on."""
+        return "\n".join(self.lines)
 
     @cached_property
     def folded(self) -> str:
         # the text is made of tidied blocks: only folding is left to do, line by line, as
         # along a history most lines recur (the same as folding the whole text)
-        return " ".join(filter(None, map(_fold_line, self.text.split("\n"))))
+        return " ".join(filter(None, map(_fold_line, self.lines)))
 
     @cached_property
     def text_hash(self) -> str:

@@ -369,7 +369,7 @@ def assess(document: Document) -> str | None:
         return f"no policy text ({words} words)"
     needed = math.ceil(MIN_POLICY_WORDS * words)
     terms = 0
-    for line in document.text.split("\n"):
+    for line in document.lines:
         terms += _policy_terms(line)
         if terms >= needed:  # enough is enough
             return None

@@ -197,6 +197,11 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# Documents and section diffs are the store's largest JSON, written by the hundred in a
+# rebuild; they are plain trees made here (no cycles), so the encoder need not look for any.
+_LARGE_JSON = json.JSONEncoder(check_circular=False)
+
+
 class Store:
     """The Python API over the SQLite file; the CLI is a thin layer on top of it."""
 
@@ -358,7 +363,7 @@ class Store:
             "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (sha256, extractor, document.text_hash if document else None,
              document.word_count if document else 0, document.language if document else None,
-             reason, json.dumps(document_to_dict(document)) if document else None))
+             reason, _LARGE_JSON.encode(document_to_dict(document)) if document else None))
 
     # -- derived history -------------------------------------------------------------------
 
@@ -382,7 +387,7 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
                      c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
-                     json.dumps(c.details) if c.details is not None else None))
+                     _LARGE_JSON.encode(c.details) if c.details is not None else None))
             self.db.conn.executemany(
                 "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                 [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
