@@ -218,6 +218,7 @@ def rebuild_speed() -> None:
         store = Store(Path(tmp) / "bench.db")
         policies = []
         for name, versions, folder in histories():
+            name = f"{folder.parent.name}-{name}"  # two sources may record the same policy
             policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
             policies.append(policy)
             store.sync_policies([policy])

@@ -336,6 +336,8 @@ DATE_CUE = re.compile(
 
 
 DATE_CUE_LOWER = re.compile(DATE_CUE.pattern)
+DATE_CUE_WORDS = ("updated", "modified", "revised", "changed", "effective", "dated", "date of", "valid ", "as of",
+                  "in force")  # a line has a date cue only if it has one of these
 VERSION_DATED = re.compile(r"version\s+\d+(?:\.\d+)*,?\s+dated\s+[^\n]{4,40}", re.I)
 VERSION_DATED_LOWER = re.compile(VERSION_DATED.pattern)
 
@@ -387,6 +389,8 @@ def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     aligned = len(lower) == len(line)
     entries = tuple(line[m.start():m.end()].strip() for m in (
         VERSION_DATED_LOWER.finditer(lower) if aligned else VERSION_DATED.finditer(line))) if "dated" in lower else ()
+    if not any(map(lower.__contains__, DATE_CUE_WORDS)):  # most lines: cheaper than the pattern
+        return (), entries
     cue_ends = tuple(m.end() for m in (DATE_CUE_LOWER.finditer(lower) if aligned else DATE_CUE.finditer(line)))
     return cue_ends, entries
 

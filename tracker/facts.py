@@ -325,12 +325,15 @@ def _other_companies(companies: list[tuple[str, str]], document: Document) -> li
     company named most often."""
     own = {w.lower() for w in re.findall(r"\w+", document.title)}
     if companies:
-        lower = document.text.lower()
+        lower = "\n".join(map(_lower_line, document.lines))  # as document.text.lower(), line by line
         mentions = {first: lower.count(first) for first in dict.fromkeys(first for first, _ in companies)}
         publisher = max(mentions, key=mentions.get)
         if mentions[publisher] >= 3:
             own.add(publisher)
     return [name for first, name in companies if first not in own]
+
+
+_lower_line = lru_cache(maxsize=4096)(str.lower)  # remembered: along a history most lines recur
 
 
 def _known_parties(text: str) -> tuple[str, ...]:
