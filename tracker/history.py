@@ -49,15 +49,16 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
     extractor = extractor_id(policy)
     settings = ExtractSettings(policy.selector, tuple(policy.remove))
     out: dict[str, Extracted] = {}
+    new: dict[str, Extracted] = {}
     for capture in captures:
         sha = capture.sha256
         if sha is None or sha in out or not capture.ok:
             continue
         cached = store.cached_document(sha, extractor)
         if cached is None:
-            cached = _extract(store.body(sha), capture, settings)
-            store.save_document(sha, extractor, *cached)
+            cached = new[sha] = _extract(store.body(sha), capture, settings)
         out[sha] = cached
+    store.save_documents(extractor, new)
     return out
 
 

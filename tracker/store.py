@@ -357,13 +357,16 @@ class Store:
         document.__dict__["text_hash"], document.__dict__["word_count"] = row[2], row[3]
         return document, row[1]
 
-    def save_document(self, sha256: str, extractor: str, document: Document | None, reason: str | None) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO documents (sha256, extractor, text_sha256, word_count, language, "
-            "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sha256, extractor, document.text_hash if document else None,
-             document.word_count if document else 0, document.language if document else None,
-             reason, _LARGE_JSON.encode(document_to_dict(document)) if document else None))
+    def save_documents(self, extractor: str, documents: dict[str, tuple[Document | None, str | None]]) -> None:
+        """Cache extractions: body sha256 -> (document, None) or (None, reason)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO documents (sha256, extractor, text_sha256, word_count, language, "
+                "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(sha256, extractor, document.text_hash if document else None,
+                  document.word_count if document else 0, document.language if document else None,
+                  reason, _LARGE_JSON.encode(document_to_dict(document)) if document else None)
+                 for sha256, (document, reason) in documents.items()])
 
     # -- derived history -------------------------------------------------------------------
 
