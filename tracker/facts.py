@@ -82,7 +82,7 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "law": _laws(sentences),
         "third party": _known_parties(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
-        "shares data": _stance(sentences, SHARE_WORD, SHARE),
+        "shares data": _stance(sentences, SHARE_WORD, SHARE) if _any_in(sentences.lower, SHARE_WITH) else (),
         "companies": _companies(text),
     }
     return {name: values for name, values in found.items() if values}
@@ -199,7 +199,12 @@ AGE = re.compile(
 TWO_DIGITS = re.compile(r"\b\d{1,2}\b")
 
 
+AGE_WORDS = ("age", "old", "child", "minor", "teen", "under")  # one is in every AGE_CUE
+
+
 def _ages(sentences: Sentences) -> tuple[str, ...]:
+    if not DIGIT.search(sentences.lower) or not _any_in(sentences.lower, AGE_WORDS):
+        return ()  # most blocks: cheaper than looking for numbers sentence by sentence
     out = []
     for sentence in sentences.containing(TWO_DIGITS):
         if not AGE_CUE.search(sentence):
@@ -404,6 +409,11 @@ NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|nâ€
 
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
+SHARE_WITH = ("advertis", "marketing", "third")  # one is in every SHARE statement
+
+
+def _any_in(lower: str, words: tuple[str, ...]) -> bool:
+    return any(map(lower.__contains__, words))
 
 
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
