@@ -106,6 +106,37 @@ def test_a_split_section_lists_its_parts():
     assert changed(result) == {"Sharing": "split"}
 
 
+def test_many_unmatched_sections_find_their_homes_through_the_index_as_without_it(monkeypatch):
+    # Twelve short sections cut out of one long one: past INDEX_PARTS parts, shared word pairs
+    # are counted through an index; the alignment must not depend on which way they were counted.
+    topics = ["cookies", "analytics", "payments", "support", "marketing", "security", "children", "transfers",
+              "retention", "rights", "contact", "changes"]
+    paragraphs = [f"Our {t} practice: we handle {t} data with care, we review the {t} rules every year, "
+                  f"and we tell you how {t} information is used." for t in topics]
+    old = md(BASE[0], ("Everything else", "\n\n".join(paragraphs)))
+    new = md(BASE[0], *[(t.title(), p) for t, p in zip(topics, paragraphs)])
+    results = []
+    for threshold in (1, 1000):
+        monkeypatch.setattr(diffmod, "INDEX_PARTS", threshold)
+        results.append(diff_documents(old, new).to_dict())
+    assert results[0] == results[1]
+    (split,) = [s for s in results[0]["sections"] if s["status"] == "split"]
+    assert split["old_heading"] == "Everything else" and split["parts"] == [t.title() for t in topics]
+
+
+def test_a_heading_used_many_times_pairs_each_section_with_its_own():
+    # An FAQ repeating "Details" under each question: one answer changes, the others do not move.
+    questions = [(f"Question {i}", f"Answer number {i} explains how we handle this kind of request in detail.")
+                 for i in range(1, 9)]
+    def faq(answers):
+        text = "# Acme Privacy Policy\n\nLast updated: May 1, 2024\n\n"
+        return parse_text(text + "\n\n".join(f"## {q}\n\nIntro.\n\n### Details\n\n{a}" for q, a in answers))
+    new = list(questions)
+    new[4] = ("Question 5", questions[4][1].replace("in detail", "in a few words"))
+    result = diff_documents(faq(questions), faq(new))
+    assert [(s.status, s.new_path) for s in result.sections if s.changed] == [("modified", ["Question 5"])]
+
+
 def test_merged_sections_list_their_parts():
     new = [BASE[0], ("Use and Sharing", BODIES["use"] + "\n\n" + BODIES["share"]), BASE[3], BASE[4]]
     result = diff_documents(md(*BASE), md(*new))
@@ -130,6 +161,15 @@ def test_word_diff_works_on_whole_words():
     assert [op for op in ops if op[0] != "="] == [("-", "30"), ("+", "90"), ("-", "leave"), ("+", "go")]
     assert "".join(t for op, t in ops if op != "+") == "We keep data for 30 days after you leave."
     assert "".join(t for op, t in ops if op != "-") == "We keep data for 90 days after you go."
+
+
+def test_word_diff_is_the_same_when_the_token_characters_run_out(monkeypatch):
+    old, new = seed("001").text, seed("000").text
+    fresh = word_diff(old, new)
+    monkeypatch.setattr(diffmod.Codes, "SIZE", 300)  # fewer characters than the texts have tokens
+    diffmod._WORD_CODES.clear()
+    assert word_diff(old, new) == fresh
+    assert len(diffmod._WORD_CODES) <= 300
 
 
 def test_word_diff_is_deterministic_and_has_no_time_limit(monkeypatch):
@@ -182,6 +222,14 @@ def test_facts_read_ages_laws_parties_and_selling():
     assert found["third party"] == ["Google Analytics", "Stripe"] and found["sells data"] == ["no"]
     assert found["data collected"] == ["Contact details", "Device data"]
     assert found["declared date"] == ["2024-01-02"]
+
+
+def test_known_services_are_whole_words_and_laws_are_found_in_any_case():
+    doc = parse_text("# Policy\n\n## Partners\n\nOur stripes are blue. We host on Zoomify, bill with Stripe-like "
+                     "tools and meet on Zoom. Under the uk gdpr and Cal-OPPA you may ask.")
+    found = facts(doc)
+    assert found["third party"] == ["Zoom"]
+    assert found["law"] == ["CalOPPA", "GDPR", "UK GDPR"]
 
 
 def test_a_company_name_does_not_run_from_a_heading_into_its_text():

@@ -107,6 +107,17 @@ def test_seed_004_kromtech_number_alone_and_separators():
     assert "Information Provided by You" in children(doc, "Personal Information We Collect")
 
 
+@pytest.mark.parametrize("text, declared", [
+    ("Last updated:\n\nMay 16, 2024\n\nWe collect your name.", "2024-05-16"),  # the date in the next paragraph
+    ("Effective as of 1 March 2023. This policy replaces the one effective 2019-01-01.", "2023-03-01"),
+    ("Our rules changed on 2020-02-02.\n\nLAST MODIFIED 12/31/2021", "2021-12-31"),  # a cue, not any date
+    ("Version 1, dated October 31, 2024\n\nVersion 2, dated November 14, 2024", "2024-11-14"),  # the latest
+    ("We updated our partners list.\n\nWe keep data for 30 days.", None),  # a cue word with no date after it
+])
+def test_the_declared_date_is_the_date_after_a_cue(text, declared):
+    assert parse_text(f"# Privacy Policy\n\n{text}\n\n## Contact\n\nWrite to us.").declared_date == declared
+
+
 # --- HTML --------------------------------------------------------------------------------
 
 def test_html_automatic_mode_keeps_the_policy_and_drops_the_page_around_it():
