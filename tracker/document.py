@@ -370,10 +370,8 @@ def declared_date(lines: list[str]) -> tuple[str | None, list[str]]:
     for i, line in enumerate(lines):
         cue_ends, entries = _line_dates(line)
         history.extend(entries)
-        for end in cue_ends if first_cued is None else ():
-            first_cued = find_date(_following(lines, i, end, 60))
-            if first_cued:
-                break
+        if first_cued is None:
+            first_cued = next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)
     dated_versions = [(d, h) for h in history if (d := find_date(h))]
     if dated_versions:
         return max(dated_versions)[0], history
@@ -395,13 +393,17 @@ def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return cue_ends, entries
 
 
-def _following(lines: list[str], i: int, start: int, size: int) -> str:
-    """``size`` characters of the text from ``start`` in line ``i`` on, lines joined by newlines."""
-    text = lines[i][start:start + size]
-    while len(text) < size and i + 1 < len(lines):
+CUE_REACH = 60  # characters after a date cue in which its date is looked for
+
+
+def _after(lines: list[str], i: int, start: int) -> str:
+    """The text after position ``start`` of line ``i`` (lines joined by newlines), as far as a
+    date cue reaches."""
+    text = lines[i][start:start + CUE_REACH]
+    while len(text) < CUE_REACH and i + 1 < len(lines):
         i += 1
         text += "\n" + lines[i]
-    return text[:size]
+    return text[:CUE_REACH]
 
 
 STOPWORDS = {

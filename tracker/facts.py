@@ -129,6 +129,11 @@ class Sentences:
         return out
 
 
+def _any_in(lower: str, words: tuple[str, ...]) -> bool:
+    """Whether one of ``words`` is in the text: a cheap test before a slow pattern."""
+    return any(map(lower.__contains__, words))
+
+
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 # --- postal addresses ----------------------------------------------------------------------
@@ -271,6 +276,7 @@ LAWS = [
     _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
 ]
 
+
 def _finder(words: Iterable[str]) -> ahocorasick.Automaton:
     """Finds every one of ``words`` in a text in one pass (Aho-Corasick): searching the text
     for each of sixty law names in turn was the largest part of reading facts."""
@@ -410,10 +416,6 @@ NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|nâ€
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
 SHARE_WITH = ("advertis", "marketing", "third")  # one is in every SHARE statement
-
-
-def _any_in(lower: str, words: tuple[str, ...]) -> bool:
-    return any(map(lower.__contains__, words))
 
 
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:

@@ -152,18 +152,11 @@ def version_document(store: Store, policy: PolicyConfig, version: Version) -> Do
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     with _collector_paused():
-        history = _derived(store, policy)
+        captures = store.captures(policy.name)
+        docs = documents(store, policy, captures)
+        history = derive(captures, docs)
+        describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
     store.replace_history(policy.name, history.versions, history.changes, history.assignments)
-    return history
-
-
-def _derived(store: Store, policy: PolicyConfig) -> History:
-    """The history and its diffs. The documents are dropped on return, before the collector
-    resumes: else its first pass walks every object they hold."""
-    captures = store.captures(policy.name)
-    docs = documents(store, policy, captures)
-    history = derive(captures, docs)
-    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
     return history
 
 
