@@ -2,7 +2,8 @@
 
 Prints:
 - rebuild speed: versions and changes derived per second from a store of all the histories
-  (each source's recording of a policy is one policy), run first, in a process of its own;
+  (each source's recording of a policy is one policy), then from the raw HTML pages of the
+  snapshot histories; each first, in a process of its own;
 - on the Markdown histories (Open Terms Archive), for consecutive versions: precision and
   recall of "which sections changed" against the sections read off the Markdown's own
   headings (ATX and setext), comparing their visible text (floor 0.95 each);
@@ -12,7 +13,7 @@ Prints:
 - time per consecutive pair (median, 95th percentile, worst) with diff-match-patch and with
   fast-diff-match-patch when installed; the same worst pair diffed as one whole document.
 
-Usage: python benchmarks/diff.py [CORPUS_DIR] [--rebuild-only]
+Usage: python benchmarks/diff.py [CORPUS_DIR] [--rebuild-only | --html-rebuild-only]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tracker.document import split_number
 from tracker.extract import ExtractSettings, assess, extract
 from tracker.textparse import ATX, SETEXT, parse_text
 
-ARGS = [a for a in sys.argv[1:] if a != "--rebuild-only"]
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 CORPUS = Path(ARGS[0]) if ARGS else Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
@@ -210,26 +211,10 @@ def noise() -> None:
 
 
 def rebuild_speed() -> None:
-    from tracker.config import PolicyConfig
-    from tracker.history import rebuild
-    from tracker.models import Capture
-    from tracker.store import Store
-
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.db")
-        policies = []
-        for name, versions, folder in histories():
-            name = f"{folder.parent.name}-{name}"  # two sources may record the same policy
-            policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
-            policies.append(policy)
-            store.sync_policies([policy])
-            for v in versions:
-                path = folder / v["file"]
-                if path.exists():
-                    stamp = v["date"].replace("Z", ".000Z")
-                    store.add_capture(Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
-                                              status=200, sha256=None, fetched_at=stamp, content_type="text/markdown",
-                                              format="text"), path.read_bytes())
+        markdown = [(f"{folder.parent.name}-{name}",  # two sources may record the same policy
+                     [(v["date"], folder / v["file"]) for v in versions]) for name, versions, folder in histories()]
+        store, policies, _ = _filled_store(Path(tmp) / "markdown.db", markdown, "text")
         for label in ("first (extracts every text, diffs every change)",
                       "again (nothing new: documents and diffs reused)",
                       "with every diff redone (documents cached)"):
@@ -238,14 +223,7 @@ def rebuild_speed() -> None:
                 diffmod._READINGS.clear()
                 for remembered in (diffmod._read_text, diffmod.heading_key, diffmod._unit_key, factsmod._block_facts):
                     remembered.cache_clear()
-            # per policy: versions, changes, seconds, mean words per version
-            runs = []
-            for policy in policies:
-                start = time.perf_counter()
-                history = rebuild(store, policy)
-                words = [v.word_count or 0 for v in history.versions]
-                runs.append((len(history.versions), len(history.changes), time.perf_counter() - start,
-                             sum(words) / max(len(words), 1)))
+            runs = _rebuild_all(store, policies)
             print(f"rebuild {label}:")
             for scope, chosen in (("all histories", runs),
                                   ("policies of typical length (under 5,000 words)", [r for r in runs if r[3] < 5000])):
@@ -256,15 +234,74 @@ def rebuild_speed() -> None:
         store.close()
 
 
+def html_rebuild_speed() -> None:
+    """The raw pages Open Terms Archive fetched: HTML, as captures are, with the pages whose
+    markup alone changed (each is read to find its text unchanged)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = []
+        for meta_path in sorted(CORPUS.glob("ota-*-snapshots/*/meta.json")):
+            meta = json.loads(meta_path.read_text())
+            pages.append((f"{meta_path.parent.parent.name}-{meta_path.parent.name}",
+                          [(v["date"], meta_path.parent / v["file"]) for v in meta["versions"]]))
+        store, policies, captures = _filled_store(Path(tmp) / "html.db", pages, "html")
+        runs = _rebuild_all(store, policies)
+        versions, changes, elapsed = (sum(r[i] for r in runs) for i in range(3))
+        words = sum(r[0] * r[3] for r in runs) / max(versions, 1)
+        print(f"rebuild first, raw HTML pages: {len(policies)} histories, {captures} captures, {versions} versions "
+              f"({words:,.0f} words on average) and {changes} changes in {elapsed:.1f} s: "
+              f"{versions / elapsed:.0f} versions/s, {captures / elapsed:.0f} captures/s")
+        store.close()
+
+
+def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]], fmt: str):
+    """A store holding each history's files as captures: (store, policies, captures stored)."""
+    from tracker.config import PolicyConfig
+    from tracker.models import Capture
+    from tracker.store import Store
+
+    store, policies, stored = Store(path), [], 0
+    for name, files in histories:
+        policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
+        policies.append(policy)
+        store.sync_policies([policy])
+        for date, file in files:
+            if file.exists():
+                stamp = date.replace("Z", ".000Z")
+                store.add_capture(Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
+                                          status=200, sha256=None, fetched_at=stamp, format=fmt,
+                                          content_type="text/html" if fmt == "html" else "text/markdown"),
+                                  file.read_bytes())
+                stored += 1
+    return store, policies, stored
+
+
+def _rebuild_all(store, policies) -> list[tuple[int, int, float, float]]:
+    """Per policy: versions, changes, seconds, mean words per version."""
+    from tracker.history import rebuild
+
+    runs = []
+    for policy in policies:
+        start = time.perf_counter()
+        history = rebuild(store, policy)
+        words = [v.word_count or 0 for v in history.versions]
+        runs.append((len(history.versions), len(history.changes), time.perf_counter() - start,
+                     sum(words) / max(len(words), 1)))
+    return runs
+
+
 if __name__ == "__main__":
     if "--rebuild-only" in sys.argv:
         rebuild_speed()
         sys.exit(0)
-    # The rebuild is timed as a user runs it: in a process of its own, not one holding the
-    # documents and caches of the measures below (which made it 10 to 15% slower), and
-    # first, before minutes of other work have slowed the machine down.
+    if "--html-rebuild-only" in sys.argv:
+        html_rebuild_speed()
+        sys.exit(0)
+    # Rebuilds are timed as a user runs them: in a process of their own, not one holding the
+    # documents and caches of other measures (which made them 10 to 20% slower), and first,
+    # before minutes of other work have slowed the machine down.
     import subprocess
-    subprocess.run([sys.executable, __file__, str(CORPUS), "--rebuild-only"], check=True)
+    for flag in ("--rebuild-only", "--html-rebuild-only"):
+        subprocess.run([sys.executable, __file__, str(CORPUS), flag], check=True)
     # Pairs are timed as a rebuild meets them: with the cycle collector paused (see
     # tracker.history.rebuild), not walking every document this process holds.
     gc.disable()
