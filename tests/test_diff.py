@@ -4,6 +4,7 @@ and the diff / history / export / rebuild commands."""
 from __future__ import annotations
 
 import json
+import sys
 
 from conftest import FIXTURES, Page, policy_html, run_cli, write_config
 from tracker import diff as diffmod
@@ -167,9 +168,23 @@ def test_word_diff_is_the_same_when_the_token_characters_run_out(monkeypatch):
     old, new = seed("001").text, seed("000").text
     fresh = word_diff(old, new)
     monkeypatch.setattr(diffmod.Codes, "SIZE", 300)  # fewer characters than the texts have tokens
-    diffmod._WORD_CODES.clear()
     assert word_diff(old, new) == fresh
-    assert len(diffmod._WORD_CODES) <= 300
+    assert len(diffmod._thread.word_codes) <= 300
+
+
+def test_word_diffs_in_threads_at_once_are_the_diffs_of_one_thread(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+    monkeypatch.setattr(diffmod.Codes, "SIZE", 50)  # tables start again all the time
+    pairs = [(seed("001").text, seed("000").text), (seed("002").text, seed("003").text),
+             (seed("004").text, seed("001").text)] * 12
+    alone = [word_diff(a, b) for a, b in pairs]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: a shared table would be torn
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(lambda pair: word_diff(*pair), pairs)) == alone
+    finally:
+        sys.setswitchinterval(switching)
 
 
 def test_word_diff_is_deterministic_and_has_no_time_limit(monkeypatch):

@@ -16,6 +16,7 @@ sections the earlier ones left unmatched:
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -619,15 +620,18 @@ class Codes(dict):
 
 
 # Words and punctuation recur from paragraph to paragraph and from version to version: their
-# characters are kept (until the areas run out), not numbered again for every paragraph.
-_WORD_CODES = Codes()
+# characters are kept (until the areas run out), not numbered again for every paragraph; one
+# table per thread (the daemon checks several policies at once), as a table must not change
+# in the middle of a diff.
+_thread = threading.local()
 
 
 def _token_diff(old: str, new: str) -> list[Op]:
     old_tokens, new_tokens = TOKEN.findall(old), TOKEN.findall(new)
-    if len(_WORD_CODES) + len(old_tokens) + len(new_tokens) > Codes.SIZE:
-        _WORD_CODES.clear()
-    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, _WORD_CODES)]
+    codes = getattr(_thread, "word_codes", None)
+    if codes is None or len(codes) + len(old_tokens) + len(new_tokens) > Codes.SIZE:
+        codes = _thread.word_codes = Codes()
+    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, codes)]
 
 
 def _diff_tokens(old: list[str], new: list[str], codes: Codes) -> list[tuple[str, list[str]]]:
