@@ -107,6 +107,13 @@ def test_seed_004_kromtech_number_alone_and_separators():
     assert "Information Provided by You" in children(doc, "Personal Information We Collect")
 
 
+def test_links_without_text_to_an_anchor_or_a_script_show_nothing():
+    doc = parse_text("# Privacy Policy\n\n## [](#the-short-version)The short version\n\nWe keep little. "
+                     "[](javascript:void(0))Write to [](mailto:privacy@example.com) or see [our terms](/terms).")
+    assert [s.heading for s in doc.sections] == ["The short version"]
+    assert doc.sections[0].text == "We keep little. Write to mailto:privacy@example.com or see our terms."
+
+
 @pytest.mark.parametrize("text, declared", [
     ("Last updated:\n\nMay 16, 2024\n\nWe collect your name.", "2024-05-16"),  # the date in the next paragraph
     ("Effective as of 1 March 2023. This policy replaces the one effective 2019-01-01.", "2023-03-01"),

@@ -214,8 +214,9 @@ def _continues(previous: str, text: str, previous_line: str) -> bool:
         and text[:1].islower()
 
 
-INLINE_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
-INLINE_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+LINK_TARGET = r"\(((?:[^()\s]|\([^()\s]*\))*)(?:\s+\"[^\"]*\")?\)"  # an address may hold (one level of) brackets
+INLINE_IMAGE = re.compile(r"!\[([^\]]*)\]" + LINK_TARGET)
+INLINE_LINK = re.compile(r"\[([^\]]*)\]" + LINK_TARGET)
 
 
 BOLD = re.compile(r"(\*\*|__)(.+?)\1")
@@ -224,15 +225,21 @@ UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)"
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 
 
+def _bare_link(url: str) -> str:
+    """What a link without text shows: its address, except for an anchor in the page
+    ('[](#the-short-version)' before a heading) or a script, which show nothing (as in HTML)."""
+    return "" if url.startswith(("#", "javascript:")) else url
+
+
 @lru_cache(maxsize=4096)
 def clean_inline(text: str) -> str:
-    """Markdown inline markup to plain text: links keep their text, images their alternative
-    text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
+    """Markdown inline markup to plain text: links keep their text (see _bare_link), images
+    their alternative text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
     have none; and as this runs on every line, and along a history most lines recur, it is
     remembered.)"""
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
-        text = INLINE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+        text = INLINE_LINK.sub(lambda m: m.group(1) or _bare_link(m.group(2)), text)
     if "**" in text or "__" in text:
         text = BOLD.sub(r"\2", text)
     if "*" in text:
