@@ -41,7 +41,7 @@ CHROME = re.compile(
     re.I)
 NEVER_CHROME = {"html", "body", "main", "article", "p", "li", "td", "th", "tr", "table",
                 "h1", "h2", "h3", "h4", "h5", "h6"}
-CONTENT_SELECTORS = [CSSSelector(selector) for selector in (  # compiled once: a tenth of reading a page
+CONTENT_SELECTORS = [CSSSelector(selector) for selector in (  # compiled once, not for every page
     "main article", "article", "main", "[role=main]", "#content", ".content", "#main", ".main", "#main-content",
     ".main-content", ".privacy-policy", "#privacy-policy")]
 NAMED = lxml.etree.XPath("//*[@id or @class or @role]")  # elements that can be named as page chrome
