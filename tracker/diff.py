@@ -277,9 +277,7 @@ def align(old: list[Unit], new: list[Unit]) -> Alignment:
 
     def take(pairs: list[tuple[Unit, Unit]]) -> None:
         result.pairs.extend(pairs)
-        taken = {unit for pair in pairs for unit in pair}
-        free_old[:] = [u for u in free_old if u not in taken]
-        free_new[:] = [u for u in free_new if u not in taken]
+        free_old[:], free_new[:] = _unpaired(free_old, pairs), _unpaired(free_new, pairs)
 
     take(_same_heading(free_old, free_new))
     take(_best_pairs(free_old, free_new, _fuzzy_heading_score))
@@ -324,8 +322,12 @@ def _same_place_and_text(old: list[Unit], new: list[Unit]) -> tuple[list[tuple[U
         twins = waiting.get((tuple(a.path), a.shingles))
         if twins:
             pairs.append((a, twins.pop(0)))
+    return pairs, _unpaired(old, pairs), _unpaired(new, pairs)
+
+
+def _unpaired(units: list[Unit], pairs: list[tuple[Unit, Unit]]) -> list[Unit]:
     paired = {unit for pair in pairs for unit in pair}
-    return pairs, [a for a in old if a not in paired], [b for b in new if b not in paired]
+    return [u for u in units if u not in paired]
 
 
 def _fuzzy_heading_score(a: Unit, b: Unit) -> float:

@@ -387,10 +387,15 @@ def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     aligned = len(lower) == len(line)
     entries = tuple(line[m.start():m.end()].strip() for m in (
         VERSION_DATED_LOWER.finditer(lower) if aligned else VERSION_DATED.finditer(line))) if "dated" in lower else ()
-    if not any(map(lower.__contains__, DATE_CUE_WORDS)):  # most lines: cheaper than the pattern
+    if not contains_any(lower, DATE_CUE_WORDS):  # most lines: cheaper than the pattern
         return (), entries
     cue_ends = tuple(m.end() for m in (DATE_CUE_LOWER.finditer(lower) if aligned else DATE_CUE.finditer(line)))
     return cue_ends, entries
+
+
+def contains_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether one of ``words`` is in the text: a cheap test before a slow pattern."""
+    return any(map(text.__contains__, words))
 
 
 CUE_REACH = 60  # characters after a date cue in which its date is looked for

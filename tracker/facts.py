@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 
 import ahocorasick
 
-from tracker.document import Document, Section
+from tracker.document import Document, Section, contains_any
 
 # The order facts are shown in.
 FACT_NAMES = ["declared date", "contact e-mail", "postal address", "retention", "minimum age",
@@ -82,7 +82,7 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "law": _laws(sentences),
         "third party": _known_parties(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
-        "shares data": _stance(sentences, SHARE_WORD, SHARE) if _any_in(sentences.lower, SHARE_WITH) else (),
+        "shares data": _stance(sentences, SHARE_WORD, SHARE) if contains_any(sentences.lower, SHARE_WITH) else (),
         "companies": _companies(text),
     }
     return {name: values for name, values in found.items() if values}
@@ -127,11 +127,6 @@ class Sentences:
                 out.append(self.text[self.starts[i]:end].strip())
                 last = i
         return out
-
-
-def _any_in(lower: str, words: tuple[str, ...]) -> bool:
-    """Whether one of ``words`` is in the text: a cheap test before a slow pattern."""
-    return any(map(lower.__contains__, words))
 
 
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -208,7 +203,7 @@ AGE_WORDS = ("age", "old", "child", "minor", "teen", "under")  # one is in every
 
 
 def _ages(sentences: Sentences) -> tuple[str, ...]:
-    if not DIGIT.search(sentences.lower) or not _any_in(sentences.lower, AGE_WORDS):
+    if not DIGIT.search(sentences.lower) or not contains_any(sentences.lower, AGE_WORDS):
         return ()  # most blocks: cheaper than looking for numbers sentence by sentence
     out = []
     for sentence in sentences.containing(TWO_DIGITS):

@@ -234,9 +234,9 @@ def _bare_link(url: str) -> str:
 @lru_cache(maxsize=4096)
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text (see _bare_link), images
-    their alternative text, emphasis and escapes go. (Each pattern runs only where its mark appears: most lines
-    have none; and as this runs on every line, and along a history most lines recur, it is
-    remembered.)"""
+    their alternative text, emphasis and escapes go. (Each pattern runs only where its mark
+    appears: most lines have none; and as this runs on every line, and along a history most
+    lines recur, it is remembered.)"""
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
         text = INLINE_LINK.sub(lambda m: m.group(1) or _bare_link(m.group(2)), text)
