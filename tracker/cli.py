@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import UserError
 from tracker.models import Version
-from tracker.store import Store
+from tracker.store import Store, database_problem
 
 
 @dataclass
@@ -50,13 +52,26 @@ class TrackerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as e:
-            if ctx.obj is not None and ctx.obj.verbose:
-                traceback.print_exc()
-            click.echo(f"error: {e}", err=True)
-            sys.exit(1)
+            _fail(ctx, str(e))
+        except sqlite3.Error as e:
+            problem = database_problem(ctx.obj.config.db_path, e) if ctx.obj is not None else None
+            if problem is None:
+                raise
+            _fail(ctx, problem)
+        except OSError as e:
+            if not e.filename:
+                raise
+            _fail(ctx, f"{e.filename}: {e.strerror or e}")
         except KeyboardInterrupt:
             click.echo("interrupted; everything stored so far is kept", err=True)
             sys.exit(130)
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    if ctx.obj is not None and ctx.obj.verbose:
+        traceback.print_exc()
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -103,9 +118,18 @@ def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is None:
         return None
     match = DATE_PREFIX.fullmatch(value.strip())
-    if not match:
+    year, month, day = match.groups() if match else (None, None, None)
+    if not match or not _real_date(int(year), int(month or 1), int(day or 1)):
         raise click.BadParameter(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     return "".join(g for g in match.groups() if g)
+
+
+def _real_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 @cli.command()
@@ -134,6 +158,8 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
                 changed inside it: a text that changes and changes back between two
                 fetched captures can be missed.
     """
+    if start and end and start.ljust(8, "0") > end.ljust(8, "9"):
+        raise click.BadParameter("--from is after --to: nothing can be in that period", param_hint="--from")
     job = Backfill(ctx.store, ctx.config, ArchiveClient(ctx.config.archive, ctx.config.fetch),
                    start, end, strategy, parse_every(every))
     failed = False
@@ -302,9 +328,15 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     """'2026-11-16' -> the stored timestamp of that day's start (UTC)."""
     if value is None:
         return None
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not _is_day(value.strip()):
         raise click.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD")
     return value.strip() + "T00:00:00.000Z"
+
+
+def _is_day(text: str) -> bool:
+    """A real calendar day written YYYY-MM-DD ('2022-02-30' is not one)."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    return bool(match) and _real_date(*(int(g) for g in match.groups()))
 
 
 @cli.command("digest")
@@ -324,6 +356,8 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
     change is sent once; technical changes never are. A failure keeps the digest pending for
     the next run, is shown by `tracker status`, and exits 1.
     """
+    if since and until and since >= until:
+        raise click.BadParameter("--since is not before --until: the period is empty", param_hint="--since")
     store, config = ctx.store, ctx.config
     store.sync_policies(config.policies)
     if dry_run or to_address:
@@ -429,11 +463,18 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
     """
     store = ctx.store
     store.sync_policies(ctx.config.policies)
+    failed = False
     for policy in ctx.config.select(names):
-        derived = history.rebuild(store, policy)
+        derived = jobs.guarded(policy, "rebuilding", lambda: history.rebuild(store, policy), str)
+        if isinstance(derived, str):
+            failed = True
+            click.echo(f"{policy.name}: error: {derived}", err=True)
+            continue
         technical = sum(c.technical for c in derived.changes)
         click.echo(f"{policy.name}: {len(derived.versions)} version(s), {len(derived.changes)} change(s)"
                    + (f", {technical} technical" if technical else ""))
+    if failed:
+        sys.exit(1)
 
 
 def _policy_versions(ctx: Context, name: str) -> tuple[PolicyConfig, list[Version]]:
@@ -450,7 +491,7 @@ def _version(ctx: Context, policy: str, versions: list[Version], spec: str) -> V
         if 1 <= int(spec) <= len(versions):
             return versions[int(spec) - 1]
         raise UserError(f"{policy}: no version {spec} (versions 1 to {len(versions)})")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", spec):
+    if not _is_day(spec):
         raise UserError(f"{policy}: '{spec}' is not a version: give {VERSION_HELP}")
     number = ctx.store.version_at(policy, f"{spec}T23:59:59.999Z")
     if number is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import tomllib
 import types
@@ -24,7 +25,7 @@ from tracker import __version__
 from tracker.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 class _Invalid(Exception):
@@ -32,8 +33,12 @@ class _Invalid(Exception):
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise _Invalid(f"{url!r} is not a valid URL ({e})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise _Invalid(f"{url!r} is not an http(s) URL")
     return url
 
@@ -47,7 +52,7 @@ def _check_urls(urls: list[str]) -> list[str]:
 
 
 def _check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise _Invalid(f"{name!r} is not a slug (lower-case letters, digits, '-' and '_')")
     return name
 
@@ -80,6 +85,8 @@ def _check_selectors(selectors: list[str]) -> list[str]:
 
 
 def _check_positive(value: float) -> float:
+    if not math.isfinite(value):
+        raise _Invalid(f"must be a number, not {value}")
     if value <= 0:
         raise _Invalid(f"must be greater than 0, not {value}")
     return value

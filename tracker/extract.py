@@ -26,7 +26,7 @@ from tracker.textparse import heading_like, numbered_rank, parse_text
 
 # Bump when extraction changes what it produces: stored documents are then re-extracted,
 # and the changes that only this produces are marked technical.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
              "canvas", "nav", "aside", "form", "button", "select", "input", "textarea", "dialog"]
@@ -46,6 +46,11 @@ CONTENT_SELECTORS = [CSSSelector(selector) for selector in (  # compiled once, n
     ".main-content", ".privacy-policy", "#privacy-policy")]
 NAMED = lxml.etree.XPath("//*[@id or @class or @role]")  # elements that can be named as page chrome
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# Every tag but those that give a policy its shape or are left out whole: for pages nested
+# too deep to parse as they are.
+SHAPELESS_TAG = re.compile(
+    r"</?(?!(?:html|head|title|meta|body|h[1-6]|p|br|ul|ol|li|dl|dt|dd|table|thead|tbody|tfoot|tr|td|th|"
+    r"blockquote|pre|hr|script|style|noscript|template|nav|header|footer|aside|form)\b)[a-zA-Z][^>]*>")
 BLOCKS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "dl", "dt", "dd", "table",
           "thead", "tbody", "tfoot", "tr", "td", "th", "blockquote", "pre", "summary", "details",
           "figure", "figcaption", "address", "hr", "header", "footer", "body", "center", *HEADINGS}
@@ -58,9 +63,30 @@ class ExtractSettings:
     remove: tuple[str, ...] = ()
 
 
+# Control characters, which lxml refuses in any string it is given and pages carry stray (a
+# vertical tab after a script): those that break lines or space words read as such, the rest
+# are dropped. The C1 range is left alone: it holds Windows-1252 punctuation ('\x97', a dash)
+# read as Latin-1.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f\ufffe\uffff]")
+SPACING_CONTROLS = str.maketrans("\x0b\x0c\x1c\x1d\x1e\x1f", "\n\n\n\n\n ")
+BINARY_SHARE = 0.02  # more unreadable characters than this at the start of a body: not text
+SAMPLE = 65536
+
+
+class Unreadable(Exception):
+    """A body with no text to read (binary data served as a page); the message says why."""
+
+
 def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSettings) -> Document:
-    """The policy document in a captured body; raises UserError for a selector that is wrong."""
+    """The policy document in a captured body; raises UserError for a selector that is wrong
+    and ``Unreadable`` for a body that is not text."""
     text = decode_body(body, charset)
+    sample = text[:SAMPLE]
+    bad = len(CONTROL.findall(sample)) + sample.count("\ufffd")
+    if bad > max(8, BINARY_SHARE * len(sample)):
+        raise Unreadable(f"binary data, not text ({bad} of its first {len(sample):,} characters are "
+                         "control characters or undecodable bytes)")
+    text = CONTROL.sub("", text).translate(SPACING_CONTROLS)
     if fmt == "html":
         return extract_html(text, settings)
     return parse_text(text)
@@ -98,9 +124,16 @@ def extract_html(html: str, settings: ExtractSettings) -> Document:
 
 
 def _parse(html: str) -> lxml.html.HtmlElement:
+    """The page's element tree, however deep it nests. libxml2 stops building the tree past
+    2,048 levels (and drops the text below); such a page is parsed again with only the tags
+    that give a policy its shape (headings, paragraphs, lists, tables)."""
     html = re.sub(r"^\s*<\?xml[^>]*>", "", html)  # lxml refuses str input with an encoding declaration
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        return lxml.html.document_fromstring(html or "<html></html>")
+        root = lxml.html.document_fromstring(html or "<html></html>", parser=parser)
+        if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+            root = lxml.html.document_fromstring(SHAPELESS_TAG.sub(" ", html), parser=lxml.html.HTMLParser())
+        return root
     except (lxml.etree.ParserError, ValueError):
         return lxml.html.document_fromstring("<html><body></body></html>")
 
@@ -242,66 +275,74 @@ class _Blocks:
                 first = False
         self.lines = []
 
-    def walk(self, el, bold: bool = False) -> None:
+    def walk(self, root) -> None:
+        """Depth first, with a stack of its own: pages nest elements thousands deep."""
+        stack: list[tuple[object, bool, bool]] = [(root, False, False)]  # (element, bold, leaving)
+        while stack:
+            el, bold, leaving = stack.pop()
+            if leaving:
+                if el.tag in BLOCKS:
+                    self.flush()
+                self.text(el.tail, bold)
+                continue
+            if self.whole(el):
+                self.text(el.tail, bold)
+                continue
+            tag = el.tag if isinstance(el.tag, str) else ""
+            if tag in BLOCKS:
+                self.flush()
+            if tag == "li":
+                self.kind = "item"
+            if tag == "br":
+                self.newline()
+            inner_bold = bold or tag in BOLD
+            self.text(el.text, inner_bold)
+            stack.append((el, bold, True))
+            stack.extend((child, inner_bold, False) for child in reversed(el))
+
+    def whole(self, el) -> bool:
+        """Elements read as one block (a heading, a table row, a term): emitted, True."""
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag in HEADINGS:
             self.flush()
             text = _text_of(el)
             if text:
                 self.blocks.append(Block("heading", text, RANK_MARKDOWN + HEADINGS[tag]))
-            self.text(el.tail, bold)
-            return
-        if tag == "tr":
+        elif tag == "tr":
             self.flush()
             cells = [_text_of(c) for c in el if c.tag in ("td", "th")]
             if any(cells):
                 self.blocks.append(Block("row", " | ".join(cells)))
-            self.text(el.tail, bold)
-            return
-        if tag in ("dt", "summary"):
+        elif tag in ("dt", "summary"):
             self.flush()
             text = _text_of(el)
             if text:
                 self.blocks.append(Block("heading", text, RANK_BOLD) if heading_like(text) else Block("para", text))
-            self.text(el.tail, bold)
-            return
-        if tag == "ol" and (heading := _list_as_heading(el)):
+        elif tag == "ol" and (heading := _list_as_heading(el)):
             self.flush()
             self.blocks.append(Block("heading", heading, RANK_NUMBERED + 1))
-            self.text(el.tail, bold)
-            return
-        is_block = tag in BLOCKS
-        if is_block:
-            self.flush()
-        if tag == "li":
-            self.kind = "item"
-        if tag == "br":
-            self.newline()
-        inner_bold = bold or tag in BOLD
-        self.text(el.text, inner_bold)
-        for child in el:
-            self.walk(child, inner_bold)
-        if is_block:
-            self.flush()
-        self.text(el.tail, bold)
+        else:
+            return False
+        return True
 
 
 def _text_of(el) -> str:
     """The text of an element with its inner blocks and line breaks kept apart by spaces
     ('<p>Account Data</p><p>Profile Data</p>' in a table cell is not 'Account DataProfile Data')."""
     parts: list[str] = []
-
-    def visit(node) -> None:
-        spaced = node.tag in BLOCKS or node.tag == "br"
-        parts.append(" " if spaced else "")
-        parts.append(node.text or "")
-        for child in node:
+    stack: list = [el]  # elements to visit, and strings to add, last first
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            parts.append(node)
+            continue
+        space = " " if node.tag in BLOCKS or node.tag == "br" else ""
+        parts.append(space + (node.text or ""))
+        stack.append(space)
+        for child in reversed(node):
+            stack.append(child.tail or "")
             if isinstance(child.tag, str):
-                visit(child)
-            parts.append(child.tail or "")
-        parts.append(" " if spaced else "")
-
-    visit(el)
+                stack.append(child)
     return " ".join("".join(parts).split())
 
 

@@ -12,6 +12,7 @@ smaller than the policy) are kept but never become versions.
 from __future__ import annotations
 
 import gc
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +21,12 @@ from dataclasses import dataclass, field
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, diff_documents
 from tracker.document import Document
-from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, assess, extract
+from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
+from tracker.errors import UserError
 from tracker.models import Capture, Change, Version, utc_now
 from tracker.store import Store
+
+log = logging.getLogger(__name__)
 
 SMALL_FRACTION = 0.3  # a text under 30% of the policy's usual length is suspect
 
@@ -56,7 +60,13 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
             continue
         cached = store.cached_document(sha, extractor)
         if cached is None:
-            cached = new[sha] = _extract(store.body(sha), capture, settings)
+            try:
+                cached = new[sha] = _extract(store.body(sha), capture, settings)
+            except UserError:
+                raise  # a selector that is wrong: the user's to fix, for every capture
+            except Exception as e:  # a page that trips the extractor must not block the policy
+                log.exception("extracting capture %s of %s", capture.id, policy.name)
+                cached = (None, f"could not be read (extraction failed: {type(e).__name__})")
         out[sha] = cached
     store.save_documents(extractor, new)
     return out
@@ -65,7 +75,10 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
 def _extract(body: bytes, capture: Capture, settings: ExtractSettings) -> Extracted:
     if capture.format in ("pdf", "other"):
         return None, None  # kept as a version by its exact bytes until such formats are read
-    document = extract(body, capture.format, capture.charset, settings)
+    try:
+        document = extract(body, capture.format, capture.charset, settings)
+    except Unreadable as e:
+        return None, f"unreadable: {e}"
     return document, assess(document)
 
 

@@ -7,10 +7,11 @@ store, and a failing policy never stops the others.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import requests
 
@@ -19,11 +20,12 @@ from tracker.archive import ArchiveClient, save_page
 from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.errors import UserError
-from tracker.fetch import Fetched, FetchError, describe_body, fetch, make_session
+from tracker.fetch import Fetched, describe_body, fetch, make_session
 from tracker.models import Capture
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,7 +70,8 @@ def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill
     job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
     with _recorded_run(store, "backfill") as (run_id, counts):
         for policy in policies:
-            report = job.run(policy, progress_for(policy))
+            report = guarded(policy, "backfilling", lambda: job.run(policy, progress_for(policy)),
+                             lambda error: Backfilled(policy.name, errors=[error]))
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
             store.add_result(run_id, policy.name, outcome, message=report.summary())
@@ -91,21 +94,32 @@ def _recorded_run(store: Store, command: str) -> Iterator[tuple[int, Counter[str
 def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
                fetch_config: FetchConfig) -> Outcome:
     url = policy.current_url
-    previous = store.last_live_capture(policy.name, url)
-    validators = _validators(previous)
+
+    def work() -> Outcome:
+        previous = store.last_live_capture(policy.name, url)
+        fetched = fetch(session, url, fetch_config, _validators(previous))
+        if fetched.not_modified and previous is None:
+            return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
+        capture, body = live_capture(policy.name, fetched, previous)
+        store.add_capture(capture, body)
+        return _describe(policy.name, capture, history.rebuild(store, policy))
+
+    return guarded(policy, "checking", work, lambda error: Outcome(policy.name, "error", error))
+
+
+def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Callable[[str], T]) -> T:
+    """One policy's share of a job: whatever goes wrong with it becomes its outcome
+    (``failed(message)``) and never stops the others. The store failing is every policy's
+    problem: that one ends the job."""
     try:
-        fetched = fetch(session, url, fetch_config, validators)
-    except FetchError as e:
-        return Outcome(policy.name, "error", str(e))
-    except Exception as e:  # a bug must not stop the other policies
-        log.exception("checking %s", policy.name)
-        return Outcome(policy.name, "error", f"{url}: internal error: {type(e).__name__}: {e}")
-    if fetched.not_modified and previous is None:
-        return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
-    capture, body = live_capture(policy.name, fetched, previous)
-    capture_id, _ = store.add_capture(capture, body)
-    derived = history.rebuild(store, policy)
-    return _describe(policy.name, capture, derived)
+        return work()
+    except sqlite3.Error:
+        raise
+    except UserError as e:
+        return failed(str(e))
+    except Exception as e:  # a bug met on one policy's data
+        log.exception("%s %s", doing, policy.name)
+        return failed(f"{policy.name}: internal error while {doing} it: {type(e).__name__}: {e}")
 
 
 def _save(store: Store, archive: ArchiveClient, config: Config, outcome: Outcome) -> str:

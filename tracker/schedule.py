@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from tracker.backfill import Backfill
 from tracker.config import Config, interval_seconds
 from tracker.errors import UserError
 from tracker.models import iso, parse_iso
-from tracker.store import Store
+from tracker.store import Store, database_problem
 
 log = logging.getLogger("tracker.daemon")
 STOP_WITHIN = 8.0  # seconds given to running work after SIGTERM, before exiting anyway
@@ -175,6 +176,9 @@ class Runner:
             except UserError as e:
                 outcome = f"error: {e}"
                 log.error("%s: %s", job.name, e)
+            except sqlite3.Error as e:
+                outcome = f"error: {database_problem(self.config.db_path, e) or e}"
+                log.error("%s: %s", job.name, outcome)
             except Exception as e:  # a bug in one job must not stop the daemon
                 outcome = f"internal error: {type(e).__name__}: {e}"
                 log.exception("%s failed", job.name)

@@ -202,6 +202,24 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _LARGE_JSON = json.JSONEncoder(check_circular=False)
 
 
+def database_problem(path: Path, error: sqlite3.Error) -> str | None:
+    """What a user should read when the database file itself fails (held by another process,
+    a full disk, read-only, damaged); None for an error that is a bug."""
+    if not isinstance(error, sqlite3.OperationalError) and type(error) is not sqlite3.DatabaseError:
+        return None
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return (f"{path}: the database is busy: another process is writing to it (a daemon, another "
+                "tracker command, or a program with the file open); run again when it is done")
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the database is read-only (check the permissions of the file and its folder)"
+    if "full" in text:
+        return f"{path}: the disk is full; what was stored is kept: free some space and run again"
+    if "unable to open" in text:
+        return f"{path}: cannot open the database file"
+    return f"{path}: the database failed ({error})"
+
+
 class Store:
     """The Python API over the SQLite file; the CLI is a thin layer on top of it."""
 
@@ -217,6 +235,8 @@ class Store:
             # nothing committed; a power cut may lose the last few, never the file's integrity.
             self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+        except sqlite3.OperationalError as e:
+            raise UserError(database_problem(self.path, e)) from None
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a usable policy-tracker database ({e})") from None
         except OSError as e:
