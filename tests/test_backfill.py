@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -224,6 +223,22 @@ def test_an_unreachable_archive_is_one_line_and_keeps_what_is_stored(tmp_path):
     store.close()
 
 
+def wait_for_captures(db: Path, more_than: int, process: subprocess.Popen, guard: float = 120) -> None:
+    """Until the process has stored more than ``more_than`` captures (or has ended): the
+    moment to kill it mid-backfill, whatever the machine's speed."""
+    deadline = time.monotonic() + guard
+    while process.poll() is None:
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                try:
+                    if conn.execute("SELECT count(*) FROM captures").fetchone()[0] > more_than:
+                        return
+                except sqlite3.OperationalError:
+                    pass  # the schema is not made yet
+        assert time.monotonic() < deadline, "the backfill stored nothing new"
+        time.sleep(0.01)
+
+
 def test_a_killed_backfill_resumes_where_it_stopped_and_loses_nothing(tmp_path, pywb):
     reference = tmp_path / "reference"
     reference.mkdir()
@@ -235,12 +250,11 @@ def test_a_killed_backfill_resumes_where_it_stopped_and_loses_nothing(tmp_path, 
 
     config = write_config(tmp_path, policy, slow)
     db = tmp_path / "snapshots" / "tracker.db"
-    rng = random.Random(7)
     stored = []
     for _ in range(3):
         process = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "backfill"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-        time.sleep(rng.uniform(0.3, 1.2))
+        wait_for_captures(db, more_than=stored[-1] if stored else 0, process=process)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         if db.exists():

@@ -30,10 +30,11 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from waybackpy.cdx_api import WaybackMachineCDXServerAPI
+from waybackpy.exceptions import WaybackError
 
 from tracker.config import ArchiveConfig, FetchConfig
 from tracker.errors import UserError
-from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, fetch, make_session
+from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, check_redirect_target, fetch, make_session
 from tracker.models import iso
 
 TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
@@ -232,15 +233,21 @@ def list_ia(client: ArchiveClient, config: ArchiveConfig, url: str, start: str |
     index = CDXIndex(client, config.cdx_url, url, start, end)
     replay = config.replay_url.rstrip("/")
     out, seen = [], set()
-    for record in index.snapshots():
-        if (record.timestamp, record.original) in seen:
-            continue  # the index repeats records, within a page and across resume keys
-        seen.add((record.timestamp, record.original))
-        out.append(Memento(
-            url=record.original, timestamp=record.timestamp, archive="ia",
-            archive_url=f"{replay}/{record.timestamp}id_/{record.original}",
-            digest=record.digest, status=int(record.statuscode) if record.statuscode.isdigit() else None,
-            mimetype=record.mimetype))
+    try:
+        for record in index.snapshots():
+            if (record.timestamp, record.original) in seen:
+                continue  # the index repeats records, within a page and across resume keys
+            seen.add((record.timestamp, record.original))
+            parse_timestamp(record.timestamp)  # a line that only looks like a record is refused
+            out.append(Memento(
+                url=record.original, timestamp=record.timestamp, archive="ia",
+                archive_url=f"{replay}/{record.timestamp}id_/{record.original}",
+                digest=record.digest, status=int(record.statuscode) if record.statuscode.isdigit() else None,
+                mimetype=record.mimetype))
+    except (WaybackError, ValueError, IndexError, AttributeError):
+        # its text may be anything: it is not repeated
+        raise ArchiveError(f"{config.cdx_url}: the answer to the CDX search for {url} is not a CDX "
+                           "listing") from None
     return out
 
 
@@ -305,6 +312,10 @@ def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
                                  archived_redirect=_original(target))
             if len(hops) >= MAX_HOPS:
                 raise ArchiveError(f"{memento.archive_url}: the archive redirected more than {MAX_HOPS} times")
+            try:
+                check_redirect_target(url, target)
+            except FetchError as e:
+                raise ArchiveError(str(e)) from None
             hops.append({"status": fetched.status, "url": url, "location": target})
             url = target
             continue
@@ -365,32 +376,78 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
     wanted = {same_page_key(u) for u in urls}
     bodies: dict[str, Retrieved] = {}  # payload digest -> a response, for revisit records
     for path in paths:
+        read = 0  # whole records: a file cut short says how far it could be read
         try:
             with open(path, "rb") as stream:
                 if not _looks_like_warc(stream):
                     raise ValueError("it does not start with a WARC record")
                 records = ArchiveIterator(stream)
                 for record in records:
-                    if record.rec_type not in ("response", "revisit") or record.http_headers is None:
-                        continue
-                    target = record.rec_headers.get_header("WARC-Target-URI") or ""
-                    if same_page_key(target) not in wanted:
-                        continue
-                    stamp = to_timestamp(datetime.fromisoformat(
-                        record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")))
-                    if not in_period(stamp, start, end):
-                        continue
-                    body = record.content_stream().read(max_bytes + 1) if record.rec_type == "response" else b""
-                    if len(body) > max_bytes:
-                        raise ArchiveError(f"{path}: the capture of {target} at {stamp} is over max_bytes "
-                                           f"({max_bytes:,})")
-                    # (the offset is known once the record is read)
-                    retrieved = _warc_response(record, body, f"{path}#{records.get_record_offset()}", archive,
-                                               target, stamp, bodies)
+                    retrieved = _wanted_response(record, wanted, start, end, max_bytes, path, archive,
+                                                 lambda: f"{path}#{records.get_record_offset()}", bodies)
+                    if _cut_short(record):
+                        raise ArchiveError(_truncated(path, read))
+                    read += 1
                     if retrieved is not None:
                         yield retrieved
-        except (ArchiveLoadFailed, OSError, ValueError) as e:
+                if not _gzip_complete(stream):
+                    raise ArchiveError(_truncated(path, read))
+        except (ArchiveLoadFailed, OSError, ValueError, EOFError, zlib.error) as e:
             raise ArchiveError(f"{path}: not a readable WARC file ({e})") from None
+
+
+def _wanted_response(record, wanted: set[str], start: str | None, end: str | None, max_bytes: int, path: str,
+                     archive: str, where: Callable[[], str], bodies: dict[str, Retrieved]) -> Retrieved | None:
+    """A record's response, if it is a capture of one of the policy's pages in the period.
+    (``where`` is the record's place in the file: warcio knows it once the record is read.)"""
+    if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+        return None
+    target = record.rec_headers.get_header("WARC-Target-URI") or ""
+    if same_page_key(target) not in wanted:
+        return None
+    date = record.rec_headers.get_header("WARC-Date") or ""
+    try:
+        stamp = to_timestamp(datetime.fromisoformat(date.replace("Z", "+00:00")))
+    except ValueError:
+        raise ArchiveError(f"{path}: the record of {target} has no valid WARC-Date ({date[:40]!r})") from None
+    if not in_period(stamp, start, end):
+        return None
+    body = record.content_stream().read(max_bytes + 1) if record.rec_type == "response" else b""
+    if len(body) > max_bytes:
+        raise ArchiveError(f"{path}: the capture of {target} at {stamp} is over max_bytes ({max_bytes:,})")
+    return _warc_response(record, body, where(), archive, target, stamp, bodies)
+
+
+def _truncated(path: str, read: int) -> str:
+    return f"{path}: the file is truncated: {read} whole record(s) read before its end, the rest is lost"
+
+
+def _cut_short(record) -> bool:
+    """Whether a record ends before the length its header gives (warcio says nothing)."""
+    payload = record.raw_stream
+    while payload.read(1 << 16):
+        pass
+    return payload.limit > 0
+
+
+def _gzip_complete(stream) -> bool:
+    """Whether a gzipped file ends where a gzip member ends (True for a file not gzipped):
+    a file cut between two records, or in a member's trailer, still reads record by record."""
+    stream.seek(0)
+    if stream.read(2) != b"\x1f\x8b":
+        return True
+    stream.seek(0)
+    member, started = zlib.decompressobj(zlib.MAX_WBITS | 16), False
+    while chunk := stream.read(1 << 20):
+        while chunk:
+            started = True
+            member.decompress(chunk, 1 << 20)
+            if member.eof:
+                chunk = member.unused_data
+                member, started = zlib.decompressobj(zlib.MAX_WBITS | 16), False
+            else:
+                chunk = member.unconsumed_tail
+    return not started
 
 
 def _looks_like_warc(stream) -> bool:

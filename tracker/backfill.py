@@ -27,7 +27,7 @@ from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, 
 from tracker.config import Config, PolicyConfig
 from tracker.errors import UserError
 from tracker.fetch import describe_body
-from tracker.models import Capture, utc_now
+from tracker.models import Capture, latest_possible, utc_now
 from tracker.store import Store
 
 STRATEGIES = ("all", "interval", "changes")
@@ -49,6 +49,7 @@ class Backfilled:
     versions: int = 0
     changes: int = 0
     errors: list[str] = field(default_factory=list)
+    future: list[str] = field(default_factory=list)  # captures refused: dated after now
 
     @property
     def failed(self) -> bool:
@@ -67,6 +68,9 @@ class Backfilled:
         if self.fetched < self.all_would_fetch:
             parts.append(f"{self.all_would_fetch} fetches for the `all` strategy")
         text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
+        if self.future:
+            text += (f"; warning: {len(self.future)} capture(s) dated in the future not stored "
+                     f"({self.future[0]}{', ...' if len(self.future) > 1 else ''})")
         return text + "".join(f"; error: {e}" for e in self.errors)
 
 
@@ -98,7 +102,7 @@ class Backfill:
                     listed.extend(self._list(policy, archive))
             except ArchiveError as e:
                 report.errors.append(str(e))
-        listed = _distinct(listed)
+        listed = [m for m in _distinct(listed) if self._believable(m, report)]
         report.listed += len(listed)
         stored = self.store.archive_urls(policy.name)
         report.stored_before += sum(m.archive_url in stored for m in listed)
@@ -110,6 +114,13 @@ class Backfill:
         derived = history.rebuild(self.store, policy)
         report.versions, report.changes = len(derived.versions), len(derived.changes)
         return report
+
+    def _believable(self, memento: Memento, report: Backfilled) -> bool:
+        """A capture dated after now is refused: it would be the policy's latest version for good."""
+        if memento.captured_at <= latest_possible():
+            return True
+        report.future.append(f"{memento.archive_url} dated {memento.captured_at[:19].replace('T', ' ')}")
+        return False
 
     def _fetches_for_all(self, listed: list[Memento], stored: set[str]) -> int:
         """How many fetches the `all` strategy needs: one per body not stored yet."""
@@ -139,6 +150,8 @@ class Backfill:
             report.listed += 1
             if retrieved.memento.archive_url in stored:
                 report.stored_before += 1
+                continue
+            if not self._believable(retrieved.memento, report):
                 continue
             self._store(policy, retrieved.memento, retrieved)
             report.new += 1
@@ -173,6 +186,8 @@ class Backfill:
                 retrieved = retrieve(self.client, memento)
             except NotArchived:
                 report.missing += 1
+                return None
+            if not self._believable(retrieved.memento, report):
                 return None
             capture = self._store(policy, memento, retrieved)
         report.new += 1

@@ -63,18 +63,24 @@ class TrackerGroup(click.Group):
                 raise
             _fail(ctx, f"{e.filename}: {e.strerror or e}")
         except KeyboardInterrupt:
-            click.echo("interrupted; everything stored so far is kept", err=True)
+            echo("interrupted; everything stored so far is kept", err=True)
             sys.exit(130)
 
 
 def _fail(ctx: click.Context, message: str) -> None:
     if ctx.obj is not None and ctx.obj.verbose:
         traceback.print_exc()
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(1)
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def echo(text: str = "", err: bool = False, nl: bool = True, styled: bool = False) -> None:
+    """Print a line that may hold fetched text: its control characters never reach the
+    terminal (``styled``: text whose fetched parts ``console`` made printable already)."""
+    click.echo(text if styled else console.printable(text), err=err, nl=nl)
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +111,7 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
     for outcome in jobs.check(ctx.store, ctx.config, names):
         failed |= outcome.failed
         line = f"{outcome.policy:<{width}}  {'error: ' if outcome.failed else ''}{outcome.message}"
-        click.echo(line, err=outcome.failed)
+        echo(line, err=outcome.failed)
     if failed:
         sys.exit(1)
 
@@ -166,9 +172,9 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
     for report in jobs.backfill(ctx.store, ctx.config, names, job, _progress_bar):
         if sys.stderr.isatty():
-            click.echo("\r\033[K", err=True, nl=False)  # the progress line gives way to the summary
+            echo("\r\033[K", err=True, nl=False, styled=True)  # the progress line gives way to the summary
         failed |= report.failed
-        click.echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
+        echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
     if failed:
         sys.exit(1)
 
@@ -181,8 +187,8 @@ def _progress_bar(policy: PolicyConfig):
     def show(done: int, total: int, fetched: int) -> None:
         width = 30
         filled = width * done // max(total, 1)
-        click.echo(f"\r{policy.name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} captures, "
-                   f"{fetched} fetched", err=True, nl=False)
+        echo(f"\r{policy.name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} captures, "
+                   f"{fetched} fetched", err=True, nl=False, styled=True)
     return show
 
 
@@ -197,36 +203,36 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         digests = [{k: d[k] for k in ("subject", "status", "created_at", "sent_at", "attempts", "last_error")}
                    for d in store.digests()]
-        click.echo(json.dumps({"database": str(store.path), "schedule": store.schedule(), "digests": digests,
-                               "policies": rows}, indent=2))
+        echo(console.json_text({"database": str(store.path), "schedule": store.schedule(), "digests": digests,
+                               "policies": rows}))
         return
-    click.echo(f"database: {store.path}")
+    echo(f"database: {store.path}")
     for job in store.schedule():
-        click.echo(f"job {job['job']}: last run {console.when(job['last_run'])}"
+        echo(f"job {job['job']}: last run {console.when(job['last_run'])}"
                    f"{'  ' + job['last_outcome'] if job['last_outcome'] else ''}; next run {console.when(job['next_run'])}")
     digests = store.digests()
     sent = [d for d in digests if d["status"] == "sent"]
     if sent:
-        click.echo(f"digest: last sent {console.when(sent[-1]['sent_at'])}  {sent[-1]['subject']}")
+        echo(f"digest: last sent {console.when(sent[-1]['sent_at'])}  {sent[-1]['subject']}")
     for pending in (d for d in digests if d["status"] == "pending"):
-        click.echo(f"digest: pending since {console.when(pending['created_at'])} ({pending['attempts']} attempt(s)): "
+        echo(f"digest: pending since {console.when(pending['created_at'])} ({pending['attempts']} attempt(s)): "
                    f"{pending['last_error'] or 'not sent yet'}")
     for row in rows:
         check = row["last_check"]
         change = row["last_change"]
         error = row["last_error"]
-        click.echo(f"\n{row['policy']}")
-        click.echo(f"  last check     {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
+        echo(f"\n{row['policy']}")
+        echo(f"  last check     {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
         backfill = row["last_backfill"]
         if backfill:
-            click.echo(f"  last backfill  {console.when(backfill['at'])}  {backfill['message']}")
-        click.echo(f"  captures       {row['captures']}")
-        click.echo(f"  versions       {row['versions']}")
-        click.echo(f"  last change    {_change_line(change) if change else 'none'}")
+            echo(f"  last backfill  {console.when(backfill['at'])}  {backfill['message']}")
+        echo(f"  captures       {row['captures']}")
+        echo(f"  versions       {row['versions']}")
+        echo(f"  last change    {_change_line(change) if change else 'none'}")
         if error:
-            click.echo(f"  last error     {console.when(error['at'])}  {error['message']}")
+            echo(f"  last error     {console.when(error['at'])}  {error['message']}")
         if row["failures_in_a_row"] >= ctx.config.schedule.failures:
-            click.echo(f"  FAILING        {row['failures_in_a_row']} checks in a row")
+            echo(f"  FAILING        {row['failures_in_a_row']} checks in a row")
 
 
 VERSION_HELP = "a version number, or a date (YYYY-MM-DD): the version shown on that day"
@@ -245,17 +251,17 @@ def show(ctx: Context, name: str, version: str | None) -> None:
     chosen = _version(ctx, policy.name, versions, version) if version else max(versions, key=lambda v: v.last_seen)
     document = history.version_document(ctx.store, policy, chosen)
     seen = f"seen {console.when(chosen.first_seen)} to {console.when(chosen.last_seen)} in {chosen.captures} capture(s)"
-    click.echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
+    echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
     if document is None:
         capture = ctx.store.capture(chosen.first_capture)
-        click.echo(f"({capture.format} document, {capture.size:,} bytes: its text is not read yet)")
+        echo(f"({capture.format} document, {capture.size:,} bytes: its text is not read yet)")
         return
     if document.declared_date:
-        click.echo(f"declared date: {document.declared_date}")
+        echo(f"declared date: {document.declared_date}")
     if document.provenance:
-        click.echo(f"provenance: {document.provenance}")
-    click.echo(f"\n# {document.title}\n" if document.title else "")
-    click.echo(as_text(document), nl=False)
+        echo(f"provenance: {document.provenance}")
+    echo(f"\n# {document.title}\n" if document.title else "")
+    echo(as_text(document), nl=False)
 
 
 @cli.command()
@@ -285,11 +291,12 @@ def diff(ctx: Context, name: str, from_version: str | None, to_version: str | No
                             f"({old.number}): nothing to compare")
     change = export.compare_versions(ctx.store, policy, old, new)
     if as_json:
-        click.echo(json.dumps({"policy": policy.name, "from": export.version_summary(old),
-                               "to": export.version_summary(new), **change}, indent=2, ensure_ascii=False))
+        echo(console.json_text({"policy": policy.name, "from": export.version_summary(old),
+                               "to": export.version_summary(new), **change}))
         return
     by_number = {v.number: v for v in versions}
-    click.echo(console.render_change(change, policy.display_title, by_number, color=sys.stdout.isatty()))
+    color = sys.stdout.isatty()
+    echo(console.render_change(change, policy.display_title, by_number, color=color), styled=color)
 
 
 @cli.command("history")
@@ -301,16 +308,16 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
     policy, versions = _policy_versions(ctx, name)
     changes = [export.change_json(c) for c in ctx.store.changes(policy.name)]
     if as_json:
-        click.echo(json.dumps({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
-                               "changes": changes}, indent=2, ensure_ascii=False))
+        echo(console.json_text({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
+                               "changes": changes}))
         return
     by_number = {v.number: v for v in versions}
-    click.echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)")
-    click.echo(console.version_line(versions[0]))
+    echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)")
+    echo(console.version_line(versions[0]))
     for change in changes:
-        click.echo(console.change_line(change, by_number))
+        echo(console.change_line(change, by_number))
         if not change["reverts_to"]:
-            click.echo(console.version_line(by_number[change["to_version"]]))
+            echo(console.version_line(by_number[change["to_version"]]))
 
 
 @cli.command("export")
@@ -321,7 +328,7 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
     (policy,) = ctx.config.select([name])
-    click.echo(json.dumps(export.history_json(ctx.store, policy), indent=2, ensure_ascii=False))
+    echo(console.json_text(export.history_json(ctx.store, policy)))
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -364,19 +371,19 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
         message = digest.preview(store, config, since, until, [to_address] if to_address else None)
         if to_address:
             digest.deliver(message.as_bytes(), message["From"], [to_address], config.email)
-            click.echo(f"sent a copy to {to_address}: {message['Subject']} (nothing marked as sent)")
+            echo(f"sent a copy to {to_address}: {message['Subject']} (nothing marked as sent)")
         elif out_file:
             out_file.write_bytes(message.as_bytes())
-            click.echo(f"{out_file}: {message['Subject']}")
+            echo(f"{out_file}: {message['Subject']}")
         else:
-            click.echo(f"Subject: {message['Subject']}\n")
-            click.echo(message.get_body(("plain",)).get_content())
+            echo(f"Subject: {message['Subject']}\n")
+            echo(message.get_body(("plain",)).get_content())
         return
     outcome = digest.run(store, config, since, until)
     for subject in outcome.sent:
-        click.echo(f"sent: {subject}")
+        echo(f"sent: {subject}")
     if outcome.nothing_new:
-        click.echo("nothing new since the last digest: nothing sent")
+        echo("nothing new since the last digest: nothing sent")
     if outcome.failed:
         raise UserError(outcome.failed)
 
@@ -429,9 +436,9 @@ def run_command(ctx: Context) -> None:
     ran = schedule.run_due(config, config.path.parent / "reports")
     for name, outcome in ran:
         failed |= outcome.startswith(("error", "internal error"))
-        click.echo(f"{name}: {outcome}", err=outcome.startswith(("error", "internal error")))
+        echo(f"{name}: {outcome}", err=outcome.startswith(("error", "internal error")))
     if not ran:
-        click.echo("nothing is due")
+        echo("nothing is due")
     if failed:
         sys.exit(1)
 
@@ -446,7 +453,7 @@ def report(ctx: Context, out: Path | None) -> None:
     out = out or ctx.config.path.parent / "reports"
     ctx.store.sync_policies(ctx.config.policies)
     result = reports.render_site(ctx.store, ctx.config, out)
-    click.echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
+    echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
                + f"; open {out / 'index.html'}")
 
@@ -468,10 +475,10 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
         derived = jobs.guarded(policy, "rebuilding", lambda: history.rebuild(store, policy), str)
         if isinstance(derived, str):
             failed = True
-            click.echo(f"{policy.name}: error: {derived}", err=True)
+            echo(f"{policy.name}: error: {derived}", err=True)
             continue
         technical = sum(c.technical for c in derived.changes)
-        click.echo(f"{policy.name}: {len(derived.versions)} version(s), {len(derived.changes)} change(s)"
+        echo(f"{policy.name}: {len(derived.versions)} version(s), {len(derived.changes)} change(s)"
                    + (f", {technical} technical" if technical else ""))
     if failed:
         sys.exit(1)

@@ -7,6 +7,7 @@ cues, for readers who do not tell the colours apart). In a pipe or a file they a
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
@@ -14,6 +15,21 @@ import click
 from tracker.models import Version
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
+# Control characters, but for tab and line feed: fetched text holding them could move the
+# cursor, retitle the window or write to the clipboard of whoever reads it in a terminal.
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from fetched content, safe to print to a terminal."""
+    return CONTROLS.sub("", text)
+
+
+def json_text(data: object) -> str:
+    """JSON to print: fetched text keeps its characters, with the C1 controls escaped (the
+    encoder escapes the others)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def when(timestamp: str | None) -> str:
@@ -66,7 +82,7 @@ def render_change(change: dict, title: str, versions: dict[int, Version], color:
         lines.append("technical: produced by an extraction upgrade, not by the policy (never notified)")
     if change["facts"]:
         lines.append("\nkey facts")
-        lines.extend(f"  {f['summary']}" for f in change["facts"])
+        lines.extend(f"  {printable(f['summary'])}" for f in change["facts"])
     counts = section_counts(change["sections"])
     unchanged = change.get("unchanged_sections", 0)
     lines.append(f"\nsections: {counts or 'no section changed'}"
@@ -96,16 +112,16 @@ def _section_title(section: dict, color: bool) -> str:
                                       (section["modified"] and status not in ("modified", "added", "removed"),
                                        "text changed")) if flag]
     text = f"## {text}" + (f" ({', '.join(extras)})" if extras else "")
-    return click.style(text, bold=True) if color else text
+    return click.style(printable(text), bold=True) if color else text
 
 
 def _ops_text(ops: list[list[str]], color: bool) -> str:
     out = []
     for i, (op, text) in enumerate(ops):
         if op == "=":
-            out.append(_shorten(text, keep_start=i > 0, keep_end=i < len(ops) - 1))
+            out.append(printable(_shorten(text, keep_start=i > 0, keep_end=i < len(ops) - 1)))
         elif color:
-            out.append(click.style(text, fg="green" if op == "+" else "red",
+            out.append(click.style(printable(text), fg="green" if op == "+" else "red",
                                    underline=op == "+", strikethrough=op == "-"))
         else:
             out.append(f"{{+{text}+}}" if op == "+" else f"[-{text}-]")

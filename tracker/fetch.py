@@ -9,15 +9,21 @@ the server (and us) a download when nothing changed.
 from __future__ import annotations
 
 import codecs
+import functools
+import ipaddress
 import re
 import socket
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
 
 from tracker.config import FetchConfig
 from tracker.errors import UserError
@@ -52,6 +58,8 @@ class Fetched:
 
 def make_session(config: FetchConfig) -> requests.Session:
     session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, _DeadlineAdapter())
     session.headers["User-Agent"] = config.full_user_agent
     # Only encodings we can decompress under a size cap ourselves.
     session.headers["Accept-Encoding"] = "gzip, deflate"
@@ -59,12 +67,27 @@ def make_session(config: FetchConfig) -> requests.Session:
 
 
 def fetch(session: requests.Session, url: str, config: FetchConfig,
-          validators: dict[str, str] | None = None, follow_redirects: bool = True) -> Fetched:
+          validators: dict[str, str] | None = None, follow_redirects: bool = True,
+          resolve: Resolve | None = None) -> Fetched:
     """GET ``url`` within ``config``'s limits; raises ``FetchError`` when there is no response.
 
     With ``follow_redirects=False`` a redirect is returned as it is (an archive's redirects
     mean different things: the caller reads them)."""
-    deadline = time.monotonic() + config.timeout_s
+    with _Deadline(config.timeout_s) as guard:
+        try:
+            fetched = _exchange(session, url, config, validators, follow_redirects, guard.ends,
+                                resolve or resolve_host)
+        except FetchError:
+            if guard.expired:
+                raise FetchError(f"{url}: timed out after {config.timeout_s:g}s") from None
+            raise
+        if guard.expired:  # the socket was shut under a read: what was read is not the page
+            raise FetchError(f"{url}: timed out after {config.timeout_s:g}s")
+        return fetched
+
+
+def _exchange(session: requests.Session, url: str, config: FetchConfig, validators: dict[str, str] | None,
+              follow_redirects: bool, deadline: float, resolve: Resolve) -> Fetched:
     headers = {}
     if validators:
         if validators.get("etag"):
@@ -84,6 +107,7 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
                     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
                 if urlsplit(target).scheme not in ("http", "https"):
                     raise FetchError(f"{url}: redirected to a non-HTTP URL {target!r}")
+                check_redirect_target(current, target, resolve)
                 current = target
                 continue
             body = read_capped(response, config.max_bytes, deadline, current)
@@ -92,6 +116,136 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
                 headers={k.lower(): v for k, v in response.headers.items()},
                 body=body, fetched_at=fetched_at, redirects=redirects,
             )
+
+
+# --- redirects into the private network ----------------------------------------------------------
+
+Resolve = Callable[[str], list[str]]  # a host name -> its IP addresses
+
+
+def resolve_host(host: str) -> list[str]:
+    try:
+        return [info[4][0] for info in socket.getaddrinfo(host, None)]
+    except (socket.gaierror, UnicodeError):
+        return []  # the fetch itself will say the name does not resolve
+
+
+def _internal(url: str, resolve: Resolve) -> bool:
+    """Whether a URL's host is (or resolves to) an address outside the public Internet:
+    private, loopback, link-local (cloud metadata), reserved. One such address is enough."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    for address in resolve(host):
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            return True
+    return False
+
+
+def check_redirect_target(from_url: str, to_url: str, resolve: Resolve = resolve_host) -> None:
+    """Refuse a redirect from a public address into the private network: a page must not make
+    us fetch (and publish in reports) what only this machine can reach. A URL the config
+    names is the user's choice, and so are redirects between addresses of the same kind."""
+    if urlsplit(from_url).hostname == urlsplit(to_url).hostname:
+        return
+    if _internal(to_url, resolve) and not _internal(from_url, resolve):
+        raise FetchError(f"{from_url}: refused a redirect from a public address into the private network "
+                         f"({to_url})")
+
+
+# --- one deadline over a whole exchange -------------------------------------------------------
+# A socket timeout restarts with every byte received: a server that sends a byte every half
+# second (in its headers or its body) would hold a fetch forever. So every socket a fetch
+# opens or reuses is registered with the fetch's deadline, and a timer shuts them all when it
+# passes: whatever read is waiting returns at once.
+
+_current = threading.local()  # the _Deadline of the fetch running on this thread, if any
+
+
+class _Deadline:
+    def __init__(self, seconds: float):
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self.sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._outer = getattr(_current, "deadline", None)
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.deadline = self._outer
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _watched(sock: socket.socket | None) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
+class _WatchedConnection:
+    """Registers its socket with the running fetch's deadline: when opened, and when reused."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()  # type: ignore[misc]
+        _watched(sock)
+        return sock
+
+    def getresponse(self, *args, **kwargs):
+        _watched(getattr(self, "sock", None))
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+@functools.cache
+def _watching(connection_class: type) -> type:
+    return type(f"Watched{connection_class.__name__}", (_WatchedConnection, connection_class), {})
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # the connection class urllib3 has now (a recorder in tests may have put its own)
+        self.ConnectionCls = _watching(urllib3.HTTPConnectionPool.ConnectionCls)
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ConnectionCls = _watching(urllib3.HTTPSConnectionPool.ConnectionCls)
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def _get(session: requests.Session, url: str, headers: dict, deadline: float,

@@ -23,7 +23,7 @@ from tracker.diff import DIFF_VERSION, diff_documents
 from tracker.document import Document
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
 from tracker.errors import UserError
-from tracker.models import Capture, Change, Version, utc_now
+from tracker.models import Capture, Change, Version, latest_possible, utc_now
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
             except UserError:
                 raise  # a selector that is wrong: the user's to fix, for every capture
             except Exception as e:  # a page that trips the extractor must not block the policy
-                log.exception("extracting capture %s of %s", capture.id, policy.name)
+                log.warning("%s: capture %s could not be read (%s: %s)", policy.name, capture.id,
+                            type(e).__name__, e, exc_info=log.isEnabledFor(logging.DEBUG))
                 cached = (None, f"could not be read (extraction failed: {type(e).__name__})")
         out[sha] = cached
     store.save_documents(extractor, new)
@@ -85,7 +86,9 @@ def _extract(body: bytes, capture: Capture, settings: ExtractSettings) -> Extrac
 def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     history = History()
     ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
-    keys = {c.id: version_key(c, docs) for c in ordered}
+    latest = latest_possible()
+    keys = {c.id: version_key(c, docs) if c.captured_at <= latest else (None, "dated in the future")
+            for c in ordered}
     language = _usual_language(ordered, keys, docs)
     by_key: dict[str, Version] = {}
     current: Version | None = None

@@ -117,8 +117,8 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
         raise
     except UserError as e:
         return failed(str(e))
-    except Exception as e:  # a bug met on one policy's data
-        log.exception("%s %s", doing, policy.name)
+    except Exception as e:  # a bug met on one policy's data: its traceback with -v
+        log.debug("%s %s", doing, policy.name, exc_info=True)
         return failed(f"{policy.name}: internal error while {doing} it: {type(e).__name__}: {e}")
 
 

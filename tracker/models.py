@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 
 def utc_now() -> str:
     return iso(datetime.now(timezone.utc))
+
+
+CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours another clock may run
+
+
+def latest_possible() -> str:
+    """The latest capture time to believe: a capture dated after it (a WARC record dated 2099)
+    would sort after every real capture and become the policy's current version for good."""
+    return iso(datetime.now(timezone.utc) + CLOCK_SKEW)
 
 
 def iso(moment: datetime) -> str:

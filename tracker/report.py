@@ -97,11 +97,7 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
 
 
 def _write(out: Path, pages: list[Page]) -> Rendered:
-    manifest_path = out / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    except (OSError, ValueError):
-        manifest = {}
+    manifest = _read_manifest(out / MANIFEST)
     result = Rendered()
     fresh = {}
     for page in pages:
@@ -110,16 +106,50 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
         if manifest.get(page.path) == page.fingerprint and target.exists():
             result.unchanged += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(page.render(), encoding="utf-8")
-        os.replace(temporary, target)  # a reader never sees half a page
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(target.name + ".tmp")
+            temporary.write_text(page.render(), encoding="utf-8")
+            os.replace(temporary, target)  # a reader never sees half a page
+        except OSError as e:
+            raise UserError(f"{target}: cannot write the page ({e.strerror or e})") from None
         result.written.append(page.path)
     for stale in sorted(set(manifest) - set(fresh)):
-        (out / stale).unlink(missing_ok=True)
-        result.removed.append(stale)
-    manifest_path.write_text(json.dumps(fresh, indent=0, sort_keys=True))
+        if _ours(out, stale):
+            (out / stale).unlink(missing_ok=True)
+            result.removed.append(stale)
+    try:
+        (out / MANIFEST).write_text(json.dumps(fresh, indent=0, sort_keys=True))
+    except OSError as e:
+        raise UserError(f"{out / MANIFEST}: cannot write ({e.strerror or e})") from None
     return result
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    """The pages written last time and their fingerprints; anything else there (a damaged or
+    edited file) is ignored, and every page is rendered again."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in manifest.items()):
+        return {}
+    return manifest
+
+
+def _ours(out: Path, name: str) -> bool:
+    """Whether a page the manifest lists is one this tool wrote inside the report folder: the
+    manifest is a file anyone may edit, and only such pages may be removed."""
+    path = out / name
+    try:
+        inside = path.resolve().is_relative_to(out.resolve()) and not path.is_symlink()
+        if not inside or path.suffix not in (".html", ".xml") or not path.is_file():
+            return False
+        with path.open("rb") as page:
+            return b"policy-tracker" in page.read(4096)
+    except OSError:
+        return False
 
 
 def _hash(*parts) -> str:

@@ -116,6 +116,8 @@ def _check(config: Config, name: str):
         failing = store.failures_in_a_row(name)
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
+        if outcome.failed:
+            raise UserError(outcome.message)
         return outcome.message, outcome.outcome in ("new-version", "changed-back")
     return work
 
@@ -123,7 +125,7 @@ def _check(config: Config, name: str):
 def _refresh(config: Config):
     def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
         client = ArchiveClient(config.archive, config.fetch)
-        lines, new = [], False
+        lines, new, failed = [], False, False
         for policy in config.policies:
             if stop.is_set():
                 lines.append("stopped")
@@ -136,7 +138,9 @@ def _refresh(config: Config):
             for result in jobs.backfill(store, config, (policy.name,), job):
                 lines.append(f"{policy.name}: {result.summary()}")
                 new |= result.new > 0
-        return "; ".join(lines) or "no policy has archives", new
+                failed |= result.failed
+        # a policy whose archive failed makes the job an error, after the others ran
+        return ("error: " if failed else "") + ("; ".join(lines) or "no policy has archives"), new
     return work
 
 
