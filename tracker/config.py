@@ -92,6 +92,12 @@ def _check_positive(value: float) -> float:
     return value
 
 
+def _check_not_negative(value: int) -> int:
+    if value < 0:
+        raise _Invalid(f"must be 0 or more, not {value}")
+    return value
+
+
 def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **kw: Any) -> Any:
     """A dataclass field whose value is passed through ``check`` after type checking."""
     if isinstance(default, list):
@@ -127,7 +133,7 @@ class ArchiveConfig:
     replay_url: str = _checked(_check_url, "https://web.archive.org/web")
     index_per_minute: float = _checked(_check_positive, 30.0)  # CDX / TimeMap requests, per host
     captures_per_second: float = _checked(_check_positive, 8.0)  # capture fetches, per host
-    retries: int = _checked(_check_positive, 3)  # for 5xx answers, lost connections and 429s
+    retries: int = _checked(_check_not_negative, 3)  # for 5xx answers, lost connections and 429s
     pause_s: float = _checked(_check_positive, 60.0)  # after a 429, at least this long
     save_on_change: bool = False  # ask the Internet Archive to save a policy page when it changed
     save_url: str = _checked(_check_url, "https://web.archive.org/save")
