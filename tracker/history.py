@@ -48,6 +48,11 @@ def extractor_id(policy: PolicyConfig) -> str:
     return f"v{EXTRACTOR_VERSION}|{policy.selector}|{'|'.join(policy.remove)}"
 
 
+def derivation_id(policy: PolicyConfig) -> str:
+    """Identifies how a stored history was derived: only one derived the same way is extended."""
+    return f"{extractor_id(policy)}|diff{DIFF_VERSION}"
+
+
 def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> dict[str, Extracted]:
     """The document of each distinct body, extracted once and cached in the store."""
     extractor = extractor_id(policy)
@@ -90,24 +95,20 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     keys = {c.id: version_key(c, docs) if c.captured_at <= latest else (None, "dated in the future")
             for c in ordered}
     language = _usual_language(ordered, keys, docs)
+    shown = Counter(key for key, _ in keys.values() if key is not None)
     by_key: dict[str, Version] = {}
     current: Version | None = None
     for capture in ordered:
         key, reason = keys[capture.id]
         if key is not None and key != (current and current.key):
-            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], language, current, key, keys)
+            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], language, current,
+                                   repeated=shown[key] >= 2)
         if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
         version = by_key.get(key)
         if version is None:
-            document = docs.get(capture.sha256, (None, None))[0]
-            version = Version(
-                policy=capture.policy, number=len(history.versions) + 1, key=key,
-                sha256=capture.sha256, first_capture=capture.id, last_capture=capture.id,
-                first_seen=capture.captured_at, last_seen=capture.captured_at, captures=0,
-                declared_date=document.declared_date if document else None,
-                word_count=document.word_count if document else None)
+            version = _new_version(capture, docs.get(capture.sha256, (None, None))[0], len(history.versions) + 1)
             history.versions.append(version)
             by_key[key] = version
         if current is not None and version is not current:
@@ -116,8 +117,7 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
                 window_start=current.last_seen, window_end=capture.captured_at,
                 from_capture=current.last_capture, to_capture=capture.id,
                 reverts_to=version.number if version.captures else None))
-        version.captures += 1
-        version.last_capture, version.last_seen = capture.id, capture.captured_at
+        _grow(version, capture)
         history.assignments[capture.id] = (version.number, None)
         current = version
     return history
@@ -145,7 +145,7 @@ def _usual_language(captures: list[Capture], keys: dict, docs: dict[str, Extract
 
 
 def _out_of_place(document: Document | None, language: str | None, current: Version | None,
-                  key: str, keys: dict) -> str | None:
+                  repeated: bool) -> str | None:
     """A new text that does not fit the policy: another language, or far shorter than the
     current version. A short text seen in two or more captures is taken as real: policies
     do shrink."""
@@ -154,7 +154,7 @@ def _out_of_place(document: Document | None, language: str | None, current: Vers
     if language and document.language and document.language != language:
         return f"in another language ({document.language}, the policy is {language})"
     if current is not None and current.word_count and document.word_count < SMALL_FRACTION * current.word_count:
-        if sum(1 for k, _ in keys.values() if k == key) < 2:
+        if not repeated:
             return f"far smaller than the policy ({document.word_count} words, the current version has {current.word_count})"
     return None
 
@@ -165,6 +165,92 @@ def version_document(store: Store, policy: PolicyConfig, version: Version) -> Do
     return documents(store, policy, [capture])[capture.sha256][0]
 
 
+@dataclass
+class Placed:
+    """Where one capture landed in its policy's history."""
+
+    version: int | None  # the version it shows, or None with the reason
+    reason: str | None
+    first: bool  # the first capture of its version
+    change: Change | None  # the change it ends (it is the first capture after one)
+
+
+def place(store: Store, policy: PolicyConfig, capture: Capture) -> Placed:
+    """The history with one more capture, usually a check's. A capture that comes after all
+    the others is added to the stored history as it stands: the same text extends the
+    current version, another text adds one version and one change, so a check costs the same
+    for a policy with ten captures or ten thousand. Whenever that could place any earlier
+    capture differently (a text seen before only in captures that were set aside, another
+    language, a history derived by another extractor), the history is derived again."""
+    placed = _extend(store, policy, capture)
+    if placed is not None:
+        return placed
+    history = rebuild(store, policy)
+    number, reason = history.assignments[capture.id]
+    change = next((c for c in reversed(history.changes) if c.to_capture == capture.id), None)
+    first = number is not None and history.versions[number - 1].first_capture == capture.id
+    return Placed(number, reason, first, change)
+
+
+def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | None:
+    """``place`` without deriving again; None when only a derivation gives the right answer."""
+    latest = latest_possible()
+    if store.derived_with(policy.name) != derivation_id(policy) or capture.captured_at > latest \
+            or not store.is_newest(capture, latest):
+        return None
+    docs = documents(store, policy, [capture])
+    key, reason = version_key(capture, docs)
+    current = store.current_version(policy.name)
+    if key is None:
+        store.extend_history(policy.name, capture.id, None, reason, None, None)
+        return Placed(None, reason, False, None)
+    if current is None:
+        return None
+    if key == current.key:
+        _grow(current, capture)
+        store.extend_history(policy.name, capture.id, current.number, None, current, None)
+        return Placed(current.number, None, False, None)
+    document = docs[capture.sha256][0]
+    earlier = store.version_with_key(policy.name, key)
+    if earlier is None and store.shown_elsewhere(capture, key, extractor_id(policy)):
+        return None  # shown before only by captures set aside: this one may bring them in
+    if document is not None and document.language:
+        language = store.language_of(current.sha256, extractor_id(policy))
+        if language != document.language:
+            return None  # another language: which one the policy is in may change
+    reason = _out_of_place(document, None, current, repeated=earlier is not None)
+    if reason is not None:
+        store.extend_history(policy.name, capture.id, None, reason, None, None)
+        return Placed(None, reason, False, None)
+    version = earlier or _new_version(capture, document, store.version_count(policy.name) + 1)
+    change = Change(policy=policy.name, from_version=current.number, to_version=version.number,
+                    window_start=current.last_seen, window_end=capture.captured_at,
+                    from_capture=current.last_capture, to_capture=capture.id,
+                    reverts_to=version.number if earlier else None, detected_at=utc_now())
+    same = store.change_between(policy.name, current.number, version.number)
+    if same is not None:
+        change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
+    else:
+        _describe(change, version_document(store, policy, current), document, [current.key, key])
+    _grow(version, capture)
+    store.extend_history(policy.name, capture.id, version.number, None, version, change)
+    return Placed(version.number, None, earlier is None, change)
+
+
+def _new_version(capture: Capture, document: Document | None, number: int) -> Version:
+    return Version(
+        policy=capture.policy, number=number, key=document.text_hash if document else f"sha256:{capture.sha256}",
+        sha256=capture.sha256, first_capture=capture.id, last_capture=capture.id,
+        first_seen=capture.captured_at, last_seen=capture.captured_at, captures=0,
+        declared_date=document.declared_date if document else None,
+        word_count=document.word_count if document else None)
+
+
+def _grow(version: Version, capture: Capture) -> None:
+    version.captures += 1
+    version.last_capture, version.last_seen = capture.id, capture.captured_at
+
+
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     with _collector_paused():
@@ -172,7 +258,8 @@ def rebuild(store: Store, policy: PolicyConfig) -> History:
         docs = documents(store, policy, captures)
         history = derive(captures, docs)
         describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
-    store.replace_history(policy.name, history.versions, history.changes, history.assignments)
+    store.replace_history(policy.name, history.versions, history.changes, history.assignments,
+                          derivation_id(policy))
     return history
 
 

@@ -102,7 +102,7 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
             return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
         capture, body = live_capture(policy.name, fetched, previous)
         store.add_capture(capture, body)
-        return _describe(policy.name, capture, history.rebuild(store, policy))
+        return _describe(policy.name, capture, history.place(store, policy, capture))
 
     return guarded(policy, "checking", work, lambda error: Outcome(policy.name, "error", error))
 
@@ -166,16 +166,13 @@ def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tup
     return capture, fetched.body
 
 
-def _describe(policy: str, capture: Capture, derived: history.History) -> Outcome:
-    number, reason = derived.assignments[capture.id]
+def _describe(policy: str, capture: Capture, placed: history.Placed) -> Outcome:
+    number = placed.version
     if number is None:
-        return Outcome(policy, "error", f"{capture.url}: {reason}", capture.id)
+        return Outcome(policy, "error", f"{capture.url}: {placed.reason}", capture.id)
     detail = f" ({capture.format})" if capture.format != "html" else ""
-    change = next((c for c in reversed(derived.changes)
-                   if c.window_end == capture.captured_at and c.to_version == number), None)
-    if change is not None and change.reverts_to:
+    if placed.change is not None and placed.change.reverts_to:
         return Outcome(policy, "changed-back", f"changed back to version {number}{detail}", capture.id, number)
-    first = derived.versions[number - 1].first_capture == capture.id
-    if change is not None or first:
+    if placed.change is not None or placed.first:
         return Outcome(policy, "new-version", f"new version {number}{detail}", capture.id, number)
     return Outcome(policy, "unchanged", f"unchanged (version {number})", capture.id, number)

@@ -193,6 +193,11 @@ MIGRATIONS: list[str] = [
         next_run TEXT
     );
     """,
+    # 8: what derived each policy's history (extractor, selectors, diff): a check may extend
+    # a history derived the same way instead of deriving it all again.
+    """
+    ALTER TABLE policies ADD COLUMN derived_with TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -391,29 +396,105 @@ class Store:
     # -- derived history -------------------------------------------------------------------
 
     def replace_history(self, policy: str, versions: list[Version], changes: list[Change],
-                        assignments: dict[int, tuple[int | None, str | None]]) -> None:
+                        assignments: dict[int, tuple[int | None, str | None]], derived_with: str) -> None:
         """Swap in a freshly derived history for one policy, all at once."""
         with self.transaction():
             for table in ("changes", "versions", "capture_versions"):
                 self.db.execute(f"DELETE FROM {table} WHERE policy = ?", (policy,))
             for v in versions:
-                self.db.execute(
-                    "INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, "
-                    "first_seen, last_seen, captures, declared_date, word_count) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture,
-                     v.first_seen, v.last_seen, v.captures, v.declared_date, v.word_count))
+                self._put_version(v)
             for c in changes:
-                self.db.execute(
-                    "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
-                    "from_capture, to_capture, kind, magnitude, reverts_to, technical, detected_at, details) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
-                     c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
-                     _LARGE_JSON.encode(c.details) if c.details is not None else None))
+                self._insert_change(c)
             self.db.conn.executemany(
                 "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                 [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
+            self.db.execute("UPDATE policies SET derived_with = ? WHERE name = ?", (derived_with, policy))
+
+    def extend_history(self, policy: str, capture_id: int, number: int | None, reason: str | None,
+                       version: Version | None, change: Change | None) -> None:
+        """Place one more capture in a stored history: its version (new or grown), and the
+        change it ends, if any; all at once."""
+        with self.transaction():
+            if version is not None:
+                self._put_version(version)
+            if change is not None:
+                self._insert_change(change)
+            self.db.execute("INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
+                            (capture_id, policy, number, reason))
+
+    def _put_version(self, v: Version) -> None:
+        self.db.execute(
+            "INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, "
+            "first_seen, last_seen, captures, declared_date, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(policy, number) DO UPDATE SET last_capture = excluded.last_capture, "
+            "last_seen = excluded.last_seen, captures = excluded.captures",
+            (v.policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture,
+             v.first_seen, v.last_seen, v.captures, v.declared_date, v.word_count))
+
+    def _insert_change(self, c: Change) -> None:
+        self.db.execute(
+            "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
+            "from_capture, to_capture, kind, magnitude, reverts_to, technical, detected_at, details) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (c.policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
+             c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
+             _LARGE_JSON.encode(c.details) if c.details is not None else None))
+
+    def derived_with(self, policy: str) -> str | None:
+        row = self.db.execute("SELECT derived_with FROM policies WHERE name = ?", (policy,)).fetchone()
+        return row[0] if row else None
+
+    def is_newest(self, capture: Capture, latest: str) -> bool:
+        """Whether a capture not placed yet comes after every other capture of its policy
+        (those dated up to ``latest``) in timeline order."""
+        if self.db.execute("SELECT 1 FROM capture_versions WHERE capture_id = ?", (capture.id,)).fetchone():
+            return False
+        return self.db.execute(
+            "SELECT 1 FROM captures WHERE policy = ? AND id != ? AND captured_at <= ? "
+            "AND (captured_at > ? OR (captured_at = ? AND id > ?)) LIMIT 1",
+            (capture.policy, capture.id, latest, capture.captured_at, capture.captured_at, capture.id),
+        ).fetchone() is None
+
+    def current_version(self, policy: str) -> Version | None:
+        """The version of the policy's last capture that shows one."""
+        rows = list(self.db.query(
+            "SELECT v.policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture, v.first_seen, "
+            "v.last_seen, v.captures, v.declared_date, v.word_count FROM versions v "
+            "WHERE v.policy = ? ORDER BY v.last_seen DESC, v.last_capture DESC LIMIT 1", [policy]))
+        return Version(**rows[0]) if rows else None
+
+    def version_count(self, policy: str) -> int:
+        return self.db.execute("SELECT count(*) FROM versions WHERE policy = ?", (policy,)).fetchone()[0]
+
+    def version_with_key(self, policy: str, key: str) -> Version | None:
+        rows = list(self.db.query(
+            "SELECT policy, number, key, sha256, first_capture, last_capture, first_seen, last_seen, "
+            "captures, declared_date, word_count FROM versions WHERE policy = ? AND key = ?", [policy, key]))
+        return Version(**rows[0]) if rows else None
+
+    def shown_elsewhere(self, capture: Capture, key: str, extractor: str) -> bool:
+        """Whether another capture of the policy has this version key (read under ``extractor``)."""
+        if key.startswith("sha256:"):
+            query, args = "SELECT 1 FROM captures WHERE policy = ? AND id != ? AND sha256 = ? LIMIT 1", \
+                (capture.policy, capture.id, key[7:])
+        else:
+            query = ("SELECT 1 FROM captures c JOIN documents d ON d.sha256 = c.sha256 AND d.extractor = ? "
+                     "WHERE c.policy = ? AND c.id != ? AND d.text_sha256 = ? LIMIT 1")
+            args = (extractor, capture.policy, capture.id, key)
+        return self.db.execute(query, args).fetchone() is not None
+
+    def language_of(self, sha256: str, extractor: str) -> str | None:
+        row = self.db.execute("SELECT language FROM documents WHERE sha256 = ? AND extractor = ?",
+                              (sha256, extractor)).fetchone()
+        return row[0] if row else None
+
+    def change_between(self, policy: str, from_version: int, to_version: int) -> Change | None:
+        """A stored change between these two versions (a page flipping between two texts)."""
+        rows = list(self.db.query(
+            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
+            "kind, magnitude, reverts_to, technical, detected_at, details FROM changes "
+            "WHERE policy = ? AND from_version = ? AND to_version = ? LIMIT 1", [policy, from_version, to_version]))
+        return change_from_row(rows[0]) if rows else None
 
     def versions(self, policy: str) -> list[Version]:
         rows = self.db.query(
