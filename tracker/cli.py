@@ -6,28 +6,23 @@ the detail (log lines and tracebacks).
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 import click
 
-from tracker import __version__, console, export, history, jobs
-from tracker import digest, schedule
+from tracker import __version__, api, console, digest, export, jobs, schedule
 from tracker import report as reports
-from tracker.archive import ArchiveClient
-from tracker.backfill import STRATEGIES, Backfill, parse_every
+from tracker.api import Rebuilt, Tracker
+from tracker.backfill import STRATEGIES, Backfilled
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import UserError
-from tracker.models import Version
 from tracker.store import Store, database_problem
 
 
@@ -41,8 +36,12 @@ class Context:
         return load_config(self.config_path)
 
     @cached_property
+    def tracker(self) -> Tracker:
+        return Tracker(self.config)
+
+    @property
     def store(self) -> Store:
-        return Store(self.config.db_path)
+        return self.tracker.store
 
 
 class TrackerGroup(click.Group):
@@ -106,36 +105,23 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
     Prints one line per policy: unchanged, new version, or the error. Exits 1 when any
     policy could not be checked; the others are checked all the same.
     """
-    failed = False
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
-    for outcome in jobs.check(ctx.store, ctx.config, names):
-        failed |= outcome.failed
-        line = f"{outcome.policy:<{width}}  {'error: ' if outcome.failed else ''}{outcome.message}"
-        echo(line, err=outcome.failed)
-    if failed:
+
+    def show(outcome: jobs.Outcome) -> None:
+        echo(f"{outcome.policy:<{width}}  {'error: ' if outcome.failed else ''}{outcome.message}", err=outcome.failed)
+
+    if any(outcome.failed for outcome in ctx.tracker.check(*names, each=show)):
         sys.exit(1)
 
 
-DATE_PREFIX = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-
-
 def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """'2016', '2016-03' or '2016-03-24' -> the archive timestamp prefix '20160324'."""
-    if value is None:
-        return None
-    match = DATE_PREFIX.fullmatch(value.strip())
-    year, month, day = match.groups() if match else (None, None, None)
-    if not match or not _real_date(int(year), int(month or 1), int(day or 1)):
-        raise click.BadParameter(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
-    return "".join(g for g in match.groups() if g)
-
-
-def _real_date(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
+    """Checked here so that a wrong date is a usage error naming the option."""
+    if value is not None:
+        try:
+            api.date_prefix(value, "")
+        except UserError:
+            raise click.BadParameter(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD") from None
+    return value
 
 
 @cli.command()
@@ -164,18 +150,18 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
                 changed inside it: a text that changes and changes back between two
                 fetched captures can be missed.
     """
-    if start and end and start.ljust(8, "0") > end.ljust(8, "9"):
+    if start and end and api.date_prefix(start, "--from").ljust(8, "0") > api.date_prefix(end, "--to").ljust(8, "9"):
         raise click.BadParameter("--from is after --to: nothing can be in that period", param_hint="--from")
-    job = Backfill(ctx.store, ctx.config, ArchiveClient(ctx.config.archive, ctx.config.fetch),
-                   start, end, strategy, parse_every(every))
-    failed = False
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
-    for report in jobs.backfill(ctx.store, ctx.config, names, job, _progress_bar):
+
+    def show(report: Backfilled) -> None:
         if sys.stderr.isatty():
             echo("\r\033[K", err=True, nl=False, styled=True)  # the progress line gives way to the summary
-        failed |= report.failed
         echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
-    if failed:
+
+    reports = ctx.tracker.backfill(*names, start=start, end=end, strategy=strategy, every=every, each=show,
+                                   progress_for=_progress_bar)
+    if any(report.failed for report in reports):
         sys.exit(1)
 
 
@@ -235,9 +221,6 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
             echo(f"  FAILING        {row['failures_in_a_row']} checks in a row")
 
 
-VERSION_HELP = "a version number, or a date (YYYY-MM-DD): the version shown on that day"
-
-
 @cli.command()
 @click.argument("name")
 @click.argument("version", required=False)
@@ -247,9 +230,9 @@ def show(ctx: Context, name: str, version: str | None) -> None:
 
     VERSION is a version number, or a date (YYYY-MM-DD): the version shown on that day.
     """
-    policy, versions = _policy_versions(ctx, name)
-    chosen = _version(ctx, policy.name, versions, version) if version else max(versions, key=lambda v: v.last_seen)
-    document = history.version_document(ctx.store, policy, chosen)
+    policy, versions = ctx.tracker.policy(name), ctx.tracker.versions(name)
+    chosen = ctx.tracker.version(name, version)
+    document = ctx.tracker.document(name, chosen.number)
     seen = f"seen {console.when(chosen.first_seen)} to {console.when(chosen.last_seen)} in {chosen.captures} capture(s)"
     echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
     if document is None:
@@ -276,25 +259,12 @@ def diff(ctx: Context, name: str, from_version: str | None, to_version: str | No
     Without FROM and TO: the latest change. With FROM only: from FROM to the latest version.
     FROM and TO are version numbers, or dates (YYYY-MM-DD): the version shown on that day.
     """
-    policy, versions = _policy_versions(ctx, name)
-    if from_version is None:
-        changes = ctx.store.changes(policy.name)
-        if not changes:
-            raise UserError(f"{name}: no change recorded yet (one version so far)")
-        old, new = versions[changes[-1].from_version - 1], versions[changes[-1].to_version - 1]
-    else:
-        old = _version(ctx, policy.name, versions, from_version)
-        new = _version(ctx, policy.name, versions, to_version) if to_version else \
-            max(versions, key=lambda v: v.last_seen)
-        if old.number == new.number:
-            raise UserError(f"{name}: {from_version} and {to_version or 'the latest'} are the same version "
-                            f"({old.number}): nothing to compare")
-    change = export.compare_versions(ctx.store, policy, old, new)
+    change = ctx.tracker.diff(name, from_version, to_version)
     if as_json:
-        echo(console.json_text({"policy": policy.name, "from": export.version_summary(old),
-                               "to": export.version_summary(new), **change}))
+        echo(console.json_text(change))
         return
-    by_number = {v.number: v for v in versions}
+    policy = ctx.tracker.policy(name)
+    by_number = {v.number: v for v in ctx.tracker.versions(name)}
     color = sys.stdout.isatty()
     echo(console.render_change(change, policy.display_title, by_number, color=color), styled=color)
 
@@ -305,8 +275,10 @@ def diff(ctx: Context, name: str, from_version: str | None, to_version: str | No
 @pass_context
 def history_command(ctx: Context, name: str, as_json: bool) -> None:
     """The versions and changes of policy NAME, one line each, oldest first."""
-    policy, versions = _policy_versions(ctx, name)
-    changes = [export.change_json(c) for c in ctx.store.changes(policy.name)]
+    policy, versions = ctx.tracker.policy(name), ctx.tracker.versions(name)
+    if not versions:
+        ctx.tracker.version(name)  # says there is none yet
+    changes = [export.change_json(c) for c in ctx.tracker.changes(name)]
     if as_json:
         echo(console.json_text({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
                                "changes": changes}))
@@ -327,23 +299,16 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 @pass_context
 def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
-    (policy,) = ctx.config.select([name])
-    echo(console.json_text(export.history_json(ctx.store, policy)))
+    echo(console.json_text(ctx.tracker.export(name)))
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """'2026-11-16' -> the stored timestamp of that day's start (UTC)."""
     if value is None:
         return None
-    if not _is_day(value.strip()):
+    if not api.is_day(value.strip()):
         raise click.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD")
     return value.strip() + "T00:00:00.000Z"
-
-
-def _is_day(text: str) -> bool:
-    """A real calendar day written YYYY-MM-DD ('2022-02-30' is not one)."""
-    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
-    return bool(match) and _real_date(*(int(g) for g in match.groups()))
 
 
 @cli.command("digest")
@@ -366,7 +331,6 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
     if since and until and since >= until:
         raise click.BadParameter("--since is not before --until: the period is empty", param_hint="--since")
     store, config = ctx.store, ctx.config
-    store.sync_policies(config.policies)
     if dry_run or to_address:
         message = digest.preview(store, config, since, until, [to_address] if to_address else None)
         if to_address:
@@ -418,7 +382,6 @@ def daemon_command(ctx: Context) -> None:
     """
     config = ctx.config
     _daemon_logging(config)
-    ctx.store.sync_policies(config.policies)
     ctx.store.close()
     schedule.daemon(config, config.path.parent / "reports")
 
@@ -431,7 +394,7 @@ def run_command(ctx: Context) -> None:
     Exits 1 when a job failed.
     """
     config = ctx.config
-    ctx.store.sync_policies(config.policies)
+    ctx.store  # the policies are recorded before the jobs' own connections open
     failed = False
     ran = schedule.run_due(config, config.path.parent / "reports")
     for name, outcome in ran:
@@ -451,7 +414,6 @@ def report(ctx: Context, out: Path | None) -> None:
     """Render the HTML reports: an index, a history per policy, a page per change and per
     version, Atom feeds. Only pages whose data changed are written again."""
     out = out or ctx.config.path.parent / "reports"
-    ctx.store.sync_policies(ctx.config.policies)
     result = reports.render_site(ctx.store, ctx.config, out)
     echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
@@ -468,42 +430,15 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
     never touched. Changes that only an extraction upgrade produced are marked technical
     and are never notified.
     """
-    store = ctx.store
-    store.sync_policies(ctx.config.policies)
-    failed = False
-    for policy in ctx.config.select(names):
-        derived = jobs.guarded(policy, "rebuilding", lambda: history.rebuild(store, policy), str)
-        if isinstance(derived, str):
-            failed = True
-            echo(f"{policy.name}: error: {derived}", err=True)
-            continue
-        technical = sum(c.technical for c in derived.changes)
-        echo(f"{policy.name}: {len(derived.versions)} version(s), {len(derived.changes)} change(s)"
-                   + (f", {technical} technical" if technical else ""))
-    if failed:
+    def show(rebuilt: Rebuilt) -> None:
+        if rebuilt.error:
+            echo(f"{rebuilt.policy}: error: {rebuilt.error}", err=True)
+        else:
+            echo(f"{rebuilt.policy}: {rebuilt.versions} version(s), {rebuilt.changes} change(s)"
+                 + (f", {rebuilt.technical} technical" if rebuilt.technical else ""))
+
+    if any(rebuilt.error for rebuilt in ctx.tracker.rebuild(*names, each=show)):
         sys.exit(1)
-
-
-def _policy_versions(ctx: Context, name: str) -> tuple[PolicyConfig, list[Version]]:
-    (policy,) = ctx.config.select([name])
-    versions = ctx.store.versions(policy.name)
-    if not versions:
-        raise UserError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
-    return policy, versions
-
-
-def _version(ctx: Context, policy: str, versions: list[Version], spec: str) -> Version:
-    """A version by number or by date."""
-    if spec.isdigit():
-        if 1 <= int(spec) <= len(versions):
-            return versions[int(spec) - 1]
-        raise UserError(f"{policy}: no version {spec} (versions 1 to {len(versions)})")
-    if not _is_day(spec):
-        raise UserError(f"{policy}: '{spec}' is not a version: give {VERSION_HELP}")
-    number = ctx.store.version_at(policy, f"{spec}T23:59:59.999Z")
-    if number is None:
-        raise UserError(f"{policy}: no version seen on or before {spec} (first seen {versions[0].first_seen[:10]})")
-    return versions[number - 1]
 
 
 def _change_line(change: dict) -> str:

@@ -98,6 +98,19 @@ def _check_not_negative(value: int) -> int:
     return value
 
 
+class _Checked:
+    """Settings check their own values, however they are made: read from a file (which adds
+    the file and key path to the error) or built in code."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if "check" in f.metadata:
+                try:
+                    setattr(self, f.name, f.metadata["check"](getattr(self, f.name)))
+                except _Invalid as e:
+                    raise ConfigError(type(self).__name__, f.metadata.get("key", f.name), str(e)) from None
+
+
 def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **kw: Any) -> Any:
     """A dataclass field whose value is passed through ``check`` after type checking."""
     if isinstance(default, list):
@@ -108,12 +121,12 @@ def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **
 
 
 @dataclass
-class StorageConfig:
+class StorageConfig(_Checked):
     path: Path = Path("snapshots/tracker.db")
 
 
 @dataclass
-class FetchConfig:
+class FetchConfig(_Checked):
     user_agent: str = f"policy-tracker/{__version__}"
     contact: str = ""
     timeout_s: float = _checked(_check_positive, 30.0)
@@ -126,7 +139,7 @@ class FetchConfig:
 
 
 @dataclass
-class ArchiveConfig:
+class ArchiveConfig(_Checked):
     """Where the Internet Archive (or a mirror of it) answers, and how gently to ask it."""
 
     cdx_url: str = _checked(_check_url, "https://web.archive.org/cdx/search/cdx")
@@ -198,7 +211,7 @@ def _check_timezone(name: str) -> str:
 
 
 @dataclass
-class ScheduleConfig:
+class ScheduleConfig(_Checked):
     """When the daemon (and `tracker run`) does what: intervals ('30s', '15m', '6h', '1d',
     '1w') or cron expressions ('0 8 * * mon')."""
 
@@ -212,12 +225,12 @@ class ScheduleConfig:
 
 
 @dataclass
-class ReportConfig:
+class ReportConfig(_Checked):
     base_url: str = _checked(_check_base_url, "")  # where reports/ is published: links in e-mails
 
 
 @dataclass
-class EmailConfig:
+class EmailConfig(_Checked):
     """The weekly digest's delivery. The password is never in this file: ``password_env`` names
     the environment variable that holds it."""
 
@@ -235,7 +248,7 @@ class EmailConfig:
 
 
 @dataclass
-class PolicyConfig:
+class PolicyConfig(_Checked):
     name: str = _checked(_check_name)
     urls: list[str] = _checked(_check_urls)
     title: str = ""
@@ -264,6 +277,14 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     policy: list[PolicyConfig] = field(default_factory=list)
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
+
+    def __post_init__(self) -> None:
+        seen: dict[str, int] = {}
+        for i, policy in enumerate(self.policy, start=1):
+            if policy.name in seen:
+                raise ConfigError("Config", f"policy[{i}].name",
+                                  f"duplicate name {policy.name!r} (also policy[{seen[policy.name]}])")
+            seen[policy.name] = i
 
     @property
     def policies(self) -> list[PolicyConfig]:
@@ -297,27 +318,14 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), "", f"cannot read: {e}") from None
 
-    loader = _Loader(str(path))
-    config = loader.build(Config, raw, "")
+    config = _Loader(str(path)).build(Config, raw, "")
     config.path = path
-    _check_unique_names(config, loader)
     if not config.storage.path.is_absolute():
         config.storage.path = path.parent / config.storage.path
     for policy in config.policy:  # WARC paths are relative to the config file too
         policy.archives = [f"warc:{path.parent / a[5:]}" if a.startswith("warc:") and not Path(a[5:]).is_absolute()
                            else a for a in policy.archives]
     return config
-
-
-def _check_unique_names(config: Config, loader: "_Loader") -> None:
-    seen: dict[str, int] = {}
-    for i, policy in enumerate(config.policy, start=1):
-        if policy.name in seen:
-            raise ConfigError(
-                loader.file, f"policy[{i}].name",
-                f"duplicate name {policy.name!r} (also policy[{seen[policy.name]}])",
-            )
-        seen[policy.name] = i
 
 
 @dataclass
@@ -340,14 +348,11 @@ class _Loader:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise ConfigError(self.file, key_path, "missing (required)")
                 continue
-            value = self.coerce(table[key], hints[f.name], key_path)
-            if "check" in f.metadata:
-                try:
-                    value = f.metadata["check"](value)
-                except _Invalid as e:
-                    raise ConfigError(self.file, key_path, str(e)) from None
-            values[f.name] = value
-        return cls(**values)
+            values[f.name] = self.coerce(table[key], hints[f.name], key_path)
+        try:
+            return cls(**values)
+        except ConfigError as e:  # a value the settings refused: located in this file
+            raise ConfigError(self.file, _join(where, e.where), e.problem) from None
 
     def coerce(self, value: Any, hint: Any, where: str) -> Any:
         origin = typing.get_origin(hint)

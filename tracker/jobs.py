@@ -41,8 +41,11 @@ class Outcome:
         return self.outcome == "error"
 
 
-def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator[Outcome]:
-    """Fetch each policy's current page once, store it, and say what it means."""
+def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
+          each: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+    """Fetch each policy's current page once, store it, and say what it means (``each`` is
+    told of every outcome as soon as it is known)."""
+    outcomes: list[Outcome] = []
     policies = config.select(names)
     store.sync_policies(config.policies)
     session = make_session(config.fetch)
@@ -59,12 +62,16 @@ def check(store: Store, config: Config, names: tuple[str, ...] = ()) -> Iterator
             if outcome.outcome != "skipped":
                 store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
                                  outcome.version, outcome.message)
-            yield outcome
+            outcomes.append(outcome)
+            each(outcome)
+    return outcomes
 
 
-def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill | None = None,
-             progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None) -> Iterator[Backfilled]:
+def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = (), job: Backfill | None = None,
+             progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None,
+             each: Callable[[Backfilled], None] = lambda report: None) -> list[Backfilled]:
     """Pull each policy's archived history (see ``tracker.backfill``) and record the run."""
+    reports: list[Backfilled] = []
     policies = config.select(names)
     store.sync_policies(config.policies)
     job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
@@ -75,7 +82,9 @@ def backfill(store: Store, config: Config, names: tuple[str, ...], job: Backfill
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
             store.add_result(run_id, policy.name, outcome, message=report.summary())
-            yield report
+            reports.append(report)
+            each(report)
+    return reports
 
 
 @contextmanager

@@ -1,0 +1,190 @@
+"""policy-tracker from Python: what the ``tracker`` command does, as methods returning the
+pipeline's own objects (captures, versions, changes, documents) instead of printed lines.
+
+    from tracker import Tracker
+
+    with Tracker("config.toml") as t:
+        for outcome in t.check():
+            print(outcome.policy, outcome.message)
+        shown = t.version_at("krop", "2017-01-01")
+        print(t.document("krop", shown.number).title)
+        print(t.diff("krop")["kind"])
+
+The command is a thin layer over this class: it parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from tracker import export, history, jobs
+from tracker.archive import ArchiveClient
+from tracker.backfill import Backfill, Backfilled, Progress, parse_every
+from tracker.config import Config, PolicyConfig, load_config
+from tracker.document import Document
+from tracker.errors import UserError
+from tracker.models import Change, Version
+from tracker.store import Store
+
+DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
+DATE_PREFIX = re.compile("([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+
+
+@dataclass
+class Rebuilt:
+    """What deriving one policy's history again gave, or why it failed."""
+
+    policy: str
+    versions: int = 0
+    changes: int = 0
+    technical: int = 0
+    error: str | None = None
+
+
+class Tracker:
+    """The tracked policies of one configuration, and their store."""
+
+    def __init__(self, config: Config | str | Path = "config.toml"):
+        self.config = config if isinstance(config, Config) else load_config(config)
+        self.store = Store(self.config.db_path)
+        self.store.sync_policies(self.config.policies)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def policy(self, name: str) -> PolicyConfig:
+        (policy,) = self.config.select([name])
+        return policy
+
+    # -- work ------------------------------------------------------------------------------
+
+    def check(self, *names: str, each: Callable[[jobs.Outcome], None] = lambda outcome: None) -> list[jobs.Outcome]:
+        """Fetch the current page of each policy (or of ``names``) and place it in its history."""
+        return jobs.check(self.store, self.config, names, each)
+
+    def backfill(self, *names: str, start: str | None = None, end: str | None = None, strategy: str = "all",
+                 every: str = "1m", each: Callable[[Backfilled], None] = lambda report: None,
+                 progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None) -> list[Backfilled]:
+        """Pull the archived history of each policy (or of ``names``); ``start`` and ``end``
+        are dates (YYYY, YYYY-MM or YYYY-MM-DD), both included."""
+        first, last = date_prefix(start, "start"), date_prefix(end, "end")
+        if first and last and first.ljust(8, "0") > last.ljust(8, "9"):
+            raise UserError(f"start {start} is after end {end}: nothing can be in that period")
+        job = Backfill(self.store, self.config, ArchiveClient(self.config.archive, self.config.fetch),
+                       first, last, strategy, parse_every(every))
+        return jobs.backfill(self.store, self.config, names, job, progress_for, each)
+
+    def rebuild(self, *names: str, each: Callable[[Rebuilt], None] = lambda rebuilt: None) -> list[Rebuilt]:
+        """Derive versions and changes again from the stored captures (after an upgrade or a
+        change of selectors); one policy failing never stops the others."""
+        out = []
+        for policy in self.config.select(names):
+            derived = jobs.guarded(policy, "rebuilding", lambda: history.rebuild(self.store, policy), str)
+            rebuilt = Rebuilt(policy.name, error=derived) if isinstance(derived, str) else \
+                Rebuilt(policy.name, len(derived.versions), len(derived.changes),
+                        sum(c.technical for c in derived.changes))
+            out.append(rebuilt)
+            each(rebuilt)
+        return out
+
+    # -- reading the history ---------------------------------------------------------------
+
+    def versions(self, name: str) -> list[Version]:
+        return self.store.versions(self.policy(name).name)
+
+    def changes(self, name: str) -> list[Change]:
+        return self.store.changes(self.policy(name).name)
+
+    def version(self, name: str, which: int | str | None = None) -> Version:
+        """A version by number, or by a date (YYYY-MM-DD: the one shown that day); the latest
+        by default. Raises ``UserError`` saying what there is instead."""
+        versions = self._stored_versions(name)
+        if which is None:
+            return max(versions, key=lambda v: (v.last_seen, v.last_capture))
+        if isinstance(which, int) or re.fullmatch("[0-9]+", which):
+            number = int(which)
+            if 1 <= number <= len(versions):
+                return versions[number - 1]
+            raise UserError(f"{name}: no version {number} (versions 1 to {len(versions)})")
+        if not is_day(which):
+            raise UserError(f"{name}: {which!r} is not a version: give a version number, or a date "
+                            "(YYYY-MM-DD): the version shown on that day")
+        shown = self.version_at(name, which)
+        if shown is None:
+            raise UserError(f"{name}: no version seen on or before {which} (first seen {versions[0].first_seen[:10]})")
+        return shown
+
+    def version_at(self, name: str, day: str) -> Version | None:
+        """The version shown on ``day`` (YYYY-MM-DD, UTC): that of its last capture up to the
+        end of that day."""
+        if not is_day(day):
+            raise UserError(f"{name}: {day!r} is not a date (YYYY-MM-DD) or a version number")
+        number = self.store.version_at(self.policy(name).name, f"{day}T23:59:59.999Z")
+        return self.versions(name)[number - 1] if number else None
+
+    def document(self, name: str, which: int | str | None = None) -> Document | None:
+        """The sectioned text of a version (None for a format not read yet, such as PDF)."""
+        return history.version_document(self.store, self.policy(name), self.version(name, which))
+
+    def diff(self, name: str, old: int | str | None = None, new: int | str | None = None) -> dict:
+        """What changed between two versions, section by section, in the export's change
+        format: the latest change by default; ``old`` alone: from it to the latest version."""
+        policy = self.policy(name)
+        versions = self._stored_versions(name)
+        if old is None:
+            changes = self.store.changes(policy.name)
+            if not changes:
+                raise UserError(f"{name}: no change recorded yet (one version so far)")
+            before, after = versions[changes[-1].from_version - 1], versions[changes[-1].to_version - 1]
+        else:
+            before, after = self.version(name, old), self.version(name, new)
+            if before.number == after.number:
+                raise UserError(f"{name}: {old} and {new or 'the latest'} are the same version "
+                                f"({before.number}): nothing to compare")
+        return {"policy": policy.name, "from": export.version_summary(before),
+                "to": export.version_summary(after), **export.compare_versions(self.store, policy, before, after)}
+
+    def export(self, name: str) -> dict:
+        """The whole history as one JSON-ready object (the schema is in the README)."""
+        return export.history_json(self.store, self.policy(name))
+
+    def _stored_versions(self, name: str) -> list[Version]:
+        versions = self.versions(name)
+        if not versions:
+            raise UserError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
+        return versions
+
+
+def is_day(text: str) -> bool:
+    """A real calendar day written YYYY-MM-DD ('2022-02-30' is not one)."""
+    match = DAY.fullmatch(text)
+    return bool(match) and _real_date(*(int(g) for g in match.groups()))
+
+
+def date_prefix(text: str | None, what: str) -> str | None:
+    """'2016', '2016-03' or '2016-03-24' -> the archive timestamp prefix '20160324'."""
+    if text is None:
+        return None
+    match = DATE_PREFIX.fullmatch(text.strip())
+    year, month, day = match.groups() if match else (None, None, None)
+    if not match or not _real_date(int(year), int(month or 1), int(day or 1)):
+        raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+    return "".join(g for g in match.groups() if g)
+
+
+def _real_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
