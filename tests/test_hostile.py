@@ -635,8 +635,12 @@ def test_a_read_only_database_is_a_one_line_error(tmp_path, checked):
     ({}, "[fetch]\ntimeout_s = nan\n", r"fetch\.timeout_s"),
     ({}, "[fetch]\ntimeout_s = -inf\n", r"fetch\.timeout_s"),
     ({"name": "ok\n"}, "", r"policy\[[01]\]\.name"),
+    ({}, "[fetch]\ntimeout_s = 1e10\n", r"fetch\.timeout_s"),
+    ({}, '[fetch]\nuser_agent = "agent\u2603"\n', r"fetch\.user_agent"),
+    ({}, "[email]\nsmtp_port = 99999999\n", r"email\.smtp_port"),
+    ({"urls": ["http://127.0.0.1:1/" + "a" * 100_000]}, "", r"policy\[[01]\]\.urls"),
 ], ids=["url-bad-ipv6", "base_url-bad-ipv6", "memento-bad-ipv6", "timeout-inf", "timeout-nan", "timeout-minus-inf",
-        "name-with-newline"])
+        "name-with-newline", "timeout-1e10", "user-agent-not-ascii", "smtp-port-too-big", "url-of-100-kB"])
 def test_a_hostile_config_value_is_a_one_line_config_error(tmp_path, policy, extra, key):
     # a closed loopback port: should the config be accepted after all, nothing leaves 127.0.0.1
     config = write_config(tmp_path, [{"name": "acme", "urls": ["http://127.0.0.1:1/privacy"], "archives": [],
@@ -750,3 +754,129 @@ def test_policy_text_nested_400_elements_deep_is_extracted(tmp_path, site):
     assert_clean(history, 0)
     counted = re.search(r"([\d,]+) words", history.out)
     assert counted and int(counted.group(1).replace(",", "")) > 50, f"the version's word count; {history}"
+
+
+# --- found by an adversarial run after the first fixes ------------------------------------------
+
+def test_a_gzip_body_cut_short_is_an_error_not_a_new_version(tmp_path, site):
+    import gzip
+    site.pages["/privacy"] = Page(policy_html())
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 0)
+    cut = gzip.compress(policy_html())[:-200]
+    site.pages["/privacy"] = Page(cut, headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"})
+
+    run = tracker(config, "check")
+
+    assert_clean(run, 1, names=(site.url("/privacy"),), max_error_lines=1, words=("truncated",))
+    assert query(db_of(config), "SELECT count(*) FROM versions")[0][0] == 1
+
+
+def test_a_gzip_body_of_two_members_is_read_whole(tmp_path, site):
+    import gzip
+    page = policy_html()
+    half = len(page) // 2
+    site.pages["/privacy"] = Page(gzip.compress(page[:half]) + gzip.compress(page[half:]),
+                                  headers={"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"})
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 0)
+    shown = tracker(config, "show", "acme")
+    assert "Write to privacy@acme.example" in shown.out, str(shown)  # the last section, in the second member
+
+
+@pytest.mark.parametrize("wrapper", [("<table><tr><td>", "</td></tr></table>", 1000), ("<ul><li>", "</li></ul>", 2000),
+                                     ("<blockquote>", "</blockquote>", 3000)], ids=["tables", "lists", "quotes"])
+def test_policy_text_in_thousands_of_nested_tables_lists_or_quotes_is_read(tmp_path, site, wrapper):
+    opening, closing, depth = wrapper
+    site.pages["/privacy"] = Page((f"<html><body><main><h1>Privacy Policy</h1>{opening * depth}{sections()}"
+                                   f"{closing * depth}</main></body></html>").encode())
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 0)
+    shown = tracker(config, "show", "acme")
+    assert "We do not sell your personal information" in shown.out, str(shown)
+
+
+def test_a_bad_warc_record_is_skipped_and_the_rest_of_the_file_is_read(tmp_path):
+    warc = write_warc(tmp_path / "odd.warc.gz", [
+        Archived(ACME, "garbage", policy_html("10 days")),
+        Archived(ACME, "0001-01-01T00:00:00+05:00", policy_html("20 days")),
+        Archived(ACME, "2019-03-01T10:00:00Z", policy_html("30 days")),
+        Archived(ACME, "2020-03-01T10:00:00Z", policy_html("60 days")),
+    ])
+    config = write_config(tmp_path, [warc_policy("acme", warc.name)])
+
+    run = tracker(config, "backfill")
+
+    assert_clean(run, 0)
+    assert warc.name in run.output and "WARC-Date" in run.output, f"the skipped records are not named; {run}"
+    assert query(db_of(config), "SELECT count(*) FROM versions")[0][0] == 2
+
+
+def test_report_never_writes_through_a_link_out_of_its_folder(tmp_path, checked):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "index.html").write_text("mine")
+    (outside / "notes.txt").write_text("mine")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "acme").symlink_to(outside, target_is_directory=True)
+    (reports / ".manifest.json").symlink_to(outside / "notes.txt")
+
+    run = tracker(checked, "report", "--out", str(reports))
+
+    assert_clean(run, 1, names=("acme",), max_error_lines=1)
+    assert (outside / "index.html").read_text() == "mine" and (outside / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("args", [("show", "acme", "\u00b2"), ("diff", "acme", "\u00b2"),
+                                  ("digest", "--until", "0001-01-01", "--dry-run"),
+                                  ("backfill", "--strategy", "interval", "--every", "99999999y"),
+                                  ("digest", "--dry-run", "--to", "a@b.example\nBcc: c@d.example"),
+                                  ("backfill", "--from", "\uff12\uff10\uff12\uff10")],
+                         ids=["superscript-version", "superscript-diff", "year-1", "every-huge", "header-injection",
+                              "full-width-digits"])
+def test_odd_arguments_are_usage_errors(two_versions, args):
+    run = tracker(two_versions, *args)
+    assert run.code in (1, 2), str(run)
+    assert_clean(run, (1, 2), max_error_lines=3)
+
+
+def test_digest_dry_run_with_to_sends_nothing(two_versions):
+    # a closed port: were the digest sent, it would fail
+    text = two_versions.read_text() + '\n[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = 1\nfrom = "t@acme.example"\n'
+    two_versions.write_text(text)
+    run = tracker(two_versions, "digest", "--dry-run", "--to", "someone@example.org")
+    assert_clean(run, 0)
+    assert "sent" not in run.out.split("\n", 1)[0].lower(), str(run)
+
+
+def test_a_redirect_to_a_huge_url_gives_a_short_error_line(tmp_path, site):
+    site.pages["/privacy"] = Page(status=302, headers={"Location": "javascript:" + "a" * 60_000, "Content-Length": "0"})
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 1, names=(site.url("/privacy"),), max_error_lines=1)
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "hex", "undefined", "idna"])
+def test_a_charset_that_is_no_text_encoding_reads_as_none_given(tmp_path, site, charset):
+    site.pages["/privacy"] = Page(policy_html(), headers={"Content-Type": f"text/html; charset={charset}"})
+    config = write_config(tmp_path, [live_policy(site)])
+    run = tracker(config, "check")
+    assert_clean(run, 0, max_error_lines=0)
+
+
+def test_headers_cut_off_are_a_one_line_error(tmp_path, site):
+    def cut(handler) -> None:
+        handler.close_connection = True
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
+    site.pages["/privacy"] = Page(handler=cut)
+    config = write_config(tmp_path, [live_policy(site)])
+    run = tracker(config, "check")
+    assert_clean(run, 1, names=(site.url("/privacy"),), max_error_lines=1)
+
+
+def test_bidirectional_overrides_never_reach_the_terminal(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html().replace(b"Information We Collect", "Information \u202eWe Collect".encode()))
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 0)
+    shown = tracker(config, "show", "acme")
+    assert "\u202e" not in shown.out and "Information We Collect" in shown.out, str(shown)

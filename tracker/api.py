@@ -183,8 +183,9 @@ def date_prefix(text: str | None, what: str) -> str | None:
 
 
 def _real_date(year: int, month: int, day: int) -> bool:
+    """A calendar day in the time of the web (from 1990: no capture is older)."""
     try:
         date(year, month, day)
     except ValueError:
         return False
-    return True
+    return 1990 <= year <= 9000

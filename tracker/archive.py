@@ -34,7 +34,7 @@ from waybackpy.exceptions import WaybackError
 
 from tracker.config import ArchiveConfig, FetchConfig
 from tracker.errors import UserError
-from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, check_redirect_target, fetch, make_session
+from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, check_redirect_target, fetch, make_session, short
 from tracker.models import iso
 
 TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
@@ -79,7 +79,14 @@ def parse_timestamp(stamp: str) -> datetime:
 
 
 def to_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    """14 digits, UTC; ValueError for a moment no web capture can have (before 1990)."""
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{moment} is out of range") from None
+    if utc.year < 1990:
+        raise ValueError(f"{moment} is before the web")
+    return utc.strftime("%Y%m%d%H%M%S")
 
 
 def in_period(stamp: str, start: str | None, end: str | None) -> bool:
@@ -364,8 +371,10 @@ def save_page(client: ArchiveClient, save_url: str, url: str) -> str:
 # --- WARC files ----------------------------------------------------------------------------
 
 def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None,
-               max_bytes: int) -> Iterator[Retrieved]:
-    """The responses for ``urls`` in the WARC files an archive names, with their bodies."""
+               max_bytes: int, skipped: list[str]) -> Iterator[Retrieved]:
+    """The responses for ``urls`` in the WARC files an archive names, with their bodies;
+    a record that cannot be a capture (no valid date or status) is skipped and said in
+    ``skipped``: one bad record must not cost the rest of the file."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
@@ -383,8 +392,12 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
                     raise ValueError("it does not start with a WARC record")
                 records = ArchiveIterator(stream)
                 for record in records:
-                    retrieved = _wanted_response(record, wanted, start, end, max_bytes, path, archive,
-                                                 lambda: f"{path}#{records.get_record_offset()}", bodies)
+                    try:
+                        retrieved = _wanted_response(record, wanted, start, end, max_bytes, path, archive,
+                                                     lambda: f"{path}#{records.get_record_offset()}", bodies)
+                    except _BadRecord as e:
+                        skipped.append(f"{path}#{records.get_record_offset()}: {e}")
+                        retrieved = None
                     if _cut_short(record):
                         raise ArchiveError(_truncated(path, read))
                     read += 1
@@ -393,7 +406,7 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
                 if not _gzip_complete(stream):
                     raise ArchiveError(_truncated(path, read))
         except (ArchiveLoadFailed, OSError, ValueError, EOFError, zlib.error) as e:
-            raise ArchiveError(f"{path}: not a readable WARC file ({e})") from None
+            raise ArchiveError(f"{path}: not a readable WARC file ({short(str(e), 120)})") from None
 
 
 def _wanted_response(record, wanted: set[str], start: str | None, end: str | None, max_bytes: int, path: str,
@@ -409,13 +422,20 @@ def _wanted_response(record, wanted: set[str], start: str | None, end: str | Non
     try:
         stamp = to_timestamp(datetime.fromisoformat(date.replace("Z", "+00:00")))
     except ValueError:
-        raise ArchiveError(f"{path}: the record of {target} has no valid WARC-Date ({date[:40]!r})") from None
+        raise _BadRecord(f"no valid WARC-Date ({date[:40]!r})") from None
+    status = record.http_headers.get_statuscode() or ""
+    if not re.fullmatch("[1-9][0-9]{2}", status):
+        raise _BadRecord(f"no valid HTTP status ({status[:20]!r})")
     if not in_period(stamp, start, end):
         return None
     body = record.content_stream().read(max_bytes + 1) if record.rec_type == "response" else b""
     if len(body) > max_bytes:
         raise ArchiveError(f"{path}: the capture of {target} at {stamp} is over max_bytes ({max_bytes:,})")
     return _warc_response(record, body, where(), archive, target, stamp, bodies)
+
+
+class _BadRecord(Exception):
+    """A WARC record that cannot be a capture; the message says why."""
 
 
 def _truncated(path: str, read: int) -> str:

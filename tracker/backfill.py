@@ -49,7 +49,7 @@ class Backfilled:
     versions: int = 0
     changes: int = 0
     errors: list[str] = field(default_factory=list)
-    future: list[str] = field(default_factory=list)  # captures refused: dated after now
+    skipped: list[str] = field(default_factory=list)  # captures refused (dated after now, bad records)
 
     @property
     def failed(self) -> bool:
@@ -68,9 +68,9 @@ class Backfilled:
         if self.fetched < self.all_would_fetch:
             parts.append(f"{self.all_would_fetch} fetches for the `all` strategy")
         text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
-        if self.future:
-            text += (f"; warning: {len(self.future)} capture(s) dated in the future not stored "
-                     f"({self.future[0]}{', ...' if len(self.future) > 1 else ''})")
+        if self.skipped:
+            text += (f"; warning: {len(self.skipped)} capture(s) not stored: {self.skipped[0]}"
+                     f"{' (and more)' if len(self.skipped) > 1 else ''}")
         return text + "".join(f"; error: {e}" for e in self.errors)
 
 
@@ -79,8 +79,10 @@ def parse_every(text: str) -> timedelta:
     match = re.fullmatch(r"\s*(\d+)\s*([dwmy])\s*", text)
     if not match or int(match.group(1)) == 0:
         raise UserError(f"--every {text!r}: use a number and d, w, m or y (such as 7d, 1m, 6m, 1y)")
-    days = {"d": 1, "w": 7, "m": 30, "y": 365}[match.group(2)]
-    return timedelta(days=int(match.group(1)) * days)
+    days = int(match.group(1)) * {"d": 1, "w": 7, "m": 30, "y": 365}[match.group(2)]
+    if days > 100 * 365:
+        raise UserError(f"--every {text!r}: an interval longer than a century holds the whole web")
+    return timedelta(days=days)
 
 
 class Backfill:
@@ -119,7 +121,8 @@ class Backfill:
         """A capture dated after now is refused: it would be the policy's latest version for good."""
         if memento.captured_at <= latest_possible():
             return True
-        report.future.append(f"{memento.archive_url} dated {memento.captured_at[:19].replace('T', ' ')}")
+        report.skipped.append(f"{memento.archive_url} is dated {memento.captured_at[:19].replace('T', ' ')}, "
+                              "in the future")
         return False
 
     def _fetches_for_all(self, listed: list[Memento], stored: set[str]) -> int:
@@ -146,7 +149,8 @@ class Backfill:
 
     def _import_warcs(self, policy: PolicyConfig, archive: str, report: Backfilled) -> None:
         stored = self.store.archive_urls(policy.name)
-        for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes):
+        for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes,
+                                    report.skipped):
             report.listed += 1
             if retrieved.memento.archive_url in stored:
                 report.stored_before += 1

@@ -7,6 +7,7 @@ the detail (log lines and tracebacks).
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import sys
 import traceback
@@ -69,7 +70,7 @@ class TrackerGroup(click.Group):
 def _fail(ctx: click.Context, message: str) -> None:
     if ctx.obj is not None and ctx.obj.verbose:
         traceback.print_exc()
-    echo(f"error: {message}", err=True)
+    echo(f"error: {console.error_line(message)}", err=True)
     sys.exit(1)
 
 
@@ -93,6 +94,8 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     """Follow how privacy policies and terms of service change, with archived evidence."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # urllib3 warns with a traceback about a server's broken answers: ours is one line
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     ctx.obj = Context(config_path, verbose)
 
 
@@ -108,7 +111,8 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
 
     def show(outcome: jobs.Outcome) -> None:
-        echo(f"{outcome.policy:<{width}}  {'error: ' if outcome.failed else ''}{outcome.message}", err=outcome.failed)
+        message = f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
+        echo(f"{outcome.policy:<{width}}  {message}", err=outcome.failed)
 
     if any(outcome.failed for outcome in ctx.tracker.check(*names, each=show)):
         sys.exit(1)
@@ -157,7 +161,8 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
     def show(report: Backfilled) -> None:
         if sys.stderr.isatty():
             echo("\r\033[K", err=True, nl=False, styled=True)  # the progress line gives way to the summary
-        echo(f"{report.policy:<{width}}  {report.summary()}", err=report.failed)
+        summary = console.error_line(report.summary()) if report.failed else report.summary()
+        echo(f"{report.policy:<{width}}  {summary}", err=report.failed)
 
     reports = ctx.tracker.backfill(*names, start=start, end=end, strategy=strategy, every=every, each=show,
                                    progress_for=_progress_bar)
@@ -311,13 +316,19 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     return value.strip() + "T00:00:00.000Z"
 
 
+def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[^@\s<>\",;]+@[^@\s<>\",;]+", value):
+        raise click.BadParameter(f"{value!r} is not an e-mail address")
+    return value
+
+
 @cli.command("digest")
 @click.option("--since", callback=_day, metavar="DATE", help="Start of the period (default: the end of the last digest).")
 @click.option("--until", callback=_day, metavar="DATE", help="End of the period (default: now).")
 @click.option("--dry-run", is_flag=True, help="Build the digest and show it; send nothing, record nothing.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               help="With --dry-run: write the e-mail to this .eml file instead of printing its text.")
-@click.option("--to", "to_address", metavar="ADDRESS",
+@click.option("--to", "to_address", metavar="ADDRESS", callback=_address,
               help="Send a copy of the next digest to ADDRESS only: nothing is marked as sent.")
 @pass_context
 def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: bool, out_file: Path | None,
@@ -333,7 +344,7 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
     store, config = ctx.store, ctx.config
     if dry_run or to_address:
         message = digest.preview(store, config, since, until, [to_address] if to_address else None)
-        if to_address:
+        if to_address and not dry_run:
             digest.deliver(message.as_bytes(), message["From"], [to_address], config.email)
             echo(f"sent a copy to {to_address}: {message['Subject']} (nothing marked as sent)")
         elif out_file:
@@ -432,7 +443,7 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
     """
     def show(rebuilt: Rebuilt) -> None:
         if rebuilt.error:
-            echo(f"{rebuilt.policy}: error: {rebuilt.error}", err=True)
+            echo(f"{rebuilt.policy}: error: {console.error_line(rebuilt.error)}", err=True)
         else:
             echo(f"{rebuilt.policy}: {rebuilt.versions} version(s), {rebuilt.changes} change(s)"
                  + (f", {rebuilt.technical} technical" if rebuilt.technical else ""))

@@ -28,11 +28,16 @@ DEFAULT_CONFIG = "config.toml"
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
+MAX_URL = 2000
+
+
 class _Invalid(Exception):
     """Raised by a field check; the loader adds the file and key path."""
 
 
 def _check_url(url: str) -> str:
+    if len(url) > MAX_URL:
+        raise _Invalid(f"a URL of {len(url):,} characters: the longest accepted is {MAX_URL:,}")
     try:
         parts = urlsplit(url)
         parts.port  # raises ValueError for a port that is not a number
@@ -111,6 +116,26 @@ class _Checked:
                     raise ConfigError(type(self).__name__, f.metadata.get("key", f.name), str(e)) from None
 
 
+def _check_timeout(value: float) -> float:
+    _check_positive(value)
+    if value > 3600:
+        raise _Invalid(f"must be at most 3600 (an hour), not {value}")
+    return value
+
+
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise _Invalid(f"must be a port number (1 to 65535), not {value}")
+    return value
+
+
+def _check_header_text(value: str) -> str:
+    """Text sent in an HTTP header: printable ASCII only."""
+    if not all(" " <= c <= "~" for c in value):
+        raise _Invalid(f"{value!r}: only printable ASCII can be sent in an HTTP header")
+    return value
+
+
 def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **kw: Any) -> Any:
     """A dataclass field whose value is passed through ``check`` after type checking."""
     if isinstance(default, list):
@@ -127,9 +152,9 @@ class StorageConfig(_Checked):
 
 @dataclass
 class FetchConfig(_Checked):
-    user_agent: str = f"policy-tracker/{__version__}"
-    contact: str = ""
-    timeout_s: float = _checked(_check_positive, 30.0)
+    user_agent: str = _checked(_check_header_text, f"policy-tracker/{__version__}")
+    contact: str = _checked(_check_header_text, "")
+    timeout_s: float = _checked(_check_timeout, 30.0)
     max_bytes: int = _checked(_check_positive, 10_000_000)
 
     @property
@@ -147,7 +172,7 @@ class ArchiveConfig(_Checked):
     index_per_minute: float = _checked(_check_positive, 30.0)  # CDX / TimeMap requests, per host
     captures_per_second: float = _checked(_check_positive, 8.0)  # capture fetches, per host
     retries: int = _checked(_check_not_negative, 3)  # for 5xx answers, lost connections and 429s
-    pause_s: float = _checked(_check_positive, 60.0)  # after a 429, at least this long
+    pause_s: float = _checked(_check_timeout, 60.0)  # after a 429, at least this long
     save_on_change: bool = False  # ask the Internet Archive to save a policy page when it changed
     save_url: str = _checked(_check_url, "https://web.archive.org/save")
     saves_per_minute: float = _checked(_check_positive, 6.0)
@@ -235,14 +260,14 @@ class EmailConfig(_Checked):
     the environment variable that holds it."""
 
     smtp_host: str = "localhost"
-    smtp_port: int = _checked(_check_positive, 587)
+    smtp_port: int = _checked(_check_port, 587)
     security: str = _checked(_check_security, "starttls")
     username: str = ""
     password_env: str = ""
     sender: str = field(default="", metadata={"key": "from", "check": _check_address})
     to: list[str] = _checked(_check_addresses, [])
     include_cosmetic: bool = False
-    timeout_s: float = _checked(_check_positive, 30.0)
+    timeout_s: float = _checked(_check_timeout, 30.0)
     list_unsubscribe: str = ""  # a mailto: or https: URL, sent as the List-Unsubscribe header
     tls_ca_file: str = ""  # a CA bundle to trust instead of the system's (a private mail server)
 

@@ -17,12 +17,21 @@ from tracker.models import Version
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
 # Control characters, but for tab and line feed: fetched text holding them could move the
 # cursor, retitle the window or write to the clipboard of whoever reads it in a terminal.
-CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The bidirectional overrides and isolates go too: they reorder what a reader sees.
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+LONGEST_ERROR = 400
 
 
 def printable(text: str) -> str:
     """Text from fetched content, safe to print to a terminal."""
     return CONTROLS.sub("", text)
+
+
+def error_line(text: str) -> str:
+    """An error as one printable line of a length a terminal shows whole (a message may
+    carry fetched text, such as a 60,000-character redirect target)."""
+    line = " ".join(printable(text).split())
+    return line if len(line) <= LONGEST_ERROR else f"{line[:LONGEST_ERROR - 40]} … {line[-35:]}"
 
 
 def json_text(data: object) -> str:

@@ -51,6 +51,10 @@ HEADINGS = {f"h{n}": n for n in range(1, 7)}
 SHAPELESS_TAG = re.compile(
     r"</?(?!(?:html|head|title|meta|body|h[1-6]|p|br|ul|ol|li|dl|dt|dd|table|thead|tbody|tfoot|tr|td|th|"
     r"blockquote|pre|hr|script|style|noscript|template|nav|header|footer|aside|form)\b)[a-zA-Z][^>]*>")
+# And, for pages that nest even those (tables in tables, lists in lists), every tag that can
+# hold itself: headings and paragraphs, which close before the next one opens, remain.
+NESTING_TAG = re.compile(
+    r"</?(?!(?:html|head|title|meta|body|h[1-6]|p|br|script|style|noscript|template)\b)[a-zA-Z][^>]*>")
 BLOCKS = {"p", "div", "section", "article", "main", "ul", "ol", "li", "dl", "dt", "dd", "table",
           "thead", "tbody", "tfoot", "tr", "td", "th", "blockquote", "pre", "summary", "details",
           "figure", "figcaption", "address", "hr", "header", "footer", "body", "center", *HEADINGS}
@@ -126,13 +130,16 @@ def extract_html(html: str, settings: ExtractSettings) -> Document:
 def _parse(html: str) -> lxml.html.HtmlElement:
     """The page's element tree, however deep it nests. libxml2 stops building the tree past
     2,048 levels (and drops the text below); such a page is parsed again with only the tags
-    that give a policy its shape (headings, paragraphs, lists, tables)."""
+    that give a policy its shape (headings, paragraphs, lists, tables), and if it nests those
+    too, with only headings and paragraphs."""
     html = re.sub(r"^\s*<\?xml[^>]*>", "", html)  # lxml refuses str input with an encoding declaration
-    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(html or "<html></html>", parser=parser)
-        if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
-            root = lxml.html.document_fromstring(SHAPELESS_TAG.sub(" ", html), parser=lxml.html.HTMLParser())
+        for kept in (None, SHAPELESS_TAG, NESTING_TAG):  # each pass drops more tags, never text
+            parser = lxml.html.HTMLParser(huge_tree=True)
+            root = lxml.html.document_fromstring((kept.sub(" ", html) if kept else html) or "<html></html>",
+                                                 parser=parser)
+            if not any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+                break
         return root
     except (lxml.etree.ParserError, ValueError):
         return lxml.html.document_fromstring("<html><body></body></html>")

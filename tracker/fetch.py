@@ -9,6 +9,7 @@ the server (and us) a download when nothing changed.
 from __future__ import annotations
 
 import codecs
+import http.client
 import functools
 import ipaddress
 import re
@@ -24,6 +25,7 @@ import requests
 import requests.adapters
 import urllib3
 import urllib3.connection
+import urllib3.util.response
 
 from tracker.config import FetchConfig
 from tracker.errors import UserError
@@ -79,10 +81,10 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
                                 resolve or resolve_host)
         except FetchError:
             if guard.expired:
-                raise FetchError(f"{url}: timed out after {config.timeout_s:g}s") from None
+                raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None
             raise
         if guard.expired:  # the socket was shut under a read: what was read is not the page
-            raise FetchError(f"{url}: timed out after {config.timeout_s:g}s")
+            raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s")
         return fetched
 
 
@@ -101,12 +103,17 @@ def _exchange(session: requests.Session, url: str, config: FetchConfig, validato
         response = _get(session, current, headers, deadline, config)
         with response:
             if follow_redirects and response.status_code in REDIRECT_STATUSES and "location" in response.headers:
-                target = urljoin(current, response.headers["location"])
+                try:
+                    target = urljoin(current, response.headers["location"])
+                    urlsplit(target).port  # a port that is not a number, a broken IPv6 literal
+                except ValueError:
+                    raise FetchError(f"{short(url)}: redirected to an invalid URL "
+                                     f"{short(response.headers['location'])!r}") from None
                 redirects.append({"status": response.status_code, "url": current, "location": target})
                 if len(redirects) > MAX_REDIRECTS:
-                    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+                    raise FetchError(f"{short(url)}: more than {MAX_REDIRECTS} redirects")
                 if urlsplit(target).scheme not in ("http", "https"):
-                    raise FetchError(f"{url}: redirected to a non-HTTP URL {target!r}")
+                    raise FetchError(f"{short(url)}: redirected to a non-HTTP URL {short(target)!r}")
                 check_redirect_target(current, target, resolve)
                 current = target
                 continue
@@ -153,8 +160,8 @@ def check_redirect_target(from_url: str, to_url: str, resolve: Resolve = resolve
     if urlsplit(from_url).hostname == urlsplit(to_url).hostname:
         return
     if _internal(to_url, resolve) and not _internal(from_url, resolve):
-        raise FetchError(f"{from_url}: refused a redirect from a public address into the private network "
-                         f"({to_url})")
+        raise FetchError(f"{short(from_url)}: refused a redirect from a public address into the private network "
+                         f"({short(to_url)})")
 
 
 # --- one deadline over a whole exchange -------------------------------------------------------
@@ -252,12 +259,16 @@ def _get(session: requests.Session, url: str, headers: dict, deadline: float,
          config: FetchConfig) -> requests.Response:
     remaining = max(deadline - time.monotonic(), 0.001)
     try:
-        return session.get(url, headers=headers, stream=True, allow_redirects=False,
-                           timeout=(remaining, remaining))
+        response = session.get(url, headers=headers, stream=True, allow_redirects=False,
+                               timeout=(remaining, remaining))
+        urllib3.util.response.assert_header_parsing(response.raw._original_response.msg)
+        return response
+    except urllib3.exceptions.HeaderParsingError:
+        raise FetchError(f"{short(url)}: the server's answer has malformed or cut-off headers") from None
     except requests.Timeout:
-        raise FetchError(f"{url}: timed out after {config.timeout_s:g}s") from None
-    except requests.RequestException as e:
-        raise FetchError(f"{url}: {_reason(e)}") from None
+        raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as e:
+        raise FetchError(f"{short(url)}: {_reason(e)}") from None
 
 
 def read_capped(response: requests.Response, limit: int, deadline: float, url: str) -> bytes:
@@ -267,16 +278,19 @@ def read_capped(response: requests.Response, limit: int, deadline: float, url: s
         decoder = None
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise FetchError(f"{url}: page is {int(declared):,} bytes, over max_bytes ({limit:,})")
+            raise FetchError(f"{short(url)}: page is {int(declared):,} bytes, over max_bytes ({limit:,})")
     elif encoding in ("gzip", "x-gzip", "deflate"):
         decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
     else:
-        raise FetchError(f"{url}: unsupported Content-Encoding {encoding!r}")
+        raise FetchError(f"{short(url)}: unsupported Content-Encoding {short(encoding, 40)!r}")
     out = bytearray()
     try:
         while chunk := response.raw.read(CHUNK, decode_content=False):
             if time.monotonic() > deadline:
-                raise FetchError(f"{url}: download took too long (over the fetch timeout)")
+                raise FetchError(f"{short(url)}: download took too long (over the fetch timeout)")
+            while decoder is not None and decoder.eof and decoder.unused_data:
+                # another gzip member follows the last one (RFC 1952 allows several)
+                chunk, decoder = decoder.unused_data + chunk, zlib.decompressobj(zlib.MAX_WBITS | 32)
             if decoder is None:
                 out += chunk
             else:
@@ -284,17 +298,29 @@ def read_capped(response: requests.Response, limit: int, deadline: float, url: s
                 if decoder.unconsumed_tail:
                     out += b"x"  # more output pending: certainly over the limit
             if len(out) > limit:
-                raise FetchError(f"{url}: page is over max_bytes ({limit:,} bytes)"
+                raise FetchError(f"{short(url)}: page is over max_bytes ({limit:,} bytes)"
                                  + (" once decompressed" if decoder else ""))
         if decoder is not None:
             out += decoder.flush()
+            while decoder.eof and decoder.unused_data:
+                rest, decoder = decoder.unused_data, zlib.decompressobj(zlib.MAX_WBITS | 32)
+                out += decoder.decompress(rest, limit + 1 - len(out)) + decoder.flush()
+                if len(out) > limit:
+                    raise FetchError(f"{short(url)}: page is over max_bytes ({limit:,} bytes) once decompressed")
+            if not decoder.eof:  # a body cut short must not be stored as the page
+                raise FetchError(f"{short(url)}: the {short(encoding, 40)} body ends before its end (truncated)")
     except zlib.error as e:
-        raise FetchError(f"{url}: corrupt {encoding} body ({e})") from None
+        raise FetchError(f"{short(url)}: corrupt {short(encoding, 40)} body ({e})") from None
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
-        raise FetchError(f"{url}: timed out while reading") from None
+        raise FetchError(f"{short(url)}: timed out while reading") from None
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
-        raise FetchError(f"{url}: connection lost while reading ({_reason(e)})") from None
+        raise FetchError(f"{short(url)}: connection lost while reading ({_reason(e)})") from None
     return bytes(out)
+
+
+def short(text: str, limit: int = 200) -> str:
+    """A URL or other fetched text cut to a length an error line can carry."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}…{text[-15:]}"
 
 
 def _reason(exc: BaseException) -> str:
@@ -307,6 +333,8 @@ def _reason(exc: BaseException) -> str:
         seen = inner
         if isinstance(seen, OSError) and seen.strerror:
             return seen.strerror
+    if isinstance(seen, http.client.HTTPException) and not isinstance(seen, http.client.IncompleteRead):
+        return "the server's answer is not valid HTTP"
     text = str(seen)
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if match:
@@ -341,23 +369,36 @@ def _charset_param(params: str) -> str | None:
 
 
 def _sniff_charset(body: bytes) -> str | None:
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8"
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return name
     match = META_CHARSET.search(body[:4096])
-    return _known_codec(match.group(1).decode("ascii")) if match else None
+    if not match:
+        return None
+    name = _known_codec(match.group(1).decode("ascii"))
+    # a <meta> naming UTF-16 was read by the parser as ASCII-compatible text: browsers use UTF-8
+    return "utf-8" if name in ("utf-16", "utf-16-le", "utf-16-be") else name
 
 
 def _known_codec(name: str) -> str | None:
+    """The codec of a charset name, if it is a text encoding ('base64' and 'rot13' are codecs
+    too, but no page is written in them)."""
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+        "policy".encode(info.name).decode(info.name)
+    except (LookupError, ValueError, TypeError):
         return None
+    text = getattr(info, "_is_text_encoding", True) and info.name not in ("idna", "punycode")
+    return info.name if text else None
 
 
 def decode_body(body: bytes, charset: str | None) -> str:
     """Text of a body: its declared charset, else UTF-8, else Windows-1252 (what browsers do)."""
     if charset:
-        return body.decode(charset, errors="replace")
+        try:
+            return body.decode(charset, errors="replace")
+        except Exception:  # a stored charset that is no text encoding: read as if none were given
+            pass
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

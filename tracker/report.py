@@ -108,6 +108,9 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
             continue
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.resolve().is_relative_to(out.resolve()):
+                raise UserError(f"{target.parent}: leads out of the report folder (a symbolic link?): "
+                                "no page is written there")
             temporary = target.with_name(target.name + ".tmp")
             temporary.write_text(page.render(), encoding="utf-8")
             os.replace(temporary, target)  # a reader never sees half a page
@@ -118,8 +121,10 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
         if _ours(out, stale):
             (out / stale).unlink(missing_ok=True)
             result.removed.append(stale)
-    try:
-        (out / MANIFEST).write_text(json.dumps(fresh, indent=0, sort_keys=True))
+    try:  # replaced, not written through: the manifest may be a link to somewhere else
+        temporary = out / (MANIFEST + ".tmp")
+        temporary.write_text(json.dumps(fresh, indent=0, sort_keys=True))
+        os.replace(temporary, out / MANIFEST)
     except OSError as e:
         raise UserError(f"{out / MANIFEST}: cannot write ({e.strerror or e})") from None
     return result
@@ -129,7 +134,7 @@ def _read_manifest(path: Path) -> dict[str, str]:
     """The pages written last time and their fingerprints; anything else there (a damaged or
     edited file) is ignored, and every page is rendered again."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, ValueError):
         return {}
     if not isinstance(manifest, dict) or not all(isinstance(k, str) and isinstance(v, str)
