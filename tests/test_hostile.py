@@ -91,37 +91,28 @@ def stop():
     event.set()
 
 
-def trickle_body(stop: threading.Event):
-    """Headers at once, then one byte of body every 0.5 s, forever."""
+def trickle(stop: threading.Event, start: bytes, byte: bytes):
+    """A handler that writes ``start`` at once, then ``byte`` every 0.5 s until the test ends."""
     def handler(h) -> None:
         h.close_connection = True
-        h.send_response(200)
-        h.send_header("Content-Type", "text/html; charset=utf-8")
-        h.send_header("Content-Length", "10000000")
-        h.end_headers()
-        h.wfile.write(b"<html><body>")
-        while not stop.wait(0.5):
-            try:
-                h.wfile.write(b"x")
-            except OSError:
-                return
+        try:
+            h.wfile.write(start)
+            while not stop.wait(0.5):
+                h.wfile.write(byte)
+        except OSError:
+            return
     return handler
+
+
+def trickle_body(stop: threading.Event):
+    """Headers at once, then one byte of body every 0.5 s, forever."""
+    return trickle(stop, b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                         b"Content-Length: 10000000\r\n\r\n<html><body>", b"x")
 
 
 def trickle_headers(stop: threading.Event):
     """A status line, then one byte of a header every 0.5 s, forever: the headers never end."""
-    def handler(h) -> None:
-        h.close_connection = True
-        try:
-            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Slow: ")
-        except OSError:
-            return
-        while not stop.wait(0.5):
-            try:
-                h.wfile.write(b"a")
-            except OSError:
-                return
-    return handler
+    return trickle(stop, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Slow: ", b"a")
 
 
 # --- running the command, and what every run must look like ------------------------------------
