@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 
 import pytest
+import zstandard
 
 from conftest import policy_html
 from tracker import history
+from tracker import store as store_module
 from tracker.config import PolicyConfig
 from tracker.errors import UserError
 from tracker.models import Capture
@@ -123,3 +126,132 @@ def test_rebuild_keeps_every_capture_and_gives_the_same_history(tmp_path):
     before = _history_rows(store)
     history.rebuild(store, POLICY)
     assert _history_rows(store) == before and len(store.captures("p")) == 2
+
+
+def _timeline() -> list[tuple[str, int, bytes]]:
+    """A page over two years: texts that change, markup that changes alone, an error page,
+    a text that comes back."""
+    texts = [policy_html(f"{n} days") for n in (30, 30, 60, 60, 90)]
+    markup_only = policy_html("60 days", chrome="<p>ad 1</p>")
+    return [("2020-01-01", 200, texts[0]), ("2020-03-01", 200, policy_html("30 days", chrome="<b>x</b>")),
+            ("2020-06-01", 404, b"<h1>not found</h1>"), ("2020-09-01", 200, texts[2]),
+            ("2021-01-01", 200, markup_only), ("2021-06-01", 200, texts[4]), ("2021-09-01", 200, texts[0])]
+
+
+def _filled(store: Store) -> dict[str, bytes]:
+    bodies = {}
+    for day, status, body in _timeline():
+        c = capture(f"{day}T00:00:00.000Z", status=status)
+        store.add_capture(c, body)
+        bodies[c.sha256] = body
+    history.rebuild(store, POLICY)
+    return bodies
+
+
+def _as_schema_8(store: Store, path) -> None:
+    """The same store as the previous schema wrote it: each body compressed alone, documents
+    and change details as JSON text in their rows."""
+    from tracker.document import document_to_dict
+    from tracker.store import MIGRATIONS
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:8]:
+        old.executescript(script)
+    old.execute(f"ATTACH DATABASE '{store.path}' AS new")
+    for table in ("policies", "captures", "versions", "capture_versions"):
+        old.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
+    for sha, size in store.db.execute("SELECT sha256, size FROM bodies"):
+        old.execute("INSERT INTO bodies VALUES (?, ?, 'zstd', ?)",
+                    (sha, size, zstandard.ZstdCompressor(level=10).compress(store.body(sha))))
+    for sha, extractor, text_sha, words, language, reason in store.db.execute(
+            "SELECT sha256, extractor, text_sha256, word_count, language, reason FROM documents"):
+        document = store.cached_document(sha, extractor)[0]
+        old.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            sha, extractor, text_sha, words, language, reason,
+            json.dumps(document_to_dict(document)) if document else None))
+    for r in store.change_rows("p"):
+        columns = ", ".join(r)
+        old.execute(f"INSERT INTO changes ({columns}) VALUES ({', '.join('?' * len(r))})", list(r.values()))
+    old.execute("PRAGMA user_version = 8")
+    old.commit()
+    old.close()
+
+
+def _everything(store: Store, bodies: dict[str, bytes]) -> tuple:
+    from tracker.document import document_to_dict
+    documents = {}
+    for sha, extractor in store.db.execute("SELECT sha256, extractor FROM documents"):
+        document, reason = store.cached_document(sha, extractor)
+        documents[sha, extractor] = (document_to_dict(document) if document else None, reason)
+    return ({sha: store.body(sha) for sha in bodies}, documents, store.change_rows("p"),
+            [c.details for c in store.changes("p")], _history_rows(store), store.captures("p"))
+
+
+def test_a_store_of_the_previous_schema_is_compacted_in_place_losing_nothing(tmp_path):
+    store = make_store(tmp_path / "now")
+    bodies = _filled(store)
+    expected = _everything(store, bodies)
+    assert expected[0] == bodies and any(details for details in expected[3])
+    _as_schema_8(store, tmp_path / "old.db")
+
+    migrated = Store(tmp_path / "old.db")
+    assert migrated.schema_version == SCHEMA_VERSION
+    assert _everything(migrated, bodies) == expected
+    assert migrated.db.execute("SELECT count(*) FROM bodies WHERE base IS NOT NULL").fetchone()[0] > 0
+    assert migrated.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    history.rebuild(migrated, POLICY)  # and the history derived on it is the one it had
+    assert _everything(migrated, bodies) == expected
+
+
+def test_a_compaction_that_fails_leaves_the_previous_schema_whole(tmp_path, monkeypatch):
+    store = make_store(tmp_path / "now")
+    bodies = _filled(store)
+    expected = _everything(store, bodies)
+    _as_schema_8(store, tmp_path / "old.db")
+
+    def fail(self):
+        raise RuntimeError("killed")
+    monkeypatch.setattr(Store, "_move_details", fail)  # after bodies and documents were moved
+    with pytest.raises(RuntimeError):
+        Store(tmp_path / "old.db")
+    old = sqlite3.connect(tmp_path / "old.db")
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert "base" not in [row[1] for row in old.execute("PRAGMA table_info(bodies)")]
+    assert old.execute("SELECT count(*) FROM documents WHERE document LIKE '{%'").fetchone()[0] > 0
+    old.close()
+    monkeypatch.undo()
+    assert _everything(Store(tmp_path / "old.db"), bodies) == expected
+
+
+def test_bodies_are_deltas_along_a_chain_of_bounded_depth(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_DEPTH", 3)
+    store = make_store(tmp_path)
+    bodies = {}
+    for n in range(10):
+        c = capture(f"{2010 + n}-01-01T00:00:00.000Z")
+        body = policy_html(f"{n + 1} days", extra="<p>" + "word " * 2000 + "</p>")
+        store.add_capture(c, body)
+        bodies[c.sha256] = body
+    depths = [row[0] for row in store.db.execute("SELECT depth FROM bodies ORDER BY rowid")]
+    assert depths == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    stored = store.db.execute("SELECT sum(length(data)) FROM bodies WHERE base IS NOT NULL").fetchone()[0]
+    assert stored < 100 * 6  # a delta holds what changed, a few bytes
+    again = Store(store.path)  # nothing decoded yet
+    assert all(again.body(sha) == body for sha, body in bodies.items())
+
+
+def test_documents_of_pages_whose_markup_alone_changed_share_one_json(tmp_path):
+    store = make_store(tmp_path)
+    for n, markup in enumerate(("", "<!-- token 1 -->", '<div class="x"></div>')):
+        store.add_capture(capture(f"{2020 + n}-01-01T00:00:00.000Z"), policy_html(extra=markup))
+    history.rebuild(store, POLICY)
+    assert store.db.execute("SELECT count(*) FROM documents").fetchone()[0] == 3
+    assert store.db.execute("SELECT count(*) FROM document_json").fetchone()[0] == 1
+
+
+def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
+    store = make_store(tmp_path)
+    _filled(store)
+    assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] > 0
+    store.db.execute("UPDATE changes SET details = NULL")
+    store.replace_history("p", store.versions("p"), store.changes("p"), {}, "x")
+    assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] == 0

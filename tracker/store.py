@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 import zstandard
@@ -23,9 +25,56 @@ from tracker.document import Document, document_from_dict, document_to_dict
 from tracker.errors import UserError
 from tracker.models import Capture, Change, Version, utc_now
 
-ZSTD_LEVEL = 10
+log = logging.getLogger(__name__)
 
-MIGRATIONS: list[str] = [
+ZSTD_LEVEL = 10  # bodies: compressed once, when their capture is stored
+# Documents and change details are compressed by the hundred in every rebuild that derives them.
+DERIVED_LEVEL = 5
+# A body may be stored as a delta against an earlier body of its policy, itself maybe a delta:
+# reading one decodes at most this many others first.
+MAX_DEPTH = 32
+# Bodies read along a timeline are each other's bases: the decoded ones are kept, up to this size.
+DECODED_BYTES = 64 << 20
+
+
+def _compact(store: "Store") -> None:
+    """Schema 9: bodies become deltas against a neighbouring body of their policy, each
+    document's JSON is kept once, and documents and change details are compressed against a
+    body they came from, whose text they mostly repeat. Run inside the migration's transaction."""
+    for statement in _COMPACT_SCHEMA:
+        store.db.execute(statement)
+    store._delta_encode_bodies()
+    store._move_documents()
+    store._move_details()
+    store.db.execute("ALTER TABLE documents DROP COLUMN old_document")
+    store.db.execute("ALTER TABLE changes DROP COLUMN old_details")
+
+
+_COMPACT_SCHEMA = [
+    # the body whose bytes are the zstd dictionary this one is compressed with (null: none),
+    # and how many bodies reading it decodes first
+    "ALTER TABLE bodies ADD COLUMN base TEXT REFERENCES bodies(sha256)",
+    "ALTER TABLE bodies ADD COLUMN depth INTEGER NOT NULL DEFAULT 0",
+    # JSON, once per content (sha256 of the JSON), zstd-compressed with a body as dictionary
+    """CREATE TABLE document_json (
+        sha256 TEXT PRIMARY KEY,
+        body TEXT NOT NULL REFERENCES bodies(sha256),
+        data BLOB NOT NULL
+    )""",
+    """CREATE TABLE details_json (
+        sha256 TEXT PRIMARY KEY,
+        body TEXT REFERENCES bodies(sha256),
+        data BLOB NOT NULL
+    )""",
+    "ALTER TABLE documents RENAME COLUMN document TO old_document",
+    "ALTER TABLE documents ADD COLUMN document TEXT REFERENCES document_json(sha256)",
+    "ALTER TABLE changes RENAME COLUMN details TO old_details",
+    "ALTER TABLE changes ADD COLUMN details TEXT REFERENCES details_json(sha256)",
+    "CREATE INDEX changes_details ON changes(details)",
+]
+
+# A migration is a script, or a function run in the migration's transaction.
+MIGRATIONS: list[str | Callable[["Store"], None]] = [
     # 1: the foundation schema.
     """
     CREATE TABLE policies (
@@ -198,13 +247,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE policies ADD COLUMN derived_with TEXT;
     """,
+    # 9: bodies as deltas, documents and change details compressed (see _compact).
+    _compact,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
 
 
 # Documents and section diffs are the store's largest JSON, written by the hundred in a
 # rebuild; they are plain trees made here (no cycles), so the encoder need not look for any.
+# Change details keep the text they always had (reports fingerprint it); documents are
+# read by the store alone, and their words unescaped are found in the body they are
+# compressed against.
 _LARGE_JSON = json.JSONEncoder(check_circular=False)
+_DOCUMENT_JSON = json.JSONEncoder(check_circular=False, ensure_ascii=False)
 
 
 def database_problem(path: Path, error: sqlite3.Error) -> str | None:
@@ -239,6 +295,8 @@ class Store:
             # Commits are not flushed to the disk one by one: a killed process still loses
             # nothing committed; a power cut may lose the last few, never the file's integrity.
             self.db.execute("PRAGMA synchronous = NORMAL")
+            self._decoded: OrderedDict[str, bytes] = OrderedDict()
+            self._decoded_bytes = 0
             self._migrate()
         except sqlite3.OperationalError as e:
             raise UserError(database_problem(self.path, e)) from None
@@ -246,8 +304,6 @@ class Store:
             raise UserError(f"{self.path}: not a usable policy-tracker database ({e})") from None
         except OSError as e:
             raise UserError(f"{self.path}: cannot open the database ({e.strerror or e})") from None
-        self._zc = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-        self._zd = zstandard.ZstdDecompressor()
 
     def close(self) -> None:
         self.db.close()
@@ -268,15 +324,64 @@ class Store:
             raise UserError(f"{self.path}: written by a newer policy-tracker "
                             f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade it")
         for number in range(current + 1, SCHEMA_VERSION + 1):
-            # executescript() commits whatever is open first, so the script holds its own
-            # transaction: a migration and its version number land together or not at all.
+            # A migration and its version number land together or not at all. executescript()
+            # commits whatever is open first, so a script holds its own transaction.
+            step = MIGRATIONS[number - 1]
             try:
-                self.db.conn.executescript(
-                    f"BEGIN IMMEDIATE; {MIGRATIONS[number - 1]}; PRAGMA user_version = {number}; COMMIT;")
+                if isinstance(step, str):
+                    self.db.conn.executescript(
+                        f"BEGIN IMMEDIATE; {step}; PRAGMA user_version = {number}; COMMIT;")
+                else:
+                    with self.transaction():
+                        step(self)
+                        self.db.execute(f"PRAGMA user_version = {number}")
             except BaseException:
                 if self.db.conn.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+        if current and current < COMPACT_SCHEMA <= SCHEMA_VERSION:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        """Give back to the file system the space the compaction freed: once, after it; a
+        VACUUM that fails (the disk too full for the copy it makes) leaves the store usable."""
+        try:
+            self.db.execute("VACUUM")
+        except sqlite3.OperationalError as e:
+            log.warning("%s: compacted, but the file could not be shrunk (%s): "
+                        "run VACUUM on it when there is room", self.path, e)
+
+    def _delta_encode_bodies(self) -> None:
+        """Store every body again as add_capture now does, along each policy's captures in
+        the order they were stored: a base is always stored again before the bodies using it."""
+        depths: dict[str, int] = {}
+        previous: dict[str, str] = {}  # policy -> the body of its last successful capture
+        for policy, sha256, status in self.db.execute(
+                "SELECT policy, sha256, status FROM captures WHERE sha256 IS NOT NULL ORDER BY id").fetchall():
+            if sha256 not in depths:
+                base = previous.get(policy)
+                depths[sha256] = self._put_body(sha256, self.body(sha256), (base, depths[base]) if base else None)
+            if 200 <= status <= 299:
+                previous[policy] = sha256
+
+    def _move_documents(self) -> None:
+        """Each cached document's JSON into document_json, once per content."""
+        for (rowid,) in self.db.execute(
+                "SELECT rowid FROM documents WHERE old_document IS NOT NULL ORDER BY rowid").fetchall():
+            sha256, text = self.db.execute(
+                "SELECT sha256, old_document FROM documents WHERE rowid = ?", (rowid,)).fetchone()
+            data = _DOCUMENT_JSON.encode(json.loads(text)).encode("utf-8", "surrogatepass")
+            self.db.execute("UPDATE documents SET document = ? WHERE rowid = ?",
+                            (self._put_json("document_json", data, sha256), rowid))
+
+    def _move_details(self) -> None:
+        """Each change's details into details_json, their text unchanged."""
+        for (change_id,) in self.db.execute(
+                "SELECT id FROM changes WHERE old_details IS NOT NULL ORDER BY id").fetchall():
+            text, to_capture = self.db.execute(
+                "SELECT old_details, to_capture FROM changes WHERE id = ?", (change_id,)).fetchone()
+            self.db.execute("UPDATE changes SET details = ? WHERE id = ?",
+                            (self._put_details(text, to_capture), change_id))
 
     @property
     def schema_version(self) -> int:
@@ -305,11 +410,8 @@ class Store:
             capture.sha256 = hashlib.sha256(body).hexdigest()
             capture.size = len(body)
         with self.transaction():
-            if body is not None:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO bodies (sha256, size, compression, data) VALUES (?, ?, 'zstd', ?)",
-                    (capture.sha256, len(body), self._zc.compress(body)),
-                )
+            if body is not None and not self._has_body(capture.sha256):
+                self._put_body(capture.sha256, body, self._delta_base(capture.policy))
             row = _capture_row(capture)
             cursor = self.db.execute(
                 f"INSERT OR IGNORE INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
@@ -326,11 +428,60 @@ class Store:
         return capture.id, False
 
     def body(self, sha256: str) -> bytes:
-        row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", (sha256,)).fetchone()
+        body = self._decoded.get(sha256)
+        if body is not None:
+            self._decoded.move_to_end(sha256)
+            return body
+        row = self.db.execute("SELECT compression, base, data FROM bodies WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             raise KeyError(sha256)
-        compression, data = row
-        return self._zd.decompress(data) if compression == "zstd" else data
+        compression, base, data = row
+        body = self._unpack(data, base) if compression == "zstd" else data
+        self._remember(sha256, body)
+        return body
+
+    def _remember(self, sha256: str, body: bytes) -> None:
+        """Keep a decoded body: the next capture's body is likely a delta against it. Bodies
+        never change under their sha256, so a kept one is never stale."""
+        self._decoded[sha256] = body
+        self._decoded_bytes += len(body)
+        while self._decoded_bytes > DECODED_BYTES and len(self._decoded) > 1:
+            self._decoded_bytes -= len(self._decoded.popitem(last=False)[1])
+
+    def _unpack(self, data: bytes, dictionary: str | None) -> bytes:
+        """Decompress what was compressed with the body ``dictionary`` (or none) as dictionary."""
+        if dictionary is None:
+            return zstandard.ZstdDecompressor().decompress(data)
+        return zstandard.ZstdDecompressor(dict_data=_raw_dictionary(self.body(dictionary))).decompress(data)
+
+    def _has_body(self, sha256: str) -> bool:
+        return self.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def _delta_base(self, policy: str) -> tuple[str, int] | None:
+        """(sha256, depth) of the body of the policy's last successful capture stored:
+        consecutive captures of a page are nearly identical, and an error page is not."""
+        row = self.db.execute(
+            "SELECT b.sha256, b.depth FROM captures c JOIN bodies b ON b.sha256 = c.sha256 "
+            "WHERE c.policy = ? AND c.status BETWEEN 200 AND 299 ORDER BY c.id DESC LIMIT 1",
+            (policy,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _put_body(self, sha256: str, body: bytes, base: tuple[str, int] | None) -> int:
+        """Store (or store again) a body: a delta against ``base`` when that is smaller than
+        the body compressed alone and the chain of bases stays within MAX_DEPTH; returns its
+        depth. The base is a stored body, referenced by foreign key: a delta's dictionary
+        cannot go missing."""
+        data, depth, base_sha = _pack(body, None, ZSTD_LEVEL), 0, None
+        if base is not None and base[1] < MAX_DEPTH:
+            delta = _pack(body, self.body(base[0]), ZSTD_LEVEL)
+            if len(delta) < len(data):
+                data, depth, base_sha = delta, base[1] + 1, base[0]
+        self.db.execute(
+            "INSERT INTO bodies (sha256, size, compression, base, depth, data) VALUES (?, ?, 'zstd', ?, ?, ?) "
+            "ON CONFLICT(sha256) DO UPDATE SET compression = 'zstd', base = excluded.base, "
+            "depth = excluded.depth, data = excluded.data",
+            (sha256, len(body), base_sha, depth, data))
+        return depth
 
     def captures(self, policy: str) -> list[Capture]:
         """A policy's captures in timeline order (capture time, then insertion)."""
@@ -371,27 +522,44 @@ class Store:
     def cached_document(self, sha256: str, extractor: str) -> tuple[Document | None, str | None] | None:
         """A stored extraction of a body: (document, None) or (None, reason); None if absent."""
         row = self.db.execute(
-            "SELECT document, reason, text_sha256, word_count FROM documents WHERE sha256 = ? AND extractor = ?",
+            "SELECT j.body, j.data, d.reason, d.text_sha256, d.word_count FROM documents d "
+            "LEFT JOIN document_json j ON j.sha256 = d.document WHERE d.sha256 = ? AND d.extractor = ?",
             (sha256, extractor)).fetchone()
         if row is None:
             return None
-        if not row[0]:
-            return None, row[1]
-        document = document_from_dict(json.loads(row[0]))
+        if row[1] is None:
+            return None, row[2]
+        document = document_from_dict(json.loads(self._unpack(row[1], row[0]).decode("utf-8", "surrogatepass")))
         # stored with it: no need to normalise and count the text again
-        document.__dict__["text_hash"], document.__dict__["word_count"] = row[2], row[3]
-        return document, row[1]
+        document.__dict__["text_hash"], document.__dict__["word_count"] = row[3], row[4]
+        return document, row[2]
 
     def save_documents(self, extractor: str, documents: dict[str, tuple[Document | None, str | None]]) -> None:
-        """Cache extractions: body sha256 -> (document, None) or (None, reason)."""
+        """Cache extractions: body sha256 -> (document, None) or (None, reason).
+
+        Bodies whose documents are equal (a page whose markup alone changed) share one JSON."""
         with self.transaction():
+            rows = []
+            for sha256, (document, reason) in documents.items():
+                json_sha256 = None
+                if document is not None:
+                    text = _DOCUMENT_JSON.encode(document_to_dict(document)).encode("utf-8", "surrogatepass")
+                    json_sha256 = self._put_json("document_json", text, sha256)
+                rows.append((sha256, extractor, document.text_hash if document else None,
+                             document.word_count if document else 0, document.language if document else None,
+                             reason, json_sha256))
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO documents (sha256, extractor, text_sha256, word_count, language, "
-                "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(sha256, extractor, document.text_hash if document else None,
-                  document.word_count if document else 0, document.language if document else None,
-                  reason, _LARGE_JSON.encode(document_to_dict(document)) if document else None)
-                 for sha256, (document, reason) in documents.items()])
+                "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _put_json(self, table: str, text: bytes, body: str | None) -> str:
+        """Store JSON once per content, compressed with ``body`` (one it was derived from, its
+        words mostly the same) as dictionary; returns the JSON's sha256."""
+        sha256 = hashlib.sha256(text).hexdigest()
+        if self.db.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (sha256,)).fetchone() is None:
+            data = _pack(text, self.body(body) if body else None, DERIVED_LEVEL)
+            self.db.execute(f"INSERT INTO {table} (sha256, body, data) VALUES (?, ?, ?)", (sha256, body, data))
+        return sha256
 
     # -- derived history -------------------------------------------------------------------
 
@@ -409,6 +577,8 @@ class Store:
                 "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                 [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
             self.db.execute("UPDATE policies SET derived_with = ? WHERE name = ?", (derived_with, policy))
+            self.db.execute("DELETE FROM details_json WHERE NOT EXISTS "
+                            "(SELECT 1 FROM changes WHERE details = details_json.sha256)")
 
     def extend_history(self, policy: str, capture_id: int, number: int | None, reason: str | None,
                        version: Version | None, change: Change | None) -> None:
@@ -438,7 +608,13 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (c.policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
              c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
-             _LARGE_JSON.encode(c.details) if c.details is not None else None))
+             self._put_details(_LARGE_JSON.encode(c.details), c.to_capture) if c.details is not None else None))
+
+    def _put_details(self, text: str, to_capture: int | None) -> str:
+        """Store a change's details once per content, compressed against the body of the
+        capture the change leads to (what the details quote, mostly)."""
+        row = self.db.execute("SELECT sha256 FROM captures WHERE id = ?", (to_capture,)).fetchone()
+        return self._put_json("details_json", text.encode(), row[0] if row else None)
 
     def derived_with(self, policy: str) -> str | None:
         row = self.db.execute("SELECT derived_with FROM policies WHERE name = ?", (policy,)).fetchone()
@@ -490,10 +666,8 @@ class Store:
 
     def change_between(self, policy: str, from_version: int, to_version: int) -> Change | None:
         """A stored change between these two versions (a page flipping between two texts)."""
-        rows = list(self.db.query(
-            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
-            "kind, magnitude, reverts_to, technical, detected_at, details FROM changes "
-            "WHERE policy = ? AND from_version = ? AND to_version = ? LIMIT 1", [policy, from_version, to_version]))
+        rows = self._change_rows("c.policy = ? AND c.from_version = ? AND c.to_version = ? LIMIT 1",
+                                 [policy, from_version, to_version])
         return change_from_row(rows[0]) if rows else None
 
     def versions(self, policy: str) -> list[Version]:
@@ -503,19 +677,25 @@ class Store:
         return [Version(**r) for r in rows]
 
     def changes(self, policy: str) -> list[Change]:
-        rows = self.db.query(
-            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
-            "kind, magnitude, reverts_to, technical, detected_at, details "
-            "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy])
-        return [change_from_row(r) for r in rows]
+        return [change_from_row(r) for r in self.change_rows(policy)]
 
     def change_rows(self, policy: str) -> list[dict]:
         """The changes as stored, their details still JSON text: for reports, which only parse
         the details of the pages they render."""
-        return list(self.db.query(
-            "SELECT policy, from_version, to_version, window_start, window_end, from_capture, to_capture, "
-            "kind, magnitude, reverts_to, technical, detected_at, details "
-            "FROM changes WHERE policy = ? ORDER BY window_end, id", [policy]))
+        return self._change_rows("c.policy = ? ORDER BY c.window_end, c.id", [policy])
+
+    def _change_rows(self, where: str, args: list) -> list[dict]:
+        """Rows of `changes` with their details as the JSON text they were stored as."""
+        rows = []
+        for r in self.db.query(
+                "SELECT c.policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture, "
+                "c.to_capture, c.kind, c.magnitude, c.reverts_to, c.technical, c.detected_at, "
+                "j.body AS details_body, j.data AS details_data "
+                f"FROM changes c LEFT JOIN details_json j ON j.sha256 = c.details WHERE {where}", args):
+            body, data = r.pop("details_body"), r.pop("details_data")
+            r["details"] = self._unpack(data, body).decode() if data is not None else None
+            rows.append(r)
+        return rows
 
     def version_at(self, policy: str, moment: str) -> int | None:
         """The version the policy showed at ``moment``: that of its last capture up to then."""
@@ -539,8 +719,8 @@ class Store:
 
     def unsent_changes(self, since: str, until: str) -> list[tuple[str, Change]]:
         """Changes detected in (since, until] that no digest has carried, technical ones aside."""
-        rows = self.db.query(
-            "SELECT * FROM changes c WHERE c.technical = 0 AND c.detected_at > ? AND c.detected_at <= ? "
+        rows = self._change_rows(
+            "c.technical = 0 AND c.detected_at > ? AND c.detected_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM digest_changes d WHERE d.policy = c.policy AND d.to_capture = c.to_capture) "
             "ORDER BY c.policy, c.window_end", [since, until])
         return [(r["policy"], change_from_row(r)) for r in rows]
@@ -656,6 +836,17 @@ class Store:
                  "to_version": last_change[2], "kind": last_change[3]},
             "last_error": None if last_error is None else {"at": last_error[0], "message": last_error[1]},
         }
+
+
+def _raw_dictionary(content: bytes) -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def _pack(data: bytes, dictionary: bytes | None, level: int) -> bytes:
+    """zstd, with another content as dictionary when given: what the two share costs almost nothing."""
+    if dictionary is None:
+        return zstandard.ZstdCompressor(level=level).compress(data)
+    return zstandard.ZstdCompressor(level=level, dict_data=_raw_dictionary(dictionary)).compress(data)
 
 
 def change_from_row(r: dict[str, Any]) -> Change:
