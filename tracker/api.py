@@ -89,10 +89,8 @@ class Tracker:
         change of selectors); one policy failing never stops the others."""
         out = []
         for policy in self.config.select(names):
-            derived = jobs.guarded(policy, "rebuilding", lambda: history.rebuild(self.store, policy), str)
-            rebuilt = Rebuilt(policy.name, error=derived) if isinstance(derived, str) else \
-                Rebuilt(policy.name, len(derived.versions), len(derived.changes),
-                        sum(c.technical for c in derived.changes))
+            rebuilt = jobs.guarded(policy, "rebuilding", lambda: _rebuilt(policy.name, history.rebuild(self.store, policy)),
+                                   lambda error: Rebuilt(policy.name, error=error))
             out.append(rebuilt)
             each(rebuilt)
         return out
@@ -165,10 +163,14 @@ class Tracker:
         return versions
 
 
+def _rebuilt(name: str, derived: history.History) -> Rebuilt:
+    return Rebuilt(name, len(derived.versions), len(derived.changes), sum(c.technical for c in derived.changes))
+
+
 def is_day(text: str) -> bool:
     """A real calendar day written YYYY-MM-DD ('2022-02-30' is not one)."""
     match = DAY.fullmatch(text)
-    return bool(match) and _real_date(*(int(g) for g in match.groups()))
+    return match is not None and _real_date(*(int(g) for g in match.groups()))
 
 
 def date_prefix(text: str | None, what: str) -> str | None:
@@ -176,8 +178,7 @@ def date_prefix(text: str | None, what: str) -> str | None:
     if text is None:
         return None
     match = DATE_PREFIX.fullmatch(text.strip())
-    year, month, day = match.groups() if match else (None, None, None)
-    if not match or not _real_date(int(year), int(month or 1), int(day or 1)):
+    if not match or not _real_date(*(int(g or 1) for g in match.groups())):
         raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     return "".join(g for g in match.groups() if g)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -217,7 +217,7 @@ class CDXIndex(WaybackMachineCDXServerAPI):
         self.client = client
         self.endpoint = cdx_url
 
-    def cdx_api_manager(self, payload: dict[str, str], headers: dict[str, str]) -> Iterator[str]:
+    def cdx_api_manager(self, payload: dict[str, str], headers: dict[str, str]) -> Generator[str, None, None]:
         payload.update(showResumeKey="true", limit=str(self.limit))
         while True:
             query = "&".join(f"{k}={quote(v, safe=':[]*')}" for k, v in payload.items())
@@ -308,7 +308,8 @@ def retrieve(client: ArchiveClient, memento: Memento) -> Retrieved:
     an archived redirect (the page redirected when it was captured) carries Memento-Datetime
     and is returned as it is. A 404 without Memento-Datetime is the archive's, not the page's:
     ``NotArchived``."""
-    url, hops = memento.archive_url, []
+    url = memento.archive_url
+    hops: list[dict] = []
     while True:
         fetched = client.get(url, "capture", follow_redirects=False)
         location = fetched.headers.get("location")

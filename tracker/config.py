@@ -388,7 +388,7 @@ class _Loader:
             return [self.coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value, start=1)]
         if origin in (typing.Union, types.UnionType):
             raise TypeError(f"unsupported config type {hint}")  # keep config types simple
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.build(hint, value, where)
         if hint is Path:
             return Path(self.coerce(value, str, where))

@@ -87,9 +87,10 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
             iso(parse_iso(until) - timedelta(days=7))
     titles = {p.name: p.display_title for p in config.policies}
     by_policy: dict[str, PolicyChanges] = {}
-    claims = []
+    claims: list[tuple[str, int]] = []
     for policy, change in store.unsent_changes(since, until):
-        claims.append((policy, change.to_capture))
+        if change.to_capture is not None:  # a stored change always has its captures
+            claims.append((policy, change.to_capture))
         entry = by_policy.setdefault(policy, PolicyChanges(
             policy, _one_line(titles.get(policy, policy)), _link(config, report.history_page(policy))))
         shown = _shown(config, policy, change)
@@ -193,6 +194,7 @@ def deliver(message: bytes, sender: str, recipients: list[str], email: EmailConf
     except (OSError, ssl.SSLError) as e:
         raise DeliveryError(f"email.tls_ca_file: cannot read {email.tls_ca_file} ({e})") from None
     try:
+        smtp: smtplib.SMTP
         if email.security == "ssl":
             smtp = smtplib.SMTP_SSL(email.smtp_host, email.smtp_port, timeout=email.timeout_s, context=context)
         else:
@@ -200,7 +202,7 @@ def deliver(message: bytes, sender: str, recipients: list[str], email: EmailConf
         with smtp:
             if email.security == "starttls":
                 smtp.starttls(context=context)
-            if email.username:
+            if password is not None:
                 smtp.login(email.username, password)
             refused = smtp.sendmail(sender, recipients, message)
             if refused:

@@ -132,7 +132,7 @@ Resolve = Callable[[str], list[str]]  # a host name -> its IP addresses
 
 def resolve_host(host: str) -> list[str]:
     try:
-        return [info[4][0] for info in socket.getaddrinfo(host, None)]
+        return [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
     except (socket.gaierror, UnicodeError):
         return []  # the fetch itself will say the name does not resolve
 
@@ -369,9 +369,9 @@ def _charset_param(params: str) -> str | None:
 
 
 def _sniff_charset(body: bytes) -> str | None:
-    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
-            return name
+            return encoding
     match = META_CHARSET.search(body[:4096])
     if not match:
         return None

@@ -93,7 +93,7 @@ def _moment(text: str | None) -> datetime | None:
 
 def due_now(store: Store, job: Job, zone: ZoneInfo) -> bool:
     state = store.job_state(job.name)
-    return is_due(job.spec, zone, _moment(state["last_run"]), _moment(state["first_seen"]), datetime.now(timezone.utc))
+    return is_due(job.spec, zone, _moment(state["last_run"]), parse_iso(state["first_seen"]), datetime.now(timezone.utc))
 
 
 # --- the work ------------------------------------------------------------------------------
@@ -221,8 +221,11 @@ def run_due(config: Config, out: Path) -> list[tuple[str, str]]:
         finally:
             store.close()
         now = datetime.now(runner.zone)
-        return [(job.name, runner.execute(job, lambda job=job: trigger(job.spec, runner.zone).get_next_fire_time(None, now)))
-                for job in due]
+
+        def following(job: Job) -> Callable[[], datetime | None]:
+            return lambda: trigger(job.spec, runner.zone).get_next_fire_time(None, now)
+
+        return [(job.name, runner.execute(job, following(job))) for job in due]
 
 
 # --- the daemon ----------------------------------------------------------------------------
@@ -233,26 +236,25 @@ class DaemonLock:
 
     def __init__(self, db_path: Path):
         self.path = Path(str(db_path) + ".lock")
-        self.file = None
 
     def __enter__(self) -> "DaemonLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "a+")
+        self.file = file = open(self.path, "a+")
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.file.seek(0)
-            holder = self.file.read().strip() or "?"
-            self.file.close()
+            file.seek(0)
+            holder = file.read().strip() or "?"
+            file.close()
             raise UserError(f"{self.path.parent / self.path.stem}: a tracker daemon (pid {holder}) is already "
                             "running on this database; stop it first") from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(str(os.getpid()))
-        self.file.flush()
+        file.seek(0)
+        file.truncate()
+        file.write(str(os.getpid()))
+        file.flush()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.file.truncate(0)  # nobody holds it now
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
