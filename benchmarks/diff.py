@@ -29,7 +29,6 @@ from collections import Counter
 from pathlib import Path
 
 from tracker import diff as diffmod
-from tracker import facts as factsmod
 from tracker.diff import diff_documents, heading_key
 from tracker.document import split_number
 from tracker.extract import ExtractSettings, assess, extract
@@ -220,9 +219,6 @@ def rebuild_speed() -> None:
                       "with every diff redone (documents cached)"):
             if label.startswith("with"):
                 store.db.execute("UPDATE changes SET details = NULL")
-                diffmod._READINGS.clear()
-                for remembered in (diffmod._read_text, diffmod.heading_key, diffmod._unit_key, factsmod._block_facts):
-                    remembered.cache_clear()
             runs = _rebuild_all(store, policies)
             print(f"rebuild {label}:")
             for scope, chosen in (("all histories", runs),

@@ -25,7 +25,7 @@ from tracker import report as reports
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, parse_every
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
-from tracker.document import as_text
+from tracker.document import Memo, as_text
 from tracker.errors import UserError
 from tracker.models import Version
 from tracker.store import Store, database_problem
@@ -249,7 +249,7 @@ def show(ctx: Context, name: str, version: str | None) -> None:
     """
     policy, versions = _policy_versions(ctx, name)
     chosen = _version(ctx, policy.name, versions, version) if version else max(versions, key=lambda v: v.last_seen)
-    document = history.version_document(ctx.store, policy, chosen)
+    document = history.version_document(ctx.store, policy, chosen, Memo())
     seen = f"seen {console.when(chosen.first_seen)} to {console.when(chosen.last_seen)} in {chosen.captures} capture(s)"
     echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
     if document is None:

@@ -25,6 +25,7 @@ import jinja2
 from tracker import __version__, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
+from tracker.document import Memo
 from tracker.errors import UserError
 from tracker.export import change_json
 from tracker.models import Version, parse_iso
@@ -163,6 +164,7 @@ class PolicySite:
 
     def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
+        self.memo = Memo()  # the versions' documents are read for this policy's pages only
         self.dir = policy.name
         self.versions = store.versions(policy.name)
         self.rows = store.change_rows(policy.name)  # details unparsed: cheap fingerprints
@@ -259,7 +261,7 @@ class PolicySite:
             next=self.change(i + 1) if i + 1 < len(self.rows) else None)
 
     def render_version(self, version: Version) -> str:
-        document = history.version_document(self.store, self.policy, version)
+        document = history.version_document(self.store, self.policy, version, self.memo)
         return self.env.get_template("version.html").render(
             site=self, policy=self.policy, version=version, document=document, root="../",
             sections=[s for top in document.sections for s in top.walk()] if document else [],
