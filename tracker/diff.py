@@ -49,6 +49,7 @@ class Unit:
     index: int
     section: Section
     path: list[str]  # headings of the enclosing sections
+    words: str  # the heading's words (see heading_key)
     key: str  # the heading normalised, dates masked: "Last updated: <date>" is one heading
     size: int  # words
     shingles: frozenset  # pairs of neighbouring words: unlike single words, two unrelated
@@ -187,13 +188,9 @@ def _only_dates_differ(sections: list[SectionChange]) -> bool:
 
 def _wording(document: Document, memo: Memo) -> str:
     """The words of a document in order, lower case, without numbering or punctuation."""
-    read_text = memo.of(_read_text)
+    words_of, read_text = memo.of(heading_key), memo.of(_read_text)
     return " ".join(words for s in document.all_sections()
-                    for words in (heading_key(s.heading), read_text(s.text)[0]) if words)
-
-
-def _unit_key(heading: str) -> str:
-    return _mask_dates(heading_key(heading))
+                    for words in (words_of(s.heading), read_text(s.text)[0]) if words)
 
 
 def _read_text(text: str) -> tuple[str, int, frozenset]:
@@ -223,12 +220,13 @@ WORD = re.compile(r"\w+")
 
 def units(document: Document, memo: Memo) -> list[Unit]:
     """The sections in document order, each with the headings enclosing it."""
-    unit_key, read_text = memo.of(_unit_key), memo.of(_read_text)
+    words_of, masked, read_text = memo.of(heading_key), memo.of(_mask_dates), memo.of(_read_text)
     out: list[Unit] = []
     stack = [(top, []) for top in reversed(document.sections)]
     while stack:
         section, path = stack.pop()
-        out.append(Unit(len(out), section, path, unit_key(section.heading), *read_text(section.text)[1:]))
+        words = words_of(section.heading)
+        out.append(Unit(len(out), section, path, words, masked(words), *read_text(section.text)[1:]))
         stack.extend((child, [*path, section.heading]) for child in reversed(section.children))
     return out
 
@@ -481,7 +479,7 @@ def _pair_change(a: Unit, b: Unit, moved: bool) -> SectionChange:
     ops = word_diff(a.section.text, b.section.text)
     modified = a.section.text != b.section.text
     added, removed = _counts(ops) if modified else (0, 0)  # most sections: unchanged
-    renamed = heading_key(a.heading) != heading_key(b.heading)
+    renamed = a.words != b.words
     if renamed:
         added += len(WORD.findall(b.heading))
         removed += len(WORD.findall(a.heading))

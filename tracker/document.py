@@ -45,7 +45,7 @@ class Memo:
             remembered = self._functions[function] = lru_cache(maxsize=REMEMBERED)(function)
         return remembered
 
-    def reading(self, function: "Callable[[T, Memo], R]", document: T) -> R:
+    def reading(self, function: Callable[[T, Memo], R], document: T) -> R:
         """``function(document, memo)`` of a document, known by identity (documents are not
         hashable): the last few are kept, each with its document, so that no identity is
         reused while its reading is kept."""
@@ -120,9 +120,7 @@ class Document:
 
     @cached_property
     def folded(self) -> str:
-        # the text is made of tidied blocks: only folding is left to do, line by line (the
-        # same as folding the whole text)
-        return " ".join(filter(None, map(_fold, self.lines)))
+        return _fold(self.text)  # the text is made of tidied blocks: only folding is left to do
 
     @cached_property
     def text_hash(self) -> str:

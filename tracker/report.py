@@ -164,7 +164,6 @@ class PolicySite:
 
     def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
-        self.memo = Memo()  # the versions' documents are read for this policy's pages only
         self.dir = policy.name
         self.versions = store.versions(policy.name)
         self.rows = store.change_rows(policy.name)  # details unparsed: cheap fingerprints
@@ -261,7 +260,7 @@ class PolicySite:
             next=self.change(i + 1) if i + 1 < len(self.rows) else None)
 
     def render_version(self, version: Version) -> str:
-        document = history.version_document(self.store, self.policy, version, self.memo)
+        document = history.version_document(self.store, self.policy, version, Memo())
         return self.env.get_template("version.html").render(
             site=self, policy=self.policy, version=version, document=document, root="../",
             sections=[s for top in document.sections for s in top.walk()] if document else [],
