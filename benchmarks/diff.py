@@ -29,7 +29,6 @@ from collections import Counter
 from pathlib import Path
 
 from tracker import diff as diffmod
-from tracker import facts as factsmod
 from tracker.diff import diff_documents, heading_key
 from tracker.document import split_number
 from tracker.extract import ExtractSettings, assess, extract
@@ -220,9 +219,6 @@ def rebuild_speed() -> None:
                       "with every diff redone (documents cached)"):
             if label.startswith("with"):
                 store.db.execute("UPDATE changes SET details = NULL")
-                diffmod._READINGS.clear()
-                for remembered in (diffmod._read_text, diffmod.heading_key, diffmod._unit_key, factsmod._block_facts):
-                    remembered.cache_clear()
             runs = _rebuild_all(store, policies)
             print(f"rebuild {label}:")
             for scope, chosen in (("all histories", runs),
@@ -276,13 +272,16 @@ def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]
 
 
 def _rebuild_all(store, policies) -> list[tuple[int, int, float, float]]:
-    """Per policy: versions, changes, seconds, mean words per version."""
+    """Per policy: versions, changes, seconds, mean words per version; each policy rebuilt
+    as `tracker rebuild` does it."""
+    from tracker.cli import collector_paused
     from tracker.history import rebuild
 
     runs = []
     for policy in policies:
         start = time.perf_counter()
-        history = rebuild(store, policy)
+        with collector_paused():
+            history = rebuild(store, policy)
         words = [v.word_count or 0 for v in history.versions]
         runs.append((len(history.versions), len(history.changes), time.perf_counter() - start,
                      sum(words) / max(len(words), 1)))
@@ -302,8 +301,8 @@ if __name__ == "__main__":
     import subprocess
     for flag in ("--rebuild-only", "--html-rebuild-only"):
         subprocess.run([sys.executable, __file__, str(CORPUS), flag], check=True)
-    # Pairs are timed as a rebuild meets them: with the cycle collector paused (see
-    # tracker.history.rebuild), not walking every document this process holds.
+    # Pairs are timed as `tracker rebuild` meets them: with the cycle collector paused (see
+    # tracker.cli.collector_paused), not walking every document this process holds.
     gc.disable()
     pairs = quality_and_speed()
     engines(pairs)

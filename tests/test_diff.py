@@ -164,25 +164,16 @@ def test_word_diff_works_on_whole_words():
     assert "".join(t for op, t in ops if op != "-") == "We keep data for 90 days after you go."
 
 
-def test_word_diff_is_the_same_when_the_token_characters_run_out(monkeypatch):
-    old, new = seed("001").text, seed("000").text
-    fresh = word_diff(old, new)
-    monkeypatch.setattr(diffmod.Codes, "SIZE", 300)  # fewer characters than the texts have tokens
-    assert word_diff(old, new) == fresh
-    assert len(diffmod._thread.word_codes) <= 300
-
-
-def test_word_diffs_in_threads_at_once_are_the_diffs_of_one_thread(monkeypatch):
+def test_diffs_in_threads_at_once_are_the_diffs_of_one_thread():
     from concurrent.futures import ThreadPoolExecutor
-    monkeypatch.setattr(diffmod.Codes, "SIZE", 50)  # tables start again all the time
-    pairs = [(seed("001").text, seed("000").text), (seed("002").text, seed("003").text),
-             (seed("004").text, seed("001").text)] * 12
-    alone = [word_diff(a, b) for a, b in pairs]
+    versions = [seed(n) for n in ("000", "001", "002", "003", "004")]
+    pairs = [(versions[1], versions[0]), (versions[2], versions[3]), (versions[4], versions[1])] * 12
+    alone = [diff_documents(a, b).to_dict() for a, b in pairs]
     switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: a shared table would be torn
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can: shared state would be torn
     try:
         with ThreadPoolExecutor(4) as pool:
-            assert list(pool.map(lambda pair: word_diff(*pair), pairs)) == alone
+            assert list(pool.map(lambda pair: diff_documents(*pair).to_dict(), pairs)) == alone
     finally:
         sys.setswitchinterval(switching)
 
@@ -299,7 +290,7 @@ def test_a_page_flipping_between_two_texts_is_diffed_once_per_direction(tmp_path
     import tracker.history
     diffed = []
     monkeypatch.setattr(tracker.history, "diff_documents",
-                        lambda old, new: diffed.append(1) or diff_documents(old, new))
+                        lambda old, new, memo: diffed.append(1) or diff_documents(old, new, memo))
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
     for days in ("30 days", "90 days", "30 days", "90 days"):
         check(config, site, policy_html(days))

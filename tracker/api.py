@@ -15,7 +15,10 @@ The command is a thin layer over this class: it parses arguments and prints.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +28,7 @@ from tracker import export, history, jobs
 from tracker.archive import ArchiveClient
 from tracker.backfill import Backfill, Backfilled, Progress, parse_every
 from tracker.config import Config, PolicyConfig, load_config
-from tracker.document import Document
+from tracker.document import Document, Memo
 from tracker.errors import UserError
 from tracker.models import Change, Version
 from tracker.store import Store
@@ -84,13 +87,18 @@ class Tracker:
                        first, last, strategy, parse_every(every))
         return jobs.backfill(self.store, self.config, names, job, progress_for, each)
 
-    def rebuild(self, *names: str, each: Callable[[Rebuilt], None] = lambda rebuilt: None) -> list[Rebuilt]:
+    def rebuild(self, *names: str, each: Callable[[Rebuilt], None] = lambda rebuilt: None,
+                collector_paused: bool = False) -> list[Rebuilt]:
         """Derive versions and changes again from the stored captures (after an upgrade or a
-        change of selectors); one policy failing never stops the others."""
+        change of selectors); one policy failing never stops the others. ``collector_paused``:
+        Python's cycle collector is off while each policy is derived (see ``_paused``), for a
+        caller that rebuilds on one thread, as the command does."""
         out = []
         for policy in self.config.select(names):
-            rebuilt = jobs.guarded(policy, "rebuilding", lambda: _rebuilt(policy.name, history.rebuild(self.store, policy)),
-                                   lambda error: Rebuilt(policy.name, error=error))
+            with _paused(collector_paused):
+                rebuilt = jobs.guarded(policy, "rebuilding",
+                                       lambda: _rebuilt(policy.name, history.rebuild(self.store, policy)),
+                                       lambda error: Rebuilt(policy.name, error=error))
             out.append(rebuilt)
             each(rebuilt)
         return out
@@ -132,7 +140,7 @@ class Tracker:
 
     def document(self, name: str, which: int | str | None = None) -> Document | None:
         """The sectioned text of a version (None for a format not read yet, such as PDF)."""
-        return history.version_document(self.store, self.policy(name), self.version(name, which))
+        return history.version_document(self.store, self.policy(name), self.version(name, which), Memo())
 
     def diff(self, name: str, old: int | str | None = None, new: int | str | None = None) -> dict:
         """What changed between two versions, section by section, in the export's change
@@ -161,6 +169,20 @@ class Tracker:
         if not versions:
             raise UserError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
         return versions
+
+
+@contextmanager
+def _paused(pause: bool) -> Iterator[None]:
+    """The documents of all of a policy's captures are in memory while it is derived, and the
+    cycle collector kept walking them; what one policy leaves is collected before the next."""
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
 
 
 def _rebuilt(name: str, derived: history.History) -> Rebuilt:

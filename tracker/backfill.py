@@ -25,6 +25,7 @@ from tracker import history
 from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, Retrieved, list_ia,
                              list_memento, parse_timestamp, read_warcs, retrieve)
 from tracker.config import Config, PolicyConfig
+from tracker.document import Memo
 from tracker.errors import UserError
 from tracker.fetch import describe_body
 from tracker.models import Capture, latest_possible, utc_now
@@ -265,6 +266,7 @@ class _Bisection:
         self.timeline = [m for m in listed if _worth_fetching(m)]
         self.captures = {c.archive_url: c for c in backfill.store.captures(policy.name) if c.archive_url in stored}
         self.keys: dict[int, str | None] = {}
+        self.memo = Memo()  # the bisection of one policy reads its captures with one
 
     def key(self, i: int) -> str | None:
         """The version key of the i-th capture (its text), fetching it if needed."""
@@ -272,7 +274,7 @@ class _Bisection:
             memento = self.timeline[i]
             capture = self.captures.get(memento.archive_url) or \
                 self.backfill.obtain(self.policy, memento, self.report)
-            docs = history.documents(self.backfill.store, self.policy, [capture]) if capture else {}
+            docs = history.documents(self.backfill.store, self.policy, [capture], self.memo) if capture else {}
             self.keys[i] = history.version_key(capture, docs)[0] if capture else None
             if self.progress:
                 self.progress(len(self.keys), len(self.timeline), self.report.fetched)

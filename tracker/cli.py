@@ -448,7 +448,7 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
             echo(f"{rebuilt.policy}: {rebuilt.versions} version(s), {rebuilt.changes} change(s)"
                  + (f", {rebuilt.technical} technical" if rebuilt.technical else ""))
 
-    if any(rebuilt.error for rebuilt in ctx.tracker.rebuild(*names, each=show)):
+    if any(rebuilt.error for rebuilt in ctx.tracker.rebuild(*names, each=show, collector_paused=True)):
         sys.exit(1)
 
 

@@ -16,16 +16,14 @@ sections the earlier ones left unmatched:
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from itertools import chain, repeat
 
 import fast_diff_match_patch
 from rapidfuzz import fuzz
 
-from tracker.document import DATE_PATTERNS, MONTH, Document, Section
+from tracker.document import DATE_PATTERNS, MONTH, Document, Memo, Section
 from tracker.facts import FactChange, compare, facts
 
 DIFF_VERSION = 1  # bump when the output of this module changes for the same documents
@@ -51,6 +49,7 @@ class Unit:
     index: int
     section: Section
     path: list[str]  # headings of the enclosing sections
+    words: str  # the heading's words (see heading_key)
     key: str  # the heading normalised, dates masked: "Last updated: <date>" is one heading
     size: int  # words
     shingles: frozenset  # pairs of neighbouring words: unlike single words, two unrelated
@@ -117,9 +116,13 @@ def _section_dict(s: SectionChange) -> dict:
     return out
 
 
-def diff_documents(old: Document, new: Document) -> DocumentDiff:
-    """Align the sections of two versions, diff each pair, classify the change."""
-    before, after = _read(old), _read(new)
+def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> DocumentDiff:
+    """Align the sections of two versions, diff each pair, classify the change. Along a
+    history each version is diffed twice (with the one before and the one after) and most
+    sections do not change from one version to the next: with one ``memo`` for the
+    history, each version and each section text is read once."""
+    memo = memo or Memo()
+    before, after = memo.reading(_read, old), memo.reading(_read, new)
     sections = _order(align(before.units, after.units), before.units, after.units)
     added = sum(s.words_added for s in sections)
     removed = sum(s.words_removed for s in sections)
@@ -139,18 +142,8 @@ class Reading:
     wording: str
 
 
-_READINGS: dict[int, Reading] = {}
-
-
-def _read(document: Document) -> Reading:
-    """Along a history each version is diffed twice (with the one before and the one after):
-    the last few readings are kept, by document object (kept alive with its reading)."""
-    reading = _READINGS.get(id(document))
-    if reading is None:
-        if len(_READINGS) >= 8:
-            _READINGS.clear()
-        reading = _READINGS[id(document)] = Reading(document, units(document), facts(document), _wording(document))
-    return reading
+def _read(document: Document, memo: Memo) -> Reading:
+    return Reading(document, units(document, memo), facts(document, memo), _wording(document, memo))
 
 
 def classify(old: Reading, new: Reading, sections: list[SectionChange], magnitude: float) -> str:
@@ -193,20 +186,13 @@ def _only_dates_differ(sections: list[SectionChange]) -> bool:
     return True
 
 
-def _wording(document: Document) -> str:
+def _wording(document: Document, memo: Memo) -> str:
     """The words of a document in order, lower case, without numbering or punctuation."""
+    words_of, read_text = memo.of(heading_key), memo.of(_read_text)
     return " ".join(words for s in document.all_sections()
-                    for words in (heading_key(s.heading), _read_text(s.text)[0]) if words)
+                    for words in (words_of(s.heading), read_text(s.text)[0]) if words)
 
 
-# Along a history most sections do not change from one version to the next: what is
-# computed per section text is remembered, so each section is read once.
-@lru_cache(maxsize=2048)
-def _unit_key(heading: str) -> str:
-    return _mask_dates(heading_key(heading))
-
-
-@lru_cache(maxsize=4096)
 def _read_text(text: str) -> tuple[str, int, frozenset]:
     """A section's words (lower case, joined by spaces), their number and their pairs (for
     overlaps)."""
@@ -232,20 +218,19 @@ def _mask_dates(text: str) -> str:
 WORD = re.compile(r"\w+")
 
 
-def units(document: Document) -> list[Unit]:
+def units(document: Document, memo: Memo) -> list[Unit]:
+    """The sections in document order, each with the headings enclosing it."""
+    words_of, masked, read_text = memo.of(heading_key), memo.of(_mask_dates), memo.of(_read_text)
     out: list[Unit] = []
-
-    def visit(section: Section, path: list[str]) -> None:
-        out.append(Unit(len(out), section, path, _unit_key(section.heading), *_read_text(section.text)[1:]))
-        for child in section.children:
-            visit(child, [*path, section.heading])
-
-    for top in document.sections:
-        visit(top, [])
+    stack = [(top, []) for top in reversed(document.sections)]
+    while stack:
+        section, path = stack.pop()
+        words = words_of(section.heading)
+        out.append(Unit(len(out), section, path, words, masked(words), *read_text(section.text)[1:]))
+        stack.extend((child, [*path, section.heading]) for child in reversed(section.children))
     return out
 
 
-@lru_cache(maxsize=4096)
 def heading_key(heading: str) -> str:
     """'3. Information We Collect:' and 'INFORMATION WE COLLECT' -> 'information we collect'."""
     return _words_of(heading)
@@ -494,7 +479,7 @@ def _pair_change(a: Unit, b: Unit, moved: bool) -> SectionChange:
     ops = word_diff(a.section.text, b.section.text)
     modified = a.section.text != b.section.text
     added, removed = _counts(ops) if modified else (0, 0)  # most sections: unchanged
-    renamed = heading_key(a.heading) != heading_key(b.heading)
+    renamed = a.words != b.words
     if renamed:
         added += len(WORD.findall(b.heading))
         removed += len(WORD.findall(a.heading))
@@ -553,7 +538,6 @@ def word_diff(old: str, new: str) -> list[Op]:
         pending_old.clear()
         pending_new.clear()
 
-    # paragraphs rarely recur outside one section's versions: their characters are not kept
     for op, lines in _diff_tokens(old.splitlines(keepends=True), new.splitlines(keepends=True), Codes()):
         if op == "=":
             flush()
@@ -611,9 +595,7 @@ def _pairs(words: list[str]) -> frozenset:
 class Codes(dict):
     """Token -> a character of its own, from Unicode's private use areas (which hold no
     letter, digit or space, so diff-match-patch's clean-up treats every token alike: the
-    diff does not depend on which character a token got)."""
-
-    SIZE = 0x1900 + 0xFFFE  # the Basic Multilingual Plane's area, then plane 15's
+    diff does not depend on which character a token got). One table per diff."""
 
     def __missing__(self, token: str) -> str:
         n = len(self)
@@ -621,19 +603,9 @@ class Codes(dict):
         return code
 
 
-# Words and punctuation recur from paragraph to paragraph and from version to version: their
-# characters are kept (until the areas run out), not numbered again for every paragraph; one
-# table per thread (the daemon checks several policies at once), as a table must not change
-# in the middle of a diff.
-_thread = threading.local()
-
-
 def _token_diff(old: str, new: str) -> list[Op]:
     old_tokens, new_tokens = TOKEN.findall(old), TOKEN.findall(new)
-    codes = getattr(_thread, "word_codes", None)
-    if codes is None or len(codes) + len(old_tokens) + len(new_tokens) > Codes.SIZE:
-        codes = _thread.word_codes = Codes()
-    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, codes)]
+    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, Codes())]
 
 
 def _diff_tokens(old: list[str], new: list[str], codes: Codes) -> list[tuple[str, list[str]]]:

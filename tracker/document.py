@@ -11,12 +11,52 @@ import dataclasses
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from datetime import date
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # --- the things that flow ----------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+REMEMBERED = 4096  # results kept per function: more than the distinct lines of most histories
+READINGS = 8  # documents whose readings are kept: a version is diffed with its neighbours
+
+
+class Memo:
+    """What pure functions returned, for one piece of work on one policy: a rebuild, a
+    check, an export. Along a history most lines, blocks and sections recur from one capture
+    to the next, so each is read once. Whoever reads documents makes one, hands it down
+    and drops it when done: no two threads share one, and nothing of one policy outlives
+    its work."""
+
+    def __init__(self) -> None:
+        self._functions: dict[Callable, Callable] = {}
+        self._readings: dict[tuple[Callable, int], tuple[Any, Any]] = {}
+
+    def of(self, function: Callable[[T], R]) -> Callable[[T], R]:
+        """``function`` (of hashable arguments), remembering its results in this memo."""
+        remembered = self._functions.get(function)
+        if remembered is None:
+            remembered = self._functions[function] = lru_cache(maxsize=REMEMBERED)(function)
+        return remembered
+
+    def reading(self, function: Callable[[T, Memo], R], document: T) -> R:
+        """``function(document, memo)`` of a document, known by identity (documents are not
+        hashable): the last few are kept, each with its document, so that no identity is
+        reused while its reading is kept."""
+        key = (function, id(document))
+        kept = self._readings.get(key)
+        if kept is None:
+            if len(self._readings) >= READINGS:
+                self._readings.clear()
+            kept = self._readings[key] = (document, function(document, self))
+        return kept[1]
+
 
 
 @dataclass
@@ -80,9 +120,7 @@ class Document:
 
     @cached_property
     def folded(self) -> str:
-        # the text is made of tidied blocks: only folding is left to do, line by line, as
-        # along a history most lines recur (the same as folding the whole text)
-        return " ".join(filter(None, map(_fold_line, self.lines)))
+        return _fold(self.text)  # the text is made of tidied blocks: only folding is left to do
 
     @cached_property
     def text_hash(self) -> str:
@@ -156,10 +194,8 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
-@lru_cache(maxsize=4096)
 def tidy_line(text: str) -> str:
-    """A block's text tidied into one line. Remembered: along a history most blocks recur
-    from one capture to the next, and every block of every capture is tidied."""
+    """A block's text tidied into one line."""
     return tidy(text).replace("\n", " ")
 
 
@@ -182,8 +218,6 @@ def _fold(text: str) -> str:
         return line
     return " ".join(line.split())
 
-
-_fold_line = lru_cache(maxsize=4096)(_fold)
 
 
 def unarchive_urls(text: str) -> str:
@@ -235,13 +269,16 @@ def split_number(heading: str) -> tuple[str, str]:
     return "", heading
 
 
-def build_document(blocks: list[Block], title: str = "") -> Document:
+def build_document(blocks: list[Block], title: str = "", memo: Memo | None = None) -> Document:
     """Turn blocks into a document: the title, then sections nested by heading rank. The
-    blocks are the extractor's, made for this document: they are tidied in place."""
+    blocks are the extractor's, made for this document: they are tidied in place. Along a
+    history most blocks recur from one capture to the next: ``memo`` tidies each once."""
+    memo = memo or Memo()
+    tidied = memo.of(tidy_line)
     for block in blocks:
-        block.text = tidy_line(block.text)  # a block is one line: tidy leaves no newline
+        block.text = tidied(block.text)  # a block is one line: tidy leaves no newline
     blocks = [b for b in blocks if b.text]
-    title, blocks = _take_title(blocks, tidy_line(title))
+    title, blocks = _take_title(blocks, tidied(title))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
     opening = Section(heading="", level=1)
@@ -267,9 +304,9 @@ def build_document(blocks: list[Block], title: str = "") -> Document:
     if opening.blocks or opening.children:
         sections.insert(0, opening)
     lines = [b.text for b in blocks]
-    declared, history = declared_date(lines)
+    declared, history = declared_date(lines, memo)
     return Document(title=title, sections=sections, declared_date=declared,
-                    version_history=history, language=detect_language(lines),
+                    version_history=history, language=detect_language(lines, memo),
                     truncated=looks_truncated(blocks))
 
 
@@ -359,16 +396,17 @@ def find_date(text: str) -> str | None:
     return best[1] if best else None
 
 
-def declared_date(lines: list[str]) -> tuple[str | None, list[str]]:
+def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     """The date a policy states for itself ('Last updated May 16, 2024', 'Effective
     2025-06-01', 'Version 2, dated November 14, 2024'), and any version history lines.
 
     The latest version in a version history wins; otherwise the first dated cue.
     """
+    line_dates = memo.of(_line_dates)
     history: list[str] = []
     first_cued = None
     for i, line in enumerate(lines):
-        cue_ends, entries = _line_dates(line)
+        cue_ends, entries = line_dates(line)
         history.extend(entries)
         if first_cued is None:
             first_cued = next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)
@@ -378,10 +416,8 @@ def declared_date(lines: list[str]) -> tuple[str | None, list[str]]:
     return first_cued, history
 
 
-@lru_cache(maxsize=4096)
 def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Where the date cues of one line end, and the version history entries it holds.
-    Remembered: along a history most lines recur."""
+    """Where the date cues of one line end, and the version history entries it holds."""
     lower = line.lower()
     # patterns are run on the lower-cased text (three times faster) when it lines up with the text
     aligned = len(lower) == len(line)
@@ -432,12 +468,13 @@ LETTERS = re.compile(r"[^\W\d_]+")
 LANGUAGE_WORDS = 3000  # the first words of a text tell its language
 
 
-def detect_language(lines: list[str]) -> str | None:
+def detect_language(lines: list[str], memo: Memo) -> str | None:
     """The language whose common words are commonest in the first words of the text (enough
     to tell a policy from its translation), or None for too little text."""
+    language_words = memo.of(_language_words)
     words, sample = 0, []
     for line in lines:
-        n, found = _language_words(line)
+        n, found = language_words(line)
         if words + n > LANGUAGE_WORDS:  # this line completes the sample: count its first words
             n, found = _count_language_words(LETTERS.findall(line.lower())[:LANGUAGE_WORDS - words])
         words += n
@@ -451,10 +488,8 @@ def detect_language(lines: list[str]) -> str | None:
     return list(STOPWORDS)[counts.index(best)] if best >= 0.05 * words else None
 
 
-@lru_cache(maxsize=4096)
 def _language_words(line: str) -> tuple[int, tuple[int, ...]]:
-    """Words in a line, and how many of them are common words of each language. Remembered:
-    along a history most lines recur."""
+    """Words in a line, and how many of them are common words of each language."""
     return _count_language_words(LETTERS.findall(line.lower()))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tracker import history
 from tracker.config import PolicyConfig
 from tracker.diff import diff_documents
-from tracker.document import Document, Section
+from tracker.document import Document, Memo, Section
 from tracker.errors import UserError
 from tracker.models import Change, Version
 from tracker.store import Store
@@ -18,12 +18,12 @@ SCHEMA = "policy-tracker/history/1"
 
 
 def history_json(store: Store, policy: PolicyConfig) -> dict:
-    versions = store.versions(policy.name)
+    versions, memo = store.versions(policy.name), Memo()
     return {
         "schema": SCHEMA,
         "policy": {"name": policy.name, "title": policy.display_title, "urls": policy.urls},
         "captures": [_capture(store, c) for c in store.captures(policy.name)],
-        "versions": [_version(v, history.version_document(store, policy, v)) for v in versions],
+        "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
         "changes": [change_json(c) for c in store.changes(policy.name)],
     }
 
@@ -82,12 +82,13 @@ def compare_versions(store: Store, policy: PolicyConfig, old: Version, new: Vers
                    if c.from_version == old.number and c.to_version == new.number), None)
     if stored is not None and stored.details is not None:
         return change_json(stored)
-    old_doc = history.version_document(store, policy, old)
-    new_doc = history.version_document(store, policy, new)
+    memo = Memo()
+    old_doc = history.version_document(store, policy, old, memo)
+    new_doc = history.version_document(store, policy, new, memo)
     if old_doc is None or new_doc is None:
         raise UserError(f"{policy.name}: version {old.number if old_doc is None else new.number} "
                         "is not a text this tool reads yet (PDF or other format): no section diff")
-    result = diff_documents(old_doc, new_doc).to_dict()
+    result = diff_documents(old_doc, new_doc, memo).to_dict()
     return {
         "from_version": old.number, "to_version": new.number,
         "window": None,  # the versions are not consecutive: no single window

@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
 from tracker.document import (DATE_CUE, RANK_BOLD, RANK_MARKDOWN, RANK_NUMBERED, RANK_PLAIN_ALONE,
-                               Block, Document, build_document, unarchive_urls)
+                               Block, Document, Memo, build_document, unarchive_urls)
 from tracker.errors import UserError
 from tracker.fetch import decode_body
 from tracker.textparse import heading_like, numbered_rank, parse_text
@@ -81,9 +80,12 @@ class Unreadable(Exception):
     """A body with no text to read (binary data served as a page); the message says why."""
 
 
-def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSettings) -> Document:
+def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSettings,
+            memo: Memo | None = None) -> Document:
     """The policy document in a captured body; raises UserError for a selector that is wrong
-    and ``Unreadable`` for a body that is not text."""
+    and ``Unreadable`` for a body that is not text. ``memo``: see ``Memo``; the captures of
+    one history share one."""
+    memo = memo or Memo()
     text = decode_body(body, charset)
     sample = text[:SAMPLE]
     bad = len(CONTROL.findall(sample)) + sample.count("\ufffd")
@@ -92,11 +94,11 @@ def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSetting
                          "control characters or undecodable bytes)")
     text = CONTROL.sub("", text).translate(SPACING_CONTROLS)
     if fmt == "html":
-        return extract_html(text, settings)
-    return parse_text(text)
+        return extract_html(text, settings, memo)
+    return parse_text(text, memo=memo)
 
 
-def extract_html(html: str, settings: ExtractSettings) -> Document:
+def extract_html(html: str, settings: ExtractSettings, memo: Memo) -> Document:
     root = _parse(html)
     page_title = " ".join((root.findtext(".//title") or "").split())
     # each pass walks every element of the page: only where the page shows a trace of it
@@ -115,14 +117,14 @@ def extract_html(html: str, settings: ExtractSettings) -> Document:
     if settings.selector:
         nodes = _select(root, settings.selector)
         if not nodes:
-            return build_document([], page_title)
+            return build_document([], page_title, memo)
     else:
         _drop_chrome(root)
         nodes = [_main_content(root)]
     blocks: list[Block] = []
     for node in nodes:
         blocks.extend(html_blocks(node))
-    document = build_document(blocks)
+    document = build_document(blocks, memo=memo)
     document.title = document.title or page_title
     return document
 
@@ -410,9 +412,9 @@ POLICY_WORDS = re.compile(
 MIN_POLICY_WORDS = 0.01  # measured: policies 0.02 and up, home pages and menus under 0.006
 
 
-def assess(document: Document) -> str | None:
+def assess(document: Document, memo: Memo | None = None) -> str | None:
     """Why this document cannot be a policy text (an error or challenge page, an empty page),
-    or None when it can."""
+    or None when it can. ``memo``: see ``Memo``."""
     words = document.word_count
     if words < 400:
         match = NOT_A_POLICY.search(f"{document.title}\n{document.text[:600]}")
@@ -421,15 +423,14 @@ def assess(document: Document) -> str | None:
     if words < MIN_WORDS:
         return f"no policy text ({words} words)"
     needed = math.ceil(MIN_POLICY_WORDS * words)
+    policy_terms = (memo or Memo()).of(_policy_terms)
     terms = 0
     for line in document.lines:
-        terms += _policy_terms(line)
+        terms += policy_terms(line)
         if terms >= needed:  # enough is enough
             return None
     return f"does not read like a policy ({terms} privacy or legal terms in {words} words)"
 
 
-@lru_cache(maxsize=4096)
 def _policy_terms(line: str) -> int:
-    """Remembered per line: along a history most lines recur."""
     return len(POLICY_WORDS.findall(line.lower()))

@@ -12,11 +12,11 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import ahocorasick
 
-from tracker.document import Document, Section, contains_any
+from tracker.document import Document, Memo, Section, contains_any
 
 # The order facts are shown in.
 FACT_NAMES = ["declared date", "contact e-mail", "postal address", "retention", "minimum age",
@@ -50,13 +50,17 @@ class FactChange:
         return "; ".join(parts)
 
 
-def facts(document: Document) -> dict[str, list[str]]:
-    """Every key fact of a version, each a sorted list of distinct values."""
+def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:
+    """Every key fact of a version, each a sorted list of distinct values. Each fact is read
+    within a sentence or a line, so a version's facts are those of its blocks; along a
+    history most blocks recur: ``memo`` reads each once, also when a long section changes
+    by a word."""
+    block_facts = (memo or Memo()).of(_block_facts)
     found: dict[str, list[str]] = {name: [] for name in FACT_NAMES}
     companies: list[tuple[str, str]] = []
     for section in document.all_sections():
         for text in (section.heading, *(b.text for b in section.blocks)):
-            for name, values in _block_facts(text).items():
+            for name, values in block_facts(text).items():
                 if name == "companies":
                     companies.extend(values)
                 else:
@@ -67,12 +71,8 @@ def facts(document: Document) -> dict[str, list[str]]:
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
 
-@lru_cache(maxsize=4096)
 def _block_facts(text: str) -> dict[str, tuple]:
-    """The facts one heading or paragraph states (only the kinds it states any of). Each
-    fact is read within a sentence or a line, so a version's facts are those of its blocks;
-    remembered per block, as along a history most blocks recur: each is read once, also
-    when a long section changes by a word."""
+    """The facts one heading or paragraph states (only the kinds it states any of)."""
     sentences = Sentences(text)
     found = {
         "contact e-mail": tuple(e.lower() for e in EMAIL.findall(text)) if "@" in text else (),
@@ -345,15 +345,13 @@ def _other_companies(companies: list[tuple[str, str]], document: Document) -> li
     company named most often."""
     own = {w.lower() for w in re.findall(r"\w+", document.title)}
     if companies:
-        lower = "\n".join(map(_lower_line, document.lines))  # as document.text.lower(), line by line
+        lower = document.text.lower()
         mentions = {first: lower.count(first) for first in dict.fromkeys(first for first, _ in companies)}
         publisher = max(mentions, key=mentions.get)
         if mentions[publisher] >= 3:
             own.add(publisher)
     return [name for first, name in companies if first not in own]
 
-
-_lower_line = lru_cache(maxsize=4096)(str.lower)  # remembered: along a history most lines recur
 
 
 def _known_parties(text: str) -> tuple[str, ...]:
@@ -392,7 +390,6 @@ def _collected(document: Document) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=2048)
 def _about_collection(heading: str) -> bool:
     return bool(COLLECT_HEADING.search(heading))
 

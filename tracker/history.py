@@ -11,16 +11,13 @@ smaller than the policy) are kept but never become versions.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, diff_documents
-from tracker.document import Document
+from tracker.document import Document, Memo
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
 from tracker.errors import UserError
 from tracker.models import Capture, Change, Version, latest_possible, utc_now
@@ -53,8 +50,9 @@ def derivation_id(policy: PolicyConfig) -> str:
     return f"{extractor_id(policy)}|diff{DIFF_VERSION}"
 
 
-def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> dict[str, Extracted]:
-    """The document of each distinct body, extracted once and cached in the store."""
+def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo: Memo) -> dict[str, Extracted]:
+    """The document of each distinct body, extracted once and cached in the store (``memo``:
+    see ``Memo``: one for the captures of one piece of work)."""
     extractor = extractor_id(policy)
     settings = ExtractSettings(policy.selector, tuple(policy.remove))
     out: dict[str, Extracted] = {}
@@ -66,7 +64,7 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
         cached = store.cached_document(sha, extractor)
         if cached is None:
             try:
-                cached = new[sha] = _extract(store.body(sha), capture, settings)
+                cached = new[sha] = _extract(store.body(sha), capture, settings, memo)
             except UserError:
                 raise  # a selector that is wrong: the user's to fix, for every capture
             except Exception as e:  # a page that trips the extractor must not block the policy
@@ -78,14 +76,14 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture]) -> di
     return out
 
 
-def _extract(body: bytes, capture: Capture, settings: ExtractSettings) -> Extracted:
+def _extract(body: bytes, capture: Capture, settings: ExtractSettings, memo: Memo) -> Extracted:
     if capture.format in ("pdf", "other"):
         return None, None  # kept as a version by its exact bytes until such formats are read
     try:
-        document = extract(body, capture.format, capture.charset, settings)
+        document = extract(body, capture.format, capture.charset, settings, memo)
     except Unreadable as e:
         return None, f"unreadable: {e}"
-    return document, assess(document)
+    return document, assess(document, memo)
 
 
 def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
@@ -159,10 +157,10 @@ def _out_of_place(document: Document | None, language: str | None, current: Vers
     return None
 
 
-def version_document(store: Store, policy: PolicyConfig, version: Version) -> Document | None:
+def version_document(store: Store, policy: PolicyConfig, version: Version, memo: Memo) -> Document | None:
     """The document of a stored version (None for a format not read yet, such as PDF)."""
     capture = store.capture(version.first_capture)
-    return documents(store, policy, [capture])[capture.sha256][0]
+    return documents(store, policy, [capture], memo)[capture.sha256][0]
 
 
 @dataclass
@@ -198,7 +196,8 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
     if store.derived_with(policy.name) != derivation_id(policy) or capture.captured_at > latest \
             or not store.is_newest(capture, latest):
         return None
-    docs = documents(store, policy, [capture])
+    memo = Memo()
+    docs = documents(store, policy, [capture], memo)
     key, reason = version_key(capture, docs)
     current = store.current_version(policy.name)
     if key is None:
@@ -231,7 +230,7 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
     if same is not None:
         change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
     else:
-        _describe(change, version_document(store, policy, current), document, [current.key, key])
+        _describe(change, version_document(store, policy, current, memo), document, [current.key, key], memo)
     _grow(version, capture)
     store.extend_history(policy.name, capture.id, version.number, None, version, change)
     return Placed(version.number, None, earlier is None, change)
@@ -253,35 +252,18 @@ def _grow(version: Version, capture: Capture) -> None:
 
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
-    with _collector_paused():
-        captures = store.captures(policy.name)
-        docs = documents(store, policy, captures)
-        history = derive(captures, docs)
-        describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name))
+    memo = Memo()
+    captures = store.captures(policy.name)
+    docs = documents(store, policy, captures, memo)
+    history = derive(captures, docs)
+    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name), memo)
     store.replace_history(policy.name, history.versions, history.changes, history.assignments,
                           derivation_id(policy))
     return history
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a history is derived. The documents of every
-    capture stay in memory meanwhile, and the collector kept walking all of them: a sixth of
-    a rebuild's time. Documents hold no reference cycles; whatever else does is collected
-    by the collector's next full pass: what was made meanwhile goes straight to its oldest
-    generation (freeze, then unfreeze), not through a first young pass over all of it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
-
-
-def describe_changes(history: History, docs: dict[str, Extracted], before: list[Change], known: set[int]) -> None:
+def describe_changes(history: History, docs: dict[str, Extracted], before: list[Change], known: set[int],
+                     memo: Memo) -> None:
     """Give each change its section diff, and keep what the previous history knew of it.
 
     A change found again (same first capture of the new text) keeps the time it was first
@@ -306,16 +288,17 @@ def describe_changes(history: History, docs: dict[str, Extracted], before: list[
         elif same is not None:
             change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
         else:
-            _describe(change, docs.get(old.sha256, (None, None))[0], docs.get(new.sha256, (None, None))[0], keys)
+            _describe(change, docs.get(old.sha256, (None, None))[0], docs.get(new.sha256, (None, None))[0], keys,
+                      memo)
         described[old.number, new.number] = change
         change.detected_at = (earlier and earlier.detected_at) or now
         change.technical = earlier.technical if earlier else \
             change.from_capture in known and change.to_capture in known
 
 
-def _describe(change: Change, old: Document | None, new: Document | None, keys: list[str]) -> None:
+def _describe(change: Change, old: Document | None, new: Document | None, keys: list[str], memo: Memo) -> None:
     if old is None or new is None:
         return  # a format whose text is not read yet (PDF): a change of bytes, no section diff
-    result = diff_documents(old, new)
+    result = diff_documents(old, new, memo)
     change.kind, change.magnitude = result.kind, result.magnitude
     change.details = {"diff_version": DIFF_VERSION, "keys": keys, **result.to_dict()}

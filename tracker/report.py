@@ -25,6 +25,7 @@ import jinja2
 from tracker import __version__, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
+from tracker.document import Memo
 from tracker.errors import UserError
 from tracker.export import change_json
 from tracker.models import Version, parse_iso
@@ -264,7 +265,7 @@ class PolicySite:
             next=self.change(i + 1) if i + 1 < len(self.rows) else None)
 
     def render_version(self, version: Version) -> str:
-        document = history.version_document(self.store, self.policy, version)
+        document = history.version_document(self.store, self.policy, version, Memo())
         return self.env.get_template("version.html").render(
             site=self, policy=self.policy, version=version, document=document, root="../",
             sections=[s for top in document.sections for s in top.walk()] if document else [],

@@ -9,11 +9,9 @@ that head the text below them. Separator lines ('==========') are not content.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
 from tracker.document import (DATE_CUE, RANK_BOLD, RANK_CAPS, RANK_COLON, RANK_MARKDOWN,
                               RANK_NUMBERED, RANK_PLAIN_ALONE, RANK_PLAIN_ATTACHED, Block,
-                              Document, build_document, find_date)
+                              Document, Memo, build_document, find_date)
 
 ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 SETEXT = re.compile(r"^(=+|-+)\s*$")
@@ -32,10 +30,12 @@ SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", 
                "the", "to", "via", "with", "we", "our", "your", "do", "is", "are", "&"}
 
 
-def parse_text(text: str, title: str = "") -> Document:
+def parse_text(text: str, title: str = "", memo: Memo | None = None) -> Document:
+    """``memo``: see ``Memo``; the texts of one history share one."""
+    memo = memo or Memo()
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     provenance, lines = _take_provenance(lines)
-    document = build_document(text_blocks(lines), title)
+    document = build_document(text_blocks(lines, memo), title, memo)
     if provenance:
         document.provenance, document.provenance_date = provenance
     return document
@@ -54,9 +54,10 @@ def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, l
     return None, lines
 
 
-def text_blocks(lines: list[str]) -> list[Block]:
+def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
     # Each pattern is only tried on a line that starts with a character it can start with:
     # most lines are plain paragraphs, and this loop runs on every line of every capture.
+    clean = memo.of(clean_inline)
     blocks: list[Block] = []
     stripped_lines = [line.strip() for line in lines] + [""]
     markdown = _declares_headings(stripped_lines)
@@ -70,40 +71,40 @@ def text_blocks(lines: list[str]) -> list[Block]:
         following = stripped_lines[i]
         first = stripped[0]
         if first == "#" and (match := ATX.match(stripped)):
-            blocks.append(Block("heading", clean_inline(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
+            blocks.append(Block("heading", clean(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
             continue
         if following[:1] in SETEXT_MARKS and SETEXT.match(following) \
-                and _underlined_heading(clean_inline(stripped)) and not _list_item(line):
+                and _underlined_heading(clean(stripped)) and not _list_item(line):
             rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
-            blocks.append(Block("heading", clean_inline(stripped), rank))
+            blocks.append(Block("heading", clean(stripped), rank))
             i += 1
             continue
         if first in SEPARATOR_MARKS and SEPARATOR.match(stripped):
             continue
         if first.isdigit() and (match := NUMBER_ALONE.match(stripped)) and heading_like(following):
-            blocks.append(Block("heading", f"{match.group(1)} {clean_inline(following)}", RANK_NUMBERED + 1))
+            blocks.append(Block("heading", f"{match.group(1)} {clean(following)}", RANK_NUMBERED + 1))
             i += 1
             continue
         if first in "*_" and (match := BOLD_LINE.match(stripped)):
-            inner = clean_inline(match.group(1))
+            inner = clean(match.group(1))
             if heading_like(inner.rstrip(":")):
                 blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
         if first == "|" and TABLE_ROW.match(stripped):
             if not TABLE_RULE.match(stripped):
-                cells = [clean_inline(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
+                cells = [clean(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
                 blocks.append(Block("row", " | ".join(cells)))
             continue
         rank = numbered_rank(stripped) if first.isdigit() and not line[:1].isspace() else None
         if rank and _starts_paragraph(lines, i - 1):
-            blocks.append(Block("heading", clean_inline(stripped), rank))
+            blocks.append(Block("heading", clean(stripped), rank))
             continue
         if match := _list_item(line):
-            blocks.append(Block("item", clean_inline(match.group(1))))
+            blocks.append(Block("item", clean(match.group(1))))
             continue
         if stripped.startswith(">"):
             stripped = stripped.lstrip("> ")
-        text = clean_inline(stripped)
+        text = clean(stripped)
         rank = None if markdown else _plain_heading_rank(text, following, lines, i)
         if rank:
             blocks.append(Block("heading", text, rank))
@@ -231,12 +232,10 @@ def _bare_link(url: str) -> str:
     return "" if url.startswith(("#", "javascript:")) else url
 
 
-@lru_cache(maxsize=4096)
 def clean_inline(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text (see _bare_link), images
     their alternative text, emphasis and escapes go. (Each pattern runs only where its mark
-    appears: most lines have none; and as this runs on every line, and along a history most
-    lines recur, it is remembered.)"""
+    appears: most lines have none.)"""
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
         text = INLINE_LINK.sub(lambda m: m.group(1) or _bare_link(m.group(2)), text)
