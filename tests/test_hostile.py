@@ -787,6 +787,30 @@ def test_policy_text_in_thousands_of_nested_tables_lists_or_quotes_is_read(tmp_p
     assert "We do not sell your personal information" in shown.out, str(shown)
 
 
+def test_one_page_read_in_a_wrong_charset_does_not_spoil_the_same_bytes_elsewhere(tmp_path, site):
+    site.pages["/ok"] = Page(policy_html())
+    site.pages["/evil"] = Page(policy_html(), headers={"Content-Type": "text/html; charset=utf-16"})
+    config = write_config(tmp_path, [live_policy(site, "evil", "/evil"), live_policy(site, "good", "/ok")])
+
+    run = tracker(config, "check")
+
+    assert re.search(r"good\s+new version 1", run.out), str(run)
+
+
+
+def test_a_page_once_served_in_a_wrong_charset_reads_right_when_served_right(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html(), headers={"Content-Type": "text/html; charset=utf-16"})
+    config = write_config(tmp_path, [live_policy(site)])
+    assert_clean(tracker(config, "check"), 1)
+    site.pages["/privacy"] = Page(policy_html())
+
+    run = tracker(config, "check")
+
+    assert re.search(r"acme\s+new version 1", run.out), str(run)
+    assert_clean(tracker(config, "rebuild"), 0)
+    assert query(db_of(config), "SELECT count(*) FROM versions")[0][0] == 1
+
+
 def test_a_bad_warc_record_is_skipped_and_the_rest_of_the_file_is_read(tmp_path):
     warc = write_warc(tmp_path / "odd.warc.gz", [
         Archived(ACME, "garbage", policy_html("10 days")),

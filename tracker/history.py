@@ -34,6 +34,7 @@ class History:
     changes: list[Change] = field(default_factory=list)
     # capture id -> (version number, None) or (None, reason it is not a version)
     assignments: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)
+    documents: dict[int, Document | None] = field(default_factory=dict)  # version number -> its text
 
 
 # What a body is to the history: a document, or the reason it is not one.
@@ -50,29 +51,42 @@ def derivation_id(policy: PolicyConfig) -> str:
     return f"{extractor_id(policy)}|diff{DIFF_VERSION}"
 
 
+def reading(capture: Capture) -> str:
+    """What a capture's document is made from: its bytes, and how they are read (the same
+    bytes sent once as UTF-8 and once as UTF-16 are two texts). Documents are keyed by it."""
+    return f"{capture.sha256}|{capture.format}|{capture.charset or ''}"
+
+
+def cache_key(extractor: str, capture: Capture) -> str:
+    """The name under which the store caches a capture's document (by body and this)."""
+    return f"{extractor}|{capture.format}|{capture.charset or ''}"
+
+
 def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo: Memo) -> dict[str, Extracted]:
-    """The document of each distinct body, extracted once and cached in the store (``memo``:
-    see ``Memo``: one for the captures of one piece of work)."""
+    """The document of each distinct reading of a body (see ``reading``), extracted once and
+    cached in the store (``memo``: see ``Memo``: one for the captures of one piece of work)."""
     extractor = extractor_id(policy)
     settings = ExtractSettings(policy.selector, tuple(policy.remove))
     out: dict[str, Extracted] = {}
-    new: dict[str, Extracted] = {}
+    new: dict[str, dict[str, Extracted]] = {}  # cache key -> body sha256 -> what was extracted
     for capture in captures:
-        sha = capture.sha256
-        if sha is None or sha in out or not capture.ok:
+        sha, read = capture.sha256, reading(capture)
+        if sha is None or read in out or not capture.ok:
             continue
-        cached = store.cached_document(sha, extractor)
+        key = cache_key(extractor, capture)
+        cached = store.cached_document(sha, key)
         if cached is None:
             try:
-                cached = new[sha] = _extract(store.body(sha), capture, settings, memo)
+                cached = new.setdefault(key, {})[sha] = _extract(store.body(sha), capture, settings, memo)
             except UserError:
                 raise  # a selector that is wrong: the user's to fix, for every capture
             except Exception as e:  # a page that trips the extractor must not block the policy
                 log.warning("%s: capture %s could not be read (%s: %s)", policy.name, capture.id,
                             type(e).__name__, e, exc_info=log.isEnabledFor(logging.DEBUG))
                 cached = (None, f"could not be read (extraction failed: {type(e).__name__})")
-        out[sha] = cached
-    store.save_documents(extractor, new)
+        out[read] = cached
+    for key, extracted in new.items():
+        store.save_documents(key, extracted)
     return out
 
 
@@ -99,15 +113,17 @@ def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     for capture in ordered:
         key, reason = keys[capture.id]
         if key is not None and key != (current and current.key):
-            reason = _out_of_place(docs.get(capture.sha256, (None, None))[0], language, current,
+            reason = _out_of_place(docs.get(reading(capture), (None, None))[0], language, current,
                                    repeated=shown[key] >= 2)
         if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
         version = by_key.get(key)
         if version is None:
-            version = _new_version(capture, docs.get(capture.sha256, (None, None))[0], len(history.versions) + 1)
+            document = docs.get(reading(capture), (None, None))[0]
+            version = _new_version(capture, document, len(history.versions) + 1)
             history.versions.append(version)
+            history.documents[version.number] = document
             by_key[key] = version
         if current is not None and version is not current:
             history.changes.append(Change(
@@ -127,7 +143,7 @@ def version_key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | Non
         return None, f"HTTP {capture.status}"
     if capture.sha256 is None:
         return None, "no body"
-    document, reason = docs[capture.sha256]
+    document, reason = docs[reading(capture)]
     if reason:
         return None, reason
     if document is None:
@@ -137,8 +153,8 @@ def version_key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | Non
 
 def _usual_language(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> str | None:
     """The language most captures of the policy are in."""
-    languages = Counter(docs[c.sha256][0].language for c in captures
-                        if keys[c.id][0] and docs.get(c.sha256, (None,))[0] and docs[c.sha256][0].language)
+    languages = Counter(docs[reading(c)][0].language for c in captures  # type: ignore[union-attr]
+                        if keys[c.id][0] and docs.get(reading(c), (None,))[0] and docs[reading(c)][0].language)
     return languages.most_common(1)[0][0] if languages else None
 
 
@@ -160,7 +176,7 @@ def _out_of_place(document: Document | None, language: str | None, current: Vers
 def version_document(store: Store, policy: PolicyConfig, version: Version, memo: Memo) -> Document | None:
     """The document of a stored version (None for a format not read yet, such as PDF)."""
     capture = store.capture(version.first_capture)
-    return documents(store, policy, [capture], memo)[capture.sha256][0]
+    return documents(store, policy, [capture], memo)[reading(capture)][0]
 
 
 @dataclass
@@ -209,12 +225,13 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
         _grow(current, capture)
         store.extend_history(policy.name, capture.id, current.number, None, current, None)
         return Placed(current.number, None, False, None)
-    document = docs[capture.sha256][0]
+    document = docs[reading(capture)][0]
     earlier = store.version_with_key(policy.name, key)
     if earlier is None and store.shown_elsewhere(capture, key, extractor_id(policy)):
         return None  # shown before only by captures set aside: this one may bring them in
     if document is not None and document.language:
-        language = store.language_of(current.sha256, extractor_id(policy))
+        language = store.language_of(current.sha256, cache_key(extractor_id(policy),
+                                                               store.capture(current.first_capture)))
         if language != document.language:
             return None  # another language: which one the policy is in may change
     reason = _out_of_place(document, None, current, repeated=earlier is not None)
@@ -288,8 +305,7 @@ def describe_changes(history: History, docs: dict[str, Extracted], before: list[
         elif same is not None:
             change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
         else:
-            _describe(change, docs.get(old.sha256, (None, None))[0], docs.get(new.sha256, (None, None))[0], keys,
-                      memo)
+            _describe(change, history.documents.get(old.number), history.documents.get(new.number), keys, memo)
         described[old.number, new.number] = change
         change.detected_at = (earlier and earlier.detected_at) or now
         change.technical = earlier.technical if earlier else \

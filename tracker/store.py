@@ -649,12 +649,15 @@ class Store:
         return Version(**rows[0]) if rows else None
 
     def shown_elsewhere(self, capture: Capture, key: str, extractor: str) -> bool:
-        """Whether another capture of the policy has this version key (read under ``extractor``)."""
+        """Whether another capture of the policy has this version key (read under ``extractor``;
+        each capture's document is cached under the extractor, its format and its charset:
+        see ``history.cache_key``)."""
         if key.startswith("sha256:"):
             query, args = "SELECT 1 FROM captures WHERE policy = ? AND id != ? AND sha256 = ? LIMIT 1", \
                 (capture.policy, capture.id, key[7:])
         else:
-            query = ("SELECT 1 FROM captures c JOIN documents d ON d.sha256 = c.sha256 AND d.extractor = ? "
+            query = ("SELECT 1 FROM captures c JOIN documents d ON d.sha256 = c.sha256 "
+                     "AND d.extractor = ? || '|' || c.format || '|' || coalesce(c.charset, '') "
                      "WHERE c.policy = ? AND c.id != ? AND d.text_sha256 = ? LIMIT 1")
             args = (extractor, capture.policy, capture.id, key)
         return self.db.execute(query, args).fetchone() is not None
