@@ -110,7 +110,7 @@ _SECTION_FIELDS = [f.name for f in fields(SectionChange)]
 
 
 def _section_dict(s: SectionChange) -> dict:
-    # by hand: dataclasses.asdict deep-copies every op and was a tenth of a rebuild
+    # by hand: dataclasses.asdict would deep-copy every op, and a rebuild writes thousands
     out = {name: getattr(s, name) for name in _SECTION_FIELDS}
     out["ops"] = [list(op) for op in s.ops] if s.changed else []
     return out
@@ -133,7 +133,7 @@ def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> Do
 
 
 @dataclass
-class Reading:
+class DiffSide:
     """What a diff reads off one version."""
 
     document: Document
@@ -142,11 +142,11 @@ class Reading:
     wording: str
 
 
-def _read(document: Document, memo: Memo) -> Reading:
-    return Reading(document, units(document, memo), facts(document, memo), _wording(document, memo))
+def _read(document: Document, memo: Memo) -> DiffSide:
+    return DiffSide(document, units(document, memo), facts(document, memo), _wording(document, memo))
 
 
-def classify(old: Reading, new: Reading, sections: list[SectionChange], magnitude: float) -> str:
+def classify(old: DiffSide, new: DiffSide, sections: list[SectionChange], magnitude: float) -> str:
     """cosmetic: only case, punctuation, white space or numbering differ; date-only: only
     dates differ; rewrite: most of the text is new; else substantive."""
     if old.wording == new.wording:
@@ -398,8 +398,8 @@ def _shared_pairs(parts: list[Unit], texts: list[frozenset]) -> list[list[int]]:
     """For each part, how many word pairs it shares with each whole (``texts``: the wholes'
     word pairs). A few parts are compared with each whole, without a Python loop; many (a
     rewritten policy leaves a hundred sections unmatched on each side) are counted through
-    an index of the wholes each word pair occurs in, built once: comparing each with each
-    was a twentieth of a rebuild."""
+    an index of the wholes each word pair occurs in, built once, instead of comparing each
+    with each."""
     if len(parts) < INDEX_PARTS:
         return [list(map(len, map(part.shingles.intersection, texts))) for part in parts]
     holders: dict[str, list[int]] = {}
@@ -538,7 +538,7 @@ def word_diff(old: str, new: str) -> list[Op]:
         pending_old.clear()
         pending_new.clear()
 
-    for op, lines in _diff_tokens(old.splitlines(keepends=True), new.splitlines(keepends=True), Codes()):
+    for op, lines in _diff_tokens(old.splitlines(keepends=True), new.splitlines(keepends=True), TokenChars()):
         if op == "=":
             flush()
             ops.append(("=", "".join(lines)))
@@ -592,7 +592,7 @@ def _pairs(words: list[str]) -> frozenset:
     return frozenset(map(" ".join, zip(words, words[1:]))) if len(words) > 1 else frozenset(words)
 
 
-class Codes(dict):
+class TokenChars(dict):
     """Token -> a character of its own, from Unicode's private use areas (which hold no
     letter, digit or space, so diff-match-patch's clean-up treats every token alike: the
     diff does not depend on which character a token got). One table per diff."""
@@ -605,15 +605,15 @@ class Codes(dict):
 
 def _token_diff(old: str, new: str) -> list[Op]:
     old_tokens, new_tokens = TOKEN.findall(old), TOKEN.findall(new)
-    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, Codes())]
+    return [(op, "".join(tokens)) for op, tokens in _diff_tokens(old_tokens, new_tokens, TokenChars())]
 
 
-def _diff_tokens(old: list[str], new: list[str], codes: Codes) -> list[tuple[str, list[str]]]:
+def _diff_tokens(old: list[str], new: list[str], codes: TokenChars) -> list[tuple[str, list[str]]]:
     """diff-match-patch over sequences of tokens: each distinct token becomes one character.
 
     fast-diff-match-patch is Google's C++ diff-match-patch: the same diffs as the Python
-    package (identical on the 720 corpus pairs) in a fifth of a rebuild's time less. No time
-    limit: the same inputs always give the same diff, whatever the load."""
+    package, faster. No time limit: the same inputs always give the same diff, whatever the
+    load."""
     a, b = "".join(map(codes.__getitem__, old)), "".join(map(codes.__getitem__, new))
     out, i, j = [], 0, 0
     for op, n in fast_diff_match_patch.diff(a, b, timelimit=0, checklines=False, cleanup="Semantic",

@@ -144,7 +144,7 @@ def as_text(document: Document) -> str:
 
 
 def document_to_dict(document: Document) -> dict:
-    # by hand: dataclasses.asdict deep-copies every value and was a tenth of an extraction
+    # by hand: dataclasses.asdict would deep-copy every value
     def section(s: Section) -> dict:
         return {"heading": s.heading, "level": s.level, "number": s.number,
                 "blocks": [{"kind": b.kind, "text": b.text, "rank": b.rank} for b in s.blocks],

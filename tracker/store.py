@@ -34,7 +34,7 @@ DERIVED_LEVEL = 5
 # reading one decodes at most this many others first.
 MAX_DEPTH = 32
 # Bodies read along a timeline are each other's bases: the decoded ones are kept, up to this size.
-DECODED_BYTES = 64 << 20
+DECODED_BYTES = 16 << 20
 
 
 def _compact(store: "Store") -> None:
