@@ -274,13 +274,13 @@ def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]
 def _rebuild_all(store, policies) -> list[tuple[int, int, float, float]]:
     """Per policy: versions, changes, seconds, mean words per version; each policy rebuilt
     as `tracker rebuild` does it."""
-    from tracker.cli import collector_paused
+    from tracker.api import _paused
     from tracker.history import rebuild
 
     runs = []
     for policy in policies:
         start = time.perf_counter()
-        with collector_paused():
+        with _paused(True):
             history = rebuild(store, policy)
         words = [v.word_count or 0 for v in history.versions]
         runs.append((len(history.versions), len(history.changes), time.perf_counter() - start,
