@@ -23,24 +23,18 @@ import tracemalloc
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from backfill import policy_page  # benchmarks/backfill.py, beside this script
 from tracker import history, jobs
 from tracker.config import Config, FetchConfig, PolicyConfig, StorageConfig
 from tracker.models import Capture, iso
 from tracker.store import Store
 
 SIZES = (100, 2000)
-REPEATS = 5
+REPEATS = 15
 
 
 def page(text: int) -> bytes:
-    sections = "".join(
-        f"<h2>{n + 1}. Section {n + 1}</h2><p>Section {n + 1} of text {text if n == text % 8 else 0}: we "
-        f"keep your personal data for {30 + n} days after you close your account, and we share it with "
-        f"service providers who help us run the service under the GDPR and the CCPA.</p>"
-        for n in range(8))
-    return (f"<!doctype html><html lang='en'><head><title>Privacy Policy</title></head><body><main>"
-            f"<h1>Privacy Policy</h1><p>Text {text}. This policy explains how we collect, use and protect "
-            f"your personal information.</p>{sections}</main></body></html>").encode()
+    return policy_page(0, text)  # the backfill benchmark's synthetic policy, in its text-th wording
 
 
 class Server:
