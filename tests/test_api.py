@@ -71,3 +71,30 @@ def test_questions_about_what_is_not_there_are_user_errors(tmp_path, site):
             tracker.versions("other")
         with pytest.raises(UserError, match="is not a date"):
             tracker.backfill(start="2021-13")
+
+
+def test_a_closed_tracker_and_wrong_arguments_are_user_errors(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html())
+    tracker = Tracker(config_for(tmp_path, site))
+    tracker.check()
+    for call, message in [(lambda: tracker.version("acme", 2.0), "is not a version"),
+                          (lambda: tracker.version("acme", True), "is not a version"),
+                          (lambda: tracker.version_at("acme", 20170101), "is not a date"),
+                          (lambda: tracker.backfill(strategy="bogus"), "is not one of"),
+                          (lambda: tracker.backfill(start=2019), "is not a date"),
+                          (lambda: tracker.check(["acme"]), "policy names are strings")]:
+        with pytest.raises(UserError, match=message):
+            call()
+    tracker.close()
+    with pytest.raises(UserError, match="this Tracker is closed"):
+        tracker.versions("acme")
+    tracker.close()  # a second close is harmless
+
+
+def test_settings_of_the_wrong_type_built_in_code_are_config_errors():
+    with pytest.raises(ConfigError, match="name: must be a string"):
+        PolicyConfig(name=5, urls=["https://acme.example/privacy"])
+    with pytest.raises(ConfigError, match="urls: must be a list of strings"):
+        PolicyConfig(name="acme", urls="https://acme.example/privacy")
+    with pytest.raises(ConfigError, match="policy: must be a list of PolicyConfigs"):
+        Config(policy=[{"name": "acme", "urls": ["https://acme.example/privacy"]}])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Archived, Page, Pywb, policy_html, run_cli, write_config, write_warc
+from conftest import Archived, Page, Pywb, policy_html, run_cli, run_tracker, write_config, write_warc
 from tracker import jobs
 from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, RateLimited, RateLimiter, list_ia,
                              retrieve)
@@ -110,6 +111,27 @@ def test_the_bundled_demo_backfills_offline_into_the_krop_history(tmp_path):
     assert by_time["2025-10-15"]["version"] == 2
     status = run_cli(config, "status", "krop")
     assert "last backfill" in status.out and "8 captures listed" in status.out
+
+
+def test_a_backfill_run_from_another_folder_stores_no_warc_record_twice(tmp_path):
+    shutil.copy(DEMO_WARC, tmp_path / "demo.warc.gz")
+    config = write_config(tmp_path, [archive_policy("krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"],
+                                                    ["warc:demo.warc.gz"])])
+    assert run_tracker("--config", "config.toml", "backfill", cwd=tmp_path).returncode == 0
+    elsewhere = run_tracker("--config", str(config), "backfill", cwd=tmp_path.parent)
+    assert elsewhere.returncode == 0 and "8 already stored" in elsewhere.stdout, elsewhere.stdout + elsewhere.stderr
+    with sqlite3.connect(tmp_path / "snapshots" / "tracker.db") as db:
+        assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == 8
+
+
+def test_a_dated_backfill_reads_a_revisit_whose_original_is_older(tmp_path):
+    config = write_config(tmp_path, [archive_policy(
+        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])])
+    result = run_cli(config, "backfill", "--from", "2016-06", "--to", "2016-12")
+    assert result.exit_code == 0 and "1 captures listed" in result.out, result.out + result.stderr
+    exported = __import__("json").loads(run_cli(config, "export", "krop", "--json").stdout)
+    assert [c["captured_at"][:10] for c in exported["captures"]] == ["2016-11-02"]
+    assert exported["captures"][0]["version"] == 1  # the revisit's body: the 2016-03-30 capture's
 
 
 def test_a_second_backfill_changes_nothing(tmp_path):

@@ -26,7 +26,7 @@ from typing import Callable
 
 from tracker import export, history, jobs
 from tracker.archive import ArchiveClient
-from tracker.backfill import Backfill, Backfilled, Progress, parse_every
+from tracker.backfill import STRATEGIES, Backfill, Backfilled, Progress, parse_every
 from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
 from tracker.errors import UserError
@@ -53,11 +53,19 @@ class Tracker:
 
     def __init__(self, config: Config | str | Path = "config.toml"):
         self.config = config if isinstance(config, Config) else load_config(config)
-        self.store = Store(self.config.db_path)
-        self.store.sync_policies(self.config.policies)
+        self._store: Store | None = Store(self.config.db_path)
+        self._store.sync_policies(self.config.policies)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise UserError(f"{self.config.db_path}: this Tracker is closed")
+        return self._store
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def __enter__(self) -> "Tracker":
         return self
@@ -80,6 +88,10 @@ class Tracker:
                  progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None) -> list[Backfilled]:
         """Pull the archived history of each policy (or of ``names``); ``start`` and ``end``
         are dates (YYYY, YYYY-MM or YYYY-MM-DD), both included."""
+        if strategy not in STRATEGIES:
+            raise UserError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if not isinstance(every, str):
+            raise UserError(f"every {every!r} is not an interval such as '7d', '1m' or '1y'")
         first, last = date_prefix(start, "start"), date_prefix(end, "end")
         if first and last and first.ljust(8, "0") > last.ljust(8, "9"):
             raise UserError(f"start {start} is after end {end}: nothing can be in that period")
@@ -117,6 +129,8 @@ class Tracker:
         versions = self._stored_versions(name)
         if which is None:
             return max(versions, key=lambda v: (v.last_seen, v.last_capture))
+        if isinstance(which, bool) or not isinstance(which, (int, str)):
+            raise UserError(f"{name}: {which!r} is not a version: give a number or a date (YYYY-MM-DD)")
         if isinstance(which, int) or re.fullmatch("[0-9]+", which):
             number = int(which)
             if 1 <= number <= len(versions):
@@ -133,8 +147,8 @@ class Tracker:
     def version_at(self, name: str, day: str) -> Version | None:
         """The version shown on ``day`` (YYYY-MM-DD, UTC): that of its last capture up to the
         end of that day."""
-        if not is_day(day):
-            raise UserError(f"{name}: {day!r} is not a date (YYYY-MM-DD) or a version number")
+        if not isinstance(day, str) or not is_day(day):
+            raise UserError(f"{name}: {day!r} is not a date (YYYY-MM-DD)")
         number = self.store.version_at(self.policy(name).name, f"{day}T23:59:59.999Z")
         return self.versions(name)[number - 1] if number else None
 
@@ -199,6 +213,8 @@ def date_prefix(text: str | None, what: str) -> str | None:
     """'2016', '2016-03' or '2016-03-24' -> the archive timestamp prefix '20160324'."""
     if text is None:
         return None
+    if not isinstance(text, str):
+        raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     match = DATE_PREFIX.fullmatch(text.strip())
     if not match or not _real_date(*(int(g or 1) for g in match.groups())):
         raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")

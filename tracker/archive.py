@@ -372,10 +372,12 @@ def save_page(client: ArchiveClient, save_url: str, url: str) -> str:
 # --- WARC files ----------------------------------------------------------------------------
 
 def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None,
-               max_bytes: int, skipped: list[str]) -> Iterator[Retrieved]:
+               max_bytes: int, skipped: list[str], base: Path) -> Iterator[Retrieved]:
     """The responses for ``urls`` in the WARC files an archive names, with their bodies;
     a record that cannot be a capture (no valid date or status) is skipped and said in
-    ``skipped``: one bad record must not cost the rest of the file."""
+    ``skipped``: one bad record must not cost the rest of the file. A record is named by
+    its file relative to ``base`` (the config's folder) and its offset: the same name
+    whatever folder the command runs in, so a record is never stored twice."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
@@ -395,7 +397,8 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
                 for record in records:
                     try:
                         retrieved = _wanted_response(record, wanted, start, end, max_bytes, path, archive,
-                                                     lambda: f"{path}#{records.get_record_offset()}", bodies)
+                                                     lambda: f"{_named(path, base)}#{records.get_record_offset()}",
+                                                     bodies)
                     except _BadRecord as e:
                         skipped.append(f"{path}#{records.get_record_offset()}: {e}")
                         retrieved = None
@@ -427,16 +430,27 @@ def _wanted_response(record, wanted: set[str], start: str | None, end: str | Non
     status = record.http_headers.get_statuscode() or ""
     if not re.fullmatch("[1-9][0-9]{2}", status):
         raise _BadRecord(f"no valid HTTP status ({status[:20]!r})")
-    if not in_period(stamp, start, end):
-        return None
+    # a response outside the period is still read: a revisit inside it may repeat its body
+    wanted_now = in_period(stamp, start, end)
     body = record.content_stream().read(max_bytes + 1) if record.rec_type == "response" else b""
     if len(body) > max_bytes:
+        if not wanted_now:
+            return None
         raise ArchiveError(f"{path}: the capture of {target} at {stamp} is over max_bytes ({max_bytes:,})")
-    return _warc_response(record, body, where(), archive, target, stamp, bodies)
+    retrieved = _warc_response(record, body, where(), archive, target, stamp, bodies)
+    if wanted_now and retrieved is None:
+        raise _BadRecord(f"a revisit of {short(target, 80)} whose original these files do not hold")
+    return retrieved if wanted_now else None
 
 
 class _BadRecord(Exception):
     """A WARC record that cannot be a capture; the message says why."""
+
+
+def _named(path: str, base: Path) -> str:
+    """A WARC file's path relative to ``base`` when it lies inside it, else as it is."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
 
 
 def _truncated(path: str, read: int) -> str:

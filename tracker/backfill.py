@@ -151,7 +151,7 @@ class Backfill:
     def _import_warcs(self, policy: PolicyConfig, archive: str, report: Backfilled) -> None:
         stored = self.store.archive_urls(policy.name)
         for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes,
-                                    report.skipped):
+                                    report.skipped, self.config.path.parent.resolve()):
             report.listed += 1
             if retrieved.memento.archive_url in stored:
                 report.stored_before += 1

@@ -108,7 +108,13 @@ class _Checked:
     the file and key path to the error) or built in code."""
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if not f.init:
+                continue
+            if not _has_type(getattr(self, f.name), hints[f.name]):
+                raise ConfigError(type(self).__name__, f.metadata.get("key", f.name),
+                                  f"must be {_type_description(hints[f.name])}, not {getattr(self, f.name)!r}")
             if "check" in f.metadata:
                 try:
                     setattr(self, f.name, f.metadata["check"](getattr(self, f.name)))
@@ -134,6 +140,26 @@ def _check_header_text(value: str) -> str:
     if not all(" " <= c <= "~" for c in value):
         raise _Invalid(f"{value!r}: only printable ASCII can be sent in an HTTP header")
     return value
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a value built in code has the type a setting's hint names."""
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, (str, Path))
+    return isinstance(value, hint)
+
+
+def _type_description(hint: Any) -> str:
+    if typing.get_origin(hint) is list:
+        return f"a list of {_type_description(typing.get_args(hint)[0]).removeprefix('a ').removeprefix('an ')}s"
+    return _EXPECTED.get(hint, f"a {getattr(hint, '__name__', hint)}")
 
 
 def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **kw: Any) -> Any:
@@ -293,7 +319,7 @@ class PolicyConfig(_Checked):
 
 
 @dataclass
-class Config:
+class Config(_Checked):
     storage: StorageConfig = field(default_factory=StorageConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
@@ -304,6 +330,7 @@ class Config:
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         seen: dict[str, int] = {}
         for i, policy in enumerate(self.policy, start=1):
             if policy.name in seen:
@@ -323,6 +350,8 @@ class Config:
         """The named policies in the order given, or all of them when no name is given."""
         if not names:
             return list(self.policy)
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigError(str(self.path), "", f"policy names are strings, not {list(names)!r}")
         by_name = {p.name: p for p in self.policy}
         unknown = [n for n in names if n not in by_name]
         if unknown:
@@ -348,7 +377,7 @@ def load_config(path: str | Path) -> Config:
     if not config.storage.path.is_absolute():
         config.storage.path = path.parent / config.storage.path
     for policy in config.policy:  # WARC paths are relative to the config file too
-        policy.archives = [f"warc:{path.parent / a[5:]}" if a.startswith("warc:") and not Path(a[5:]).is_absolute()
+        policy.archives = [f"warc:{path.parent.resolve() / a[5:]}" if a.startswith("warc:") and not Path(a[5:]).is_absolute()
                            else a for a in policy.archives]
     return config
 
