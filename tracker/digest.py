@@ -226,7 +226,9 @@ def _text(value) -> str:
 
 
 @dataclass
-class Outcome:
+class Mailing:
+    """What a digest run sent, or why it could not."""
+
     sent: list[str] = field(default_factory=list)  # subjects of the digests sent
     failed: str | None = None
     nothing_new: bool = False
@@ -244,9 +246,9 @@ def preview(store: Store, config: Config, since: str | None, until: str | None,
                    sender=config.email.sender or "policy-tracker@localhost")
 
 
-def run(store: Store, config: Config, since: str | None = None, until: str | None = None) -> Outcome:
+def run(store: Store, config: Config, since: str | None = None, until: str | None = None) -> Mailing:
     """Send what is pending, then the new digest; stop at the first failure (kept pending)."""
-    outcome = Outcome()
+    outcome = Mailing()
     for pending in store.digests("pending"):
         if not _send_recorded(store, config, pending, outcome):
             return outcome
@@ -263,7 +265,7 @@ def run(store: Store, config: Config, since: str | None = None, until: str | Non
     return outcome
 
 
-def _send_recorded(store: Store, config: Config, row: dict, outcome: Outcome) -> bool:
+def _send_recorded(store: Store, config: Config, row: dict, outcome: Mailing) -> bool:
     try:
         deliver(row["message"], config.email.sender, json.loads(row["recipients"]), config.email)
     except DeliveryError as e:

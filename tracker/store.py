@@ -15,12 +15,11 @@ import sqlite3
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import sqlite_utils
 import zstandard
 
-from tracker.config import PolicyConfig
 from tracker.document import Document, document_from_dict, document_to_dict
 from tracker.errors import UserError
 from tracker.models import Capture, Change, Version, utc_now
@@ -263,6 +262,16 @@ _LARGE_JSON = json.JSONEncoder(check_circular=False)
 _DOCUMENT_JSON = json.JSONEncoder(check_circular=False, ensure_ascii=False)
 
 
+class PolicyRecord(Protocol):
+    """What the store records of a configured policy (a ``config.PolicyConfig`` is one)."""
+
+    name: str
+    urls: list[str]
+
+    @property
+    def display_title(self) -> str: ...
+
+
 def database_problem(path: Path, error: sqlite3.Error) -> str | None:
     """What a user should read when the database file itself fails (held by another process,
     a full disk, read-only, damaged); None for an error that is a bug."""
@@ -389,7 +398,7 @@ class Store:
 
     # -- policies --------------------------------------------------------------------------
 
-    def sync_policies(self, policies: list[PolicyConfig]) -> None:
+    def sync_policies(self, policies: Sequence[PolicyRecord]) -> None:
         """Record the configured policies; policies dropped from the config keep their data."""
         with self.transaction():
             for p in policies:
