@@ -32,6 +32,7 @@ from tracker.errors import UserError
 from tracker.models import utc_now
 
 CHUNK = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
@@ -80,12 +81,13 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
             fetched = _exchange(session, url, config, validators, follow_redirects, guard.ends,
                                 resolve or resolve_host)
         except FetchError:
-            if guard.expired:
-                raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None
-            raise
-        if guard.expired:  # the socket was shut under a read: what was read is not the page
-            raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s")
-        return fetched
+            if not guard.expired:
+                raise
+        else:
+            if not guard.expired:
+                return fetched
+        # the deadline shut the socket under a read: whatever was read is not the page
+        raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None
 
 
 def _exchange(session: requests.Session, url: str, config: FetchConfig, validators: dict[str, str] | None,
@@ -117,7 +119,7 @@ def _exchange(session: requests.Session, url: str, config: FetchConfig, validato
                 check_redirect_target(current, target, resolve)
                 current = target
                 continue
-            body = read_capped(response, config.max_bytes, deadline, current)
+            body = read_capped(response, config.max_bytes, current)
             return Fetched(
                 url=url, final_url=current, status=response.status_code,
                 headers={k.lower(): v for k, v in response.headers.items()},
@@ -271,7 +273,7 @@ def _get(session: requests.Session, url: str, headers: dict, deadline: float,
         raise FetchError(f"{short(url)}: {_reason(e)}") from None
 
 
-def read_capped(response: requests.Response, limit: int, deadline: float, url: str) -> bytes:
+def read_capped(response: requests.Response, limit: int, url: str) -> bytes:
     """Read and decompress the body, refusing more than ``limit`` decompressed bytes."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("identity", ""):
@@ -286,27 +288,16 @@ def read_capped(response: requests.Response, limit: int, deadline: float, url: s
     out = bytearray()
     try:
         while chunk := response.raw.read(CHUNK, decode_content=False):
-            if time.monotonic() > deadline:
-                raise FetchError(f"{short(url)}: download took too long (over the fetch timeout)")
-            while decoder is not None and decoder.eof and decoder.unused_data:
-                # another gzip member follows the last one (RFC 1952 allows several)
-                chunk, decoder = decoder.unused_data + chunk, zlib.decompressobj(zlib.MAX_WBITS | 32)
             if decoder is None:
                 out += chunk
             else:
-                out += decoder.decompress(chunk, limit + 1 - len(out))
-                if decoder.unconsumed_tail:
-                    out += b"x"  # more output pending: certainly over the limit
+                decoder, inflated = _inflate(decoder, chunk, limit - len(out))
+                out += inflated
             if len(out) > limit:
                 raise FetchError(f"{short(url)}: page is over max_bytes ({limit:,} bytes)"
                                  + (" once decompressed" if decoder else ""))
         if decoder is not None:
             out += decoder.flush()
-            while decoder.eof and decoder.unused_data:
-                rest, decoder = decoder.unused_data, zlib.decompressobj(zlib.MAX_WBITS | 32)
-                out += decoder.decompress(rest, limit + 1 - len(out)) + decoder.flush()
-                if len(out) > limit:
-                    raise FetchError(f"{short(url)}: page is over max_bytes ({limit:,} bytes) once decompressed")
             if not decoder.eof:  # a body cut short must not be stored as the page
                 raise FetchError(f"{short(url)}: the {short(encoding, 40)} body ends before its end (truncated)")
     except zlib.error as e:
@@ -316,6 +307,19 @@ def read_capped(response: requests.Response, limit: int, deadline: float, url: s
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
         raise FetchError(f"{short(url)}: connection lost while reading ({_reason(e)})") from None
     return bytes(out)
+
+
+def _inflate(decoder, data: bytes, room: int) -> tuple:
+    """(the decompressor to go on with, the bytes ``data`` inflates to), never more than one
+    byte past ``room``; a gzip member that ends gives way to the next (RFC 1952 allows several)."""
+    out = bytearray()
+    while True:
+        out += decoder.decompress(data, room + 1 - len(out))
+        if decoder.unconsumed_tail:
+            return decoder, bytes(out) + b"x"  # more output pending: certainly over the room
+        if len(out) > room or not (decoder.eof and decoder.unused_data[:2] == GZIP_MAGIC):
+            return decoder, bytes(out)  # what follows the last member, if anything, is not the page
+        data, decoder = decoder.unused_data, zlib.decompressobj(zlib.MAX_WBITS | 32)
 
 
 def short(text: str, limit: int = 200) -> str:

@@ -51,15 +51,21 @@ def derivation_id(policy: PolicyConfig) -> str:
     return f"{extractor_id(policy)}|diff{DIFF_VERSION}"
 
 
+def _read_as(capture: Capture) -> str:
+    """How a capture's bytes are read: the same bytes sent once as UTF-8 and once as UTF-16
+    are two texts."""
+    return f"{capture.format}|{capture.charset or ''}"
+
+
 def reading(capture: Capture) -> str:
-    """What a capture's document is made from: its bytes, and how they are read (the same
-    bytes sent once as UTF-8 and once as UTF-16 are two texts). Documents are keyed by it."""
-    return f"{capture.sha256}|{capture.format}|{capture.charset or ''}"
+    """What a capture's document is made from, its bytes and how they are read: documents
+    are keyed by it."""
+    return f"{capture.sha256}|{_read_as(capture)}"
 
 
 def cache_key(extractor: str, capture: Capture) -> str:
     """The name under which the store caches a capture's document (by body and this)."""
-    return f"{extractor}|{capture.format}|{capture.charset or ''}"
+    return f"{extractor}|{_read_as(capture)}"
 
 
 def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo: Memo) -> dict[str, Extracted]:
@@ -153,8 +159,8 @@ def version_key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | Non
 
 def _usual_language(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> str | None:
     """The language most captures of the policy are in."""
-    languages = Counter(docs[reading(c)][0].language for c in captures  # type: ignore[union-attr]
-                        if keys[c.id][0] and docs.get(reading(c), (None,))[0] and docs[reading(c)][0].language)
+    documents = (docs.get(reading(c), (None, None))[0] for c in captures if keys[c.id][0])
+    languages = Counter(d.language for d in documents if d is not None and d.language)
     return languages.most_common(1)[0][0] if languages else None
 
 
@@ -273,14 +279,13 @@ def rebuild(store: Store, policy: PolicyConfig) -> History:
     captures = store.captures(policy.name)
     docs = documents(store, policy, captures, memo)
     history = derive(captures, docs)
-    describe_changes(history, docs, store.changes(policy.name), store.assigned_captures(policy.name), memo)
+    describe_changes(history, store.changes(policy.name), store.assigned_captures(policy.name), memo)
     store.replace_history(policy.name, history.versions, history.changes, history.assignments,
                           derivation_id(policy))
     return history
 
 
-def describe_changes(history: History, docs: dict[str, Extracted], before: list[Change], known: set[int],
-                     memo: Memo) -> None:
+def describe_changes(history: History, before: list[Change], known: set[int], memo: Memo) -> None:
     """Give each change its section diff, and keep what the previous history knew of it.
 
     A change found again (same first capture of the new text) keeps the time it was first

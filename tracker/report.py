@@ -99,6 +99,7 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
 
 def _write(out: Path, pages: list[Page]) -> Rendered:
     manifest = _read_manifest(out / MANIFEST)
+    inside: dict[Path, bool] = {}  # folder -> whether it lies in the report folder (not linked out)
     result = Rendered()
     fresh = {}
     for page in pages:
@@ -108,8 +109,10 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
             result.unchanged += 1
             continue
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.parent.resolve().is_relative_to(out.resolve()):
+            if target.parent not in inside:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                inside[target.parent] = target.parent.resolve().is_relative_to(out.resolve())
+            if not inside[target.parent]:
                 raise UserError(f"{target.parent}: leads out of the report folder (a symbolic link?): "
                                 "no page is written there")
             temporary = target.with_name(target.name + ".tmp")
