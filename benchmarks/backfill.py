@@ -30,7 +30,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tracker import jobs
+from tracker import runs
 from tracker.archive import ArchiveClient
 from tracker.backfill import Backfill
 from tracker.config import ArchiveConfig, Config, FetchConfig, PolicyConfig, StorageConfig
@@ -134,7 +134,7 @@ def run(strategy: str, archive: LocalArchive, folder: Path) -> dict:
     client = ArchiveClient(config.archive, config.fetch)
     archive.cdx_pages = archive.replays = 0
     start = time.perf_counter()
-    reports = list(jobs.backfill(store, config, (), Backfill(store, config, client, strategy=strategy)))
+    reports = list(runs.backfill(store, config, (), Backfill(store, config, client, strategy=strategy)))
     elapsed = time.perf_counter() - start
     waited = sum(h.index.waited + h.captures.waited for h in client.hosts.values())
     stored = store.db.execute("SELECT count(*) FROM captures").fetchone()[0]

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from backfill import policy_page  # benchmarks/backfill.py, beside this script
-from tracker import history, jobs
+from tracker import history, runs
 from tracker.config import Config, FetchConfig, PolicyConfig, StorageConfig
 from tracker.models import Capture, iso
 from tracker.store import Store
@@ -85,7 +85,7 @@ def seeded(folder: Path, url: str, captures: int) -> tuple[Config, int]:
 def timed_check(config: Config) -> tuple[float, str]:
     store = Store(config.db_path)
     started = time.perf_counter()
-    (outcome,) = jobs.check(store, config)
+    (outcome,) = runs.check(store, config)
     elapsed = time.perf_counter() - started
     store.close()
     return elapsed, outcome.message

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tracker import diff as diffmod
 from tracker.diff import diff_documents, heading_key
-from tracker.document import split_number
+from tracker.sections import split_number
 from tracker.extract import ExtractSettings, assess, extract
 from tracker.textparse import ATX, SETEXT, parse_text
 

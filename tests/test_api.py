@@ -9,7 +9,7 @@ import pytest
 from conftest import Page, policy_html
 from tracker import Tracker
 from tracker.config import Config, ConfigError, PolicyConfig, StorageConfig
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 
 
 def config_for(tmp_path, site) -> Config:
@@ -65,11 +65,11 @@ def test_settings_built_in_code_are_checked_as_the_file_is():
 
 def test_questions_about_what_is_not_there_are_user_errors(tmp_path, site):
     with Tracker(config_for(tmp_path, site)) as tracker:
-        with pytest.raises(UserError, match="no version stored yet"):
+        with pytest.raises(TrackerError, match="no version stored yet"):
             tracker.version("acme")
-        with pytest.raises(UserError, match="no policy named 'other'"):
+        with pytest.raises(TrackerError, match="no policy named 'other'"):
             tracker.versions("other")
-        with pytest.raises(UserError, match="is not a date"):
+        with pytest.raises(TrackerError, match="is not a date"):
             tracker.backfill(start="2021-13")
 
 
@@ -83,10 +83,10 @@ def test_a_closed_tracker_and_wrong_arguments_are_user_errors(tmp_path, site):
                           (lambda: tracker.backfill(strategy="bogus"), "is not one of"),
                           (lambda: tracker.backfill(start=2019), "is not a date"),
                           (lambda: tracker.check(["acme"]), "policy names are strings")]:
-        with pytest.raises(UserError, match=message):
+        with pytest.raises(TrackerError, match=message):
             call()
     tracker.close()
-    with pytest.raises(UserError, match="this Tracker is closed"):
+    with pytest.raises(TrackerError, match="this Tracker is closed"):
         tracker.versions("acme")
     tracker.close()  # a second close is harmless
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Archived, Page, Pywb, policy_html, run_cli, run_tracker, write_config, write_warc
-from tracker import jobs
+from tracker import runs
 from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, RateLimited, RateLimiter, list_ia,
                              retrieve)
 from tracker.backfill import Backfill, Backfilled
@@ -187,10 +187,10 @@ def test_bodies_seen_before_are_not_fetched_again(tmp_path, pywb):
     config = load_config(write_config(tmp_path, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST))
     store = Store(config.db_path)
     client = ArchiveClient(config.archive, config.fetch)
-    (report,) = jobs.backfill(store, config, (), Backfill(store, config, client))
+    (report,) = runs.backfill(store, config, (), Backfill(store, config, client))
     assert report.listed == 30 and report.fetched == 30 and report.versions == 3
     requests_before = client.requests
-    (again,) = jobs.backfill(store, config, (), Backfill(store, config, client))
+    (again,) = runs.backfill(store, config, (), Backfill(store, config, client))
     assert again.fetched == 0 and again.stored_before == 30
     assert client.requests - requests_before == 1  # the TimeMap, nothing else
     store.close()
@@ -203,7 +203,7 @@ def test_the_changes_strategy_finds_every_change_with_fewer_fetches(tmp_path, py
         folder.mkdir()
         config = load_config(write_config(folder, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST))
         store = Store(config.db_path)
-        (report,) = jobs.backfill(store, config, (), Backfill(store, config, ArchiveClient(config.archive, config.fetch),
+        (report,) = runs.backfill(store, config, (), Backfill(store, config, ArchiveClient(config.archive, config.fetch),
                                                                 strategy=strategy))
         windows[strategy] = [(c.window_start, c.window_end) for c in store.changes("acme")]
         if strategy == "changes":

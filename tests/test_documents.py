@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIXTURES, Page, policy_html, run_cli, write_config
-from tracker.document import normalise
+from tracker.normalise import normalise
 from tracker.extract import ExtractSettings, assess, extract
 from tracker.store import Store
 from tracker.textparse import parse_text

@@ -13,7 +13,7 @@ from conftest import policy_html
 from tracker import history
 from tracker import store as store_module
 from tracker.config import PolicyConfig
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import Capture
 from tracker.store import SCHEMA_VERSION, Store
 
@@ -55,7 +55,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
     store = make_store(tmp_path)
     store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     store.close()
-    with pytest.raises(UserError, match="written by a newer policy-tracker"):
+    with pytest.raises(TrackerError, match="written by a newer policy-tracker"):
         Store(tmp_path / "snap" / "tracker.db")
 
 

@@ -24,12 +24,12 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from tracker import export, history, jobs
+from tracker import export, history, runs
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, Backfilled, Progress, parse_every
 from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import Change, Version
 from tracker.store import Store
 
@@ -59,7 +59,7 @@ class Tracker:
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise UserError(f"{self.config.db_path}: this Tracker is closed")
+            raise TrackerError(f"{self.config.db_path}: this Tracker is closed")
         return self._store
 
     def close(self) -> None:
@@ -79,9 +79,9 @@ class Tracker:
 
     # -- work ------------------------------------------------------------------------------
 
-    def check(self, *names: str, each: Callable[[jobs.Outcome], None] = lambda outcome: None) -> list[jobs.Outcome]:
+    def check(self, *names: str, each: Callable[[runs.Outcome], None] = lambda outcome: None) -> list[runs.Outcome]:
         """Fetch the current page of each policy (or of ``names``) and place it in its history."""
-        return jobs.check(self.store, self.config, names, each)
+        return runs.check(self.store, self.config, names, each)
 
     def backfill(self, *names: str, start: str | None = None, end: str | None = None, strategy: str = "all",
                  every: str = "1m", each: Callable[[Backfilled], None] = lambda report: None,
@@ -89,15 +89,15 @@ class Tracker:
         """Pull the archived history of each policy (or of ``names``); ``start`` and ``end``
         are dates (YYYY, YYYY-MM or YYYY-MM-DD), both included."""
         if strategy not in STRATEGIES:
-            raise UserError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+            raise TrackerError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
         if not isinstance(every, str):
-            raise UserError(f"every {every!r} is not an interval such as '7d', '1m' or '1y'")
+            raise TrackerError(f"every {every!r} is not an interval such as '7d', '1m' or '1y'")
         first, last = date_prefix(start, "start"), date_prefix(end, "end")
         if first and last and first.ljust(8, "0") > last.ljust(8, "9"):
-            raise UserError(f"start {start} is after end {end}: nothing can be in that period")
+            raise TrackerError(f"start {start} is after end {end}: nothing can be in that period")
         job = Backfill(self.store, self.config, ArchiveClient(self.config.archive, self.config.fetch),
                        first, last, strategy, parse_every(every))
-        return jobs.backfill(self.store, self.config, names, job, progress_for, each)
+        return runs.backfill(self.store, self.config, names, job, progress_for, each)
 
     def rebuild(self, *names: str, each: Callable[[Rebuilt], None] = lambda rebuilt: None,
                 collector_paused: bool = False) -> list[Rebuilt]:
@@ -108,7 +108,7 @@ class Tracker:
         out = []
         for policy in self.config.select(names):
             with _paused(collector_paused):
-                rebuilt = jobs.guarded(policy, "rebuilding",
+                rebuilt = runs.guarded(policy, "rebuilding",
                                        lambda: _rebuilt(policy.name, history.rebuild(self.store, policy)),
                                        lambda error: Rebuilt(policy.name, error=error))
             out.append(rebuilt)
@@ -125,30 +125,30 @@ class Tracker:
 
     def version(self, name: str, which: int | str | None = None) -> Version:
         """A version by number, or by a date (YYYY-MM-DD: the one shown that day); the latest
-        by default. Raises ``UserError`` saying what there is instead."""
+        by default. Raises ``TrackerError`` saying what there is instead."""
         versions = self._stored_versions(name)
         if which is None:
             return max(versions, key=lambda v: (v.last_seen, v.last_capture))
         if isinstance(which, bool) or not isinstance(which, (int, str)):
-            raise UserError(f"{name}: {which!r} is not a version: give a number or a date (YYYY-MM-DD)")
+            raise TrackerError(f"{name}: {which!r} is not a version: give a number or a date (YYYY-MM-DD)")
         if isinstance(which, int) or re.fullmatch("[0-9]+", which):
             number = int(which)
             if 1 <= number <= len(versions):
                 return versions[number - 1]
-            raise UserError(f"{name}: no version {number} (versions 1 to {len(versions)})")
+            raise TrackerError(f"{name}: no version {number} (versions 1 to {len(versions)})")
         if not is_day(which):
-            raise UserError(f"{name}: {which!r} is not a version: give a version number, or a date "
+            raise TrackerError(f"{name}: {which!r} is not a version: give a version number, or a date "
                             "(YYYY-MM-DD): the version shown on that day")
         shown = self.version_at(name, which)
         if shown is None:
-            raise UserError(f"{name}: no version seen on or before {which} (first seen {versions[0].first_seen[:10]})")
+            raise TrackerError(f"{name}: no version seen on or before {which} (first seen {versions[0].first_seen[:10]})")
         return shown
 
     def version_at(self, name: str, day: str) -> Version | None:
         """The version shown on ``day`` (YYYY-MM-DD, UTC): that of its last capture up to the
         end of that day."""
         if not isinstance(day, str) or not is_day(day):
-            raise UserError(f"{name}: {day!r} is not a date (YYYY-MM-DD)")
+            raise TrackerError(f"{name}: {day!r} is not a date (YYYY-MM-DD)")
         number = self.store.version_at(self.policy(name).name, f"{day}T23:59:59.999Z")
         return self.versions(name)[number - 1] if number else None
 
@@ -164,12 +164,12 @@ class Tracker:
         if old is None:
             changes = self.store.changes(policy.name)
             if not changes:
-                raise UserError(f"{name}: no change recorded yet (one version so far)")
+                raise TrackerError(f"{name}: no change recorded yet (one version so far)")
             before, after = versions[changes[-1].from_version - 1], versions[changes[-1].to_version - 1]
         else:
             before, after = self.version(name, old), self.version(name, new)
             if before.number == after.number:
-                raise UserError(f"{name}: {old} and {new or 'the latest'} are the same version "
+                raise TrackerError(f"{name}: {old} and {new or 'the latest'} are the same version "
                                 f"({before.number}): nothing to compare")
         return {"policy": policy.name, "from": export.version_summary(before),
                 "to": export.version_summary(after), **export.compare_versions(self.store, policy, before, after)}
@@ -181,7 +181,7 @@ class Tracker:
     def _stored_versions(self, name: str) -> list[Version]:
         versions = self.versions(name)
         if not versions:
-            raise UserError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
+            raise TrackerError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
         return versions
 
 
@@ -214,10 +214,10 @@ def date_prefix(text: str | None, what: str) -> str | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+        raise TrackerError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     match = DATE_PREFIX.fullmatch(text.strip())
     if not match or not _real_date(*(int(g or 1) for g in match.groups())):
-        raise UserError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+        raise TrackerError(f"{what} {text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
     return "".join(g for g in match.groups() if g)
 
 

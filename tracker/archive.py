@@ -33,7 +33,7 @@ from waybackpy.cdx_api import WaybackMachineCDXServerAPI
 from waybackpy.exceptions import WaybackError
 
 from tracker.config import ArchiveConfig, FetchConfig
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, check_redirect_target, fetch, make_session, short
 from tracker.models import iso
 
@@ -41,7 +41,7 @@ TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
 MAX_HOPS = 5  # an archive's own redirects towards the nearest capture
 
 
-class ArchiveError(UserError):
+class ArchiveError(TrackerError):
     """An archive that could not be read; the message names the archive and the URL."""
 
 

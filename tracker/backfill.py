@@ -26,7 +26,7 @@ from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, 
                              list_memento, parse_timestamp, read_warcs, retrieve)
 from tracker.config import Config, PolicyConfig
 from tracker.document import Memo
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.fetch import describe_body
 from tracker.models import Capture, latest_possible, utc_now
 from tracker.store import Store
@@ -79,10 +79,10 @@ def parse_every(text: str) -> timedelta:
     """'7d', '2w', '1m', '6m', '1y' -> a length of time (months of 30 days, years of 365)."""
     match = re.fullmatch(r"\s*(\d+)\s*([dwmy])\s*", text)
     if not match or int(match.group(1)) == 0:
-        raise UserError(f"--every {text!r}: use a number and d, w, m or y (such as 7d, 1m, 6m, 1y)")
+        raise TrackerError(f"--every {text!r}: use a number and d, w, m or y (such as 7d, 1m, 6m, 1y)")
     days = int(match.group(1)) * {"d": 1, "w": 7, "m": 30, "y": 365}[match.group(2)]
     if days > 100 * 365:
-        raise UserError(f"--every {text!r}: an interval longer than a century holds the whole web")
+        raise TrackerError(f"--every {text!r}: an interval longer than a century holds the whole web")
     return timedelta(days=days)
 
 

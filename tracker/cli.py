@@ -1,6 +1,6 @@
 """The ``tracker`` command: a thin layer over the Python API.
 
-User errors (``UserError``) print one line naming what is at fault and exit 1; ``-v`` adds
+User errors (``TrackerError``) print one line naming what is at fault and exit 1; ``-v`` adds
 the detail (log lines and tracebacks).
 """
 
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import click
 
-from tracker import __version__, api, console, digest, export, jobs, schedule
+from tracker import __version__, api, console, digest, export, runs, schedule
 from tracker import report as reports
 from tracker.api import Rebuilt, Tracker
 from tracker.backfill import STRATEGIES, Backfilled
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.store import Store, database_problem
 
 
@@ -51,7 +51,7 @@ class TrackerGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except UserError as e:
+        except TrackerError as e:
             _fail(ctx, str(e))
         except sqlite3.Error as e:
             problem = database_problem(ctx.obj.config.db_path, e) if ctx.obj is not None else None
@@ -110,7 +110,7 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
     """
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
 
-    def show(outcome: jobs.Outcome) -> None:
+    def show(outcome: runs.Outcome) -> None:
         message = f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
         echo(f"{outcome.policy:<{width}}  {message}", err=outcome.failed)
 
@@ -123,7 +123,7 @@ def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is not None:
         try:
             api.date_prefix(value, "")
-        except UserError:
+        except TrackerError:
             raise click.BadParameter(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD") from None
     return value
 
@@ -360,7 +360,7 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
     if outcome.nothing_new:
         echo("nothing new since the last digest: nothing sent")
     if outcome.failed:
-        raise UserError(outcome.failed)
+        raise TrackerError(outcome.failed)
 
 
 def _daemon_logging(config: Config) -> None:
@@ -372,7 +372,7 @@ def _daemon_logging(config: Config) -> None:
         try:
             handlers.append(logging.FileHandler(path, encoding="utf-8"))
         except OSError as e:
-            raise UserError(f"schedule.log_file: cannot write {path} ({e.strerror or e})") from None
+            raise TrackerError(f"schedule.log_file: cannot write {path} ({e.strerror or e})") from None
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("tracker")

@@ -23,7 +23,8 @@ from itertools import chain, repeat
 import fast_diff_match_patch
 from rapidfuzz import fuzz
 
-from tracker.document import DATE_PATTERNS, MONTH, Document, Memo, Section
+from tracker.dates import DATE_PATTERNS, MONTH
+from tracker.document import Document, Memo, Section
 from tracker.facts import FactChange, compare, facts
 
 DIFF_VERSION = 1  # bump when the output of this module changes for the same documents
@@ -365,7 +366,6 @@ def _splits_and_merges(result: Alignment, free_old: list[Unit], free_new: list[U
 def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
             free_wholes: list[Unit], free_parts: list[Unit], split: bool) -> None:
     """Give each free part a whole on the other side: old wholes for a split, new for a merge."""
-    orient = (lambda whole, part: (whole, part)) if split else (lambda whole, part: (part, whole))  # noqa: E731
     parts_of: dict[int, list[Unit]] = {}
     candidates = [u for u in free_parts if u.size >= MIN_PART_WORDS]
     for unit, shared in zip(candidates, _shared_pairs(candidates, [w.shingles for w in wholes])):
@@ -382,16 +382,21 @@ def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
             free_parts.remove(unit)
         if partner is None and len(members) == 1:
             free_wholes.remove(whole)
-            result.pairs.append(orient(whole, members[0]))
+            result.pairs.append(_old_new(whole, members[0], split))
             continue
         if partner is not None:
-            result.pairs.remove(orient(whole, partner))
+            result.pairs.remove(_old_new(whole, partner, split))
         else:
             free_wholes.remove(whole)
         if split:
             result.splits.append((whole, members))
         else:
             result.merges.append((members, whole))
+
+
+def _old_new(whole: Unit, part: Unit, split: bool) -> tuple[Unit, Unit]:
+    """A whole and its part as an (old, new) pair: the whole is the old side of a split."""
+    return (whole, part) if split else (part, whole)
 
 
 def _shared_pairs(parts: list[Unit], texts: list[frozenset]) -> list[list[int]]:

@@ -26,7 +26,7 @@ import jinja2
 from tracker import report
 from tracker.config import Config, EmailConfig
 from tracker.console import section_counts
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.export import change_json
 from tracker.models import Change, iso, parse_iso
 from tracker.store import Store
@@ -36,7 +36,7 @@ QUIET_DIGEST_DAYS = 6  # with nothing to say, a digest still goes out once a wee
 EXCERPT_WORDS = 40
 
 
-class DeliveryError(UserError):
+class DeliveryError(TrackerError):
     """The mail server could not be reached or refused the digest; it stays pending."""
 
 
@@ -159,9 +159,9 @@ def compose(digest: Digest, config: Config, recipients: list[str], sender: str |
     email = config.email
     sender = sender or email.sender
     if not sender:
-        raise UserError("config: email.from is not set: the digest needs a sender address")
+        raise TrackerError("config: email.from is not set: the digest needs a sender address")
     if not recipients:
-        raise UserError("config: email.to is empty: the digest needs at least one recipient (or --to)")
+        raise TrackerError("config: email.to is empty: the digest needs at least one recipient (or --to)")
     env = environment()
     values = {"digest": digest, "period": period_label(digest.period_start, digest.period_end),
               "base_url": config.report.base_url}

@@ -1,15 +1,15 @@
 """Errors a user can act on.
 
-Anything raised as a ``UserError`` is shown as one line without a traceback; every other
-exception is a bug and keeps its traceback.
+Anything raised as a ``TrackerError`` names what is at fault: the CLI shows it as one line
+without a traceback, the Python API raises it as is; every other exception is a bug.
 """
 
 
-class UserError(Exception):
+class TrackerError(Exception):
     """A problem with the user's input or environment, with a message that names the culprit."""
 
 
-class ConfigError(UserError):
+class ConfigError(TrackerError):
     """A mistake in the configuration file, located by file and key path."""
 
     def __init__(self, file: str, where: str, problem: str):

@@ -10,7 +10,7 @@ from tracker import history
 from tracker.config import PolicyConfig
 from tracker.diff import diff_documents
 from tracker.document import Document, Memo, Section
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import Change, Version
 from tracker.store import Store
 
@@ -86,7 +86,7 @@ def compare_versions(store: Store, policy: PolicyConfig, old: Version, new: Vers
     old_doc = history.version_document(store, policy, old, memo)
     new_doc = history.version_document(store, policy, new, memo)
     if old_doc is None or new_doc is None:
-        raise UserError(f"{policy.name}: version {old.number if old_doc is None else new.number} "
+        raise TrackerError(f"{policy.name}: version {old.number if old_doc is None else new.number} "
                         "is not a text this tool reads yet (PDF or other format): no section diff")
     result = diff_documents(old_doc, new_doc, memo).to_dict()
     return {

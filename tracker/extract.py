@@ -17,9 +17,11 @@ import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from tracker.document import (DATE_CUE, RANK_BOLD, RANK_MARKDOWN, RANK_NUMBERED, RANK_PLAIN_ALONE,
-                               Block, Document, Memo, build_document, unarchive_urls)
-from tracker.errors import UserError
+from tracker.dates import DATE_CUE
+from tracker.document import Block, Document, Memo
+from tracker.normalise import unarchive_urls
+from tracker.sections import RANK_BOLD, RANK_MARKDOWN, RANK_NUMBERED, RANK_PLAIN_ALONE, build_document
+from tracker.errors import TrackerError
 from tracker.fetch import decode_body
 from tracker.textparse import heading_like, numbered_rank, parse_text
 
@@ -86,7 +88,7 @@ class Unreadable(Exception):
 
 def extract(body: bytes, fmt: str, charset: str | None, settings: ExtractSettings,
             memo: Memo | None = None) -> Document:
-    """The policy document in a captured body; raises UserError for a selector that is wrong
+    """The policy document in a captured body; raises TrackerError for a selector that is wrong
     and ``Unreadable`` for a body that is not text. ``memo``: see ``Memo``; the captures of
     one history share one."""
     memo = memo or Memo()
@@ -163,7 +165,7 @@ def _select(root: lxml.html.HtmlElement, selector: str) -> list:
     try:
         return CSSSelector(selector)(root)
     except Exception as e:  # cssselect raises several types for a bad expression
-        raise UserError(f"selector {selector!r} is not valid CSS ({e})") from None
+        raise TrackerError(f"selector {selector!r} is not valid CSS ({e})") from None
 
 
 def _drop(el) -> None:

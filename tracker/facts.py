@@ -16,7 +16,8 @@ from functools import cached_property
 
 import ahocorasick
 
-from tracker.document import Document, Memo, Section, contains_any
+from tracker.document import Document, Memo, Section
+from tracker.normalise import contains_any
 
 # The order facts are shown in.
 FACT_NAMES = ["declared date", "contact e-mail", "postal address", "retention", "minimum age",

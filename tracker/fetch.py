@@ -28,7 +28,7 @@ import urllib3.connection
 import urllib3.util.response
 
 from tracker.config import FetchConfig
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import utc_now
 
 CHUNK = 64 * 1024
@@ -38,7 +38,7 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 
 
-class FetchError(UserError):
+class FetchError(TrackerError):
     """A fetch that produced no usable response; the message names the URL."""
 
 

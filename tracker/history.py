@@ -19,7 +19,7 @@ from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, diff_documents
 from tracker.document import Document, Memo
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import Capture, Change, Version, latest_possible, utc_now
 from tracker.store import Store
 
@@ -84,7 +84,7 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo:
         if cached is None:
             try:
                 cached = new.setdefault(key, {})[sha] = _extract(store.body(sha), capture, settings, memo)
-            except UserError:
+            except TrackerError:
                 raise  # a selector that is wrong: the user's to fix, for every capture
             except Exception as e:  # a page that trips the extractor must not block the policy
                 log.warning("%s: capture %s could not be read (%s: %s)", policy.name, capture.id,

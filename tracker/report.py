@@ -26,7 +26,7 @@ from tracker import __version__, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.document import Memo
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.export import change_json
 from tracker.models import Version, parse_iso
 from tracker.store import Store, change_from_row
@@ -89,7 +89,7 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
+        raise TrackerError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
     base = _templates_fingerprint()
     sites = [PolicySite(store, policy, env, base) for policy in config.policies]
     pages = [page for site in sites for page in site.pages()]
@@ -113,13 +113,13 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 inside[target.parent] = target.parent.resolve().is_relative_to(out.resolve())
             if not inside[target.parent]:
-                raise UserError(f"{target.parent}: leads out of the report folder (a symbolic link?): "
+                raise TrackerError(f"{target.parent}: leads out of the report folder (a symbolic link?): "
                                 "no page is written there")
             temporary = target.with_name(target.name + ".tmp")
             temporary.write_text(page.render(), encoding="utf-8")
             os.replace(temporary, target)  # a reader never sees half a page
         except OSError as e:
-            raise UserError(f"{target}: cannot write the page ({e.strerror or e})") from None
+            raise TrackerError(f"{target}: cannot write the page ({e.strerror or e})") from None
         result.written.append(page.path)
     for stale in sorted(set(manifest) - set(fresh)):
         if _ours(out, stale):
@@ -130,7 +130,7 @@ def _write(out: Path, pages: list[Page]) -> Rendered:
         temporary.write_text(json.dumps(fresh, indent=0, sort_keys=True))
         os.replace(temporary, out / MANIFEST)
     except OSError as e:
-        raise UserError(f"{out / MANIFEST}: cannot write ({e.strerror or e})") from None
+        raise TrackerError(f"{out / MANIFEST}: cannot write ({e.strerror or e})") from None
     return result
 
 

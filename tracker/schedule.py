@@ -33,11 +33,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tracker import digest, jobs, report
+from tracker import digest, runs, report
 from tracker.archive import ArchiveClient
 from tracker.backfill import Backfill
 from tracker.config import Config, interval_seconds
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import iso, parse_iso
 from tracker.store import Store, database_problem
 
@@ -112,12 +112,12 @@ def _check(config: Config, name: str):
     def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
         (policy,) = config.select([name])
         with _host_slot(config, policy.current_url):
-            (outcome,) = jobs.check(store, config, (name,))
+            (outcome,) = runs.check(store, config, (name,))
         failing = store.failures_in_a_row(name)
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
         if outcome.failed:
-            raise UserError(outcome.message)
+            raise TrackerError(outcome.message)
         return outcome.message, outcome.outcome in ("new-version", "changed-back")
     return work
 
@@ -135,7 +135,7 @@ def _refresh(config: Config):
             last = store.last_archive_capture(policy.name)
             start = last[:10].replace("-", "") if last else None
             job = Backfill(store, config, client, start=start)
-            for result in jobs.backfill(store, config, (policy.name,), job):
+            for result in runs.backfill(store, config, (policy.name,), job):
                 lines.append(f"{policy.name}: {result.summary()}")
                 new |= result.new > 0
                 failed |= result.failed
@@ -148,7 +148,7 @@ def _digest(config: Config):
     def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
         outcome = digest.run(store, config)
         if outcome.failed:
-            raise UserError(outcome.failed)
+            raise TrackerError(outcome.failed)
         return ("sent: " + "; ".join(outcome.sent)) if outcome.sent else "nothing new to send", False
     return work
 
@@ -177,7 +177,7 @@ class Runner:
                 if changed:
                     outcome += self.render(store)
                 log.info("%s: %s", job.name, outcome)
-            except UserError as e:
+            except TrackerError as e:
                 outcome = f"error: {e}"
                 log.error("%s: %s", job.name, e)
             except sqlite3.Error as e:
@@ -246,7 +246,7 @@ class DaemonLock:
             file.seek(0)
             holder = file.read().strip() or "?"
             file.close()
-            raise UserError(f"{self.path.parent / self.path.stem}: a tracker daemon (pid {holder}) is already "
+            raise TrackerError(f"{self.path.parent / self.path.stem}: a tracker daemon (pid {holder}) is already "
                             "running on this database; stop it first") from None
         file.seek(0)
         file.truncate()

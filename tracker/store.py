@@ -21,7 +21,7 @@ import sqlite_utils
 import zstandard
 
 from tracker.document import Document, document_from_dict, document_to_dict
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.models import Capture, Change, Version, utc_now
 
 log = logging.getLogger(__name__)
@@ -308,11 +308,11 @@ class Store:
             self._decoded_bytes = 0
             self._migrate()
         except sqlite3.OperationalError as e:
-            raise UserError(database_problem(self.path, e)) from None
+            raise TrackerError(database_problem(self.path, e)) from None
         except sqlite3.DatabaseError as e:
-            raise UserError(f"{self.path}: not a usable policy-tracker database ({e})") from None
+            raise TrackerError(f"{self.path}: not a usable policy-tracker database ({e})") from None
         except OSError as e:
-            raise UserError(f"{self.path}: cannot open the database ({e.strerror or e})") from None
+            raise TrackerError(f"{self.path}: cannot open the database ({e.strerror or e})") from None
 
     def close(self) -> None:
         self.db.close()
@@ -330,7 +330,7 @@ class Store:
     def _migrate(self) -> None:
         current = self.db.execute("PRAGMA user_version").fetchone()[0]
         if current > SCHEMA_VERSION:
-            raise UserError(f"{self.path}: written by a newer policy-tracker "
+            raise TrackerError(f"{self.path}: written by a newer policy-tracker "
                             f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade it")
         for number in range(current + 1, SCHEMA_VERSION + 1):
             # A migration and its version number land together or not at all. executescript()

@@ -9,9 +9,10 @@ that head the text below them. Separator lines ('==========') are not content.
 from __future__ import annotations
 
 import re
-from tracker.document import (DATE_CUE, RANK_BOLD, RANK_CAPS, RANK_COLON, RANK_MARKDOWN,
-                              RANK_NUMBERED, RANK_PLAIN_ALONE, RANK_PLAIN_ATTACHED, Block,
-                              Document, Memo, build_document, find_date)
+from tracker.dates import DATE_CUE, find_date
+from tracker.document import Block, Document, Memo
+from tracker.sections import (RANK_BOLD, RANK_CAPS, RANK_COLON, RANK_MARKDOWN, RANK_NUMBERED,
+                              RANK_PLAIN_ALONE, RANK_PLAIN_ATTACHED, build_document)
 
 ATX = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 SETEXT = re.compile(r"^(=+|-+)\s*$")

@@ -1,7 +1,7 @@
-"""Jobs: one pass of work over the configured policies, wiring the pipeline stages.
+"""Runs: one pass of check or backfill over the configured policies, wiring the pipeline stages.
 
-The CLI and the daemon call these; each run and each policy's outcome is recorded in the
-store, and a failing policy never stops the others.
+The CLI, the Python API and the daemon call these; each run and each policy's outcome is
+recorded in the store, and a failing policy never stops the others.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tracker import history
 from tracker.archive import ArchiveClient, save_page
 from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
-from tracker.errors import UserError
+from tracker.errors import TrackerError
 from tracker.fetch import Fetched, describe_body, fetch, make_session
 from tracker.models import Capture
 from tracker.store import Store
@@ -124,7 +124,7 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
         return work()
     except sqlite3.Error:
         raise
-    except UserError as e:
+    except TrackerError as e:
         return failed(str(e))
     except Exception as e:  # a bug met on one policy's data: its traceback with -v
         log.debug("%s %s", doing, policy.name, exc_info=True)
@@ -136,7 +136,7 @@ def _save(store: Store, archive: ArchiveClient, config: Config, outcome: Outcome
     capture = store.capture(outcome.capture_id)
     try:
         memento = save_page(archive, config.archive.save_url, capture.url)
-    except UserError as e:
+    except TrackerError as e:
         store.record_save(capture.id, None, str(e))
         return f" (not saved to the archive: {e})"
     store.record_save(capture.id, memento, None)
