@@ -296,6 +296,17 @@ def test_user_agent_names_the_tool_and_the_contact(tmp_path, site):
     assert agent.startswith("policy-tracker/") and "mailto:ops@example.org" in agent
 
 
+def test_the_language_asked_for_is_the_policys_pinned_one_else_the_configured_one(tmp_path, site):
+    site.pages["/a"] = Page(POLICY_V1)
+    site.pages["/b"] = Page(POLICY_V1)
+    config = write_config(tmp_path, [{"name": "a", "urls": [site.url("/a")], "language": "de"},
+                                     {"name": "b", "urls": [site.url("/b")]}],
+                          extra='[fetch]\naccept_language = "fr-CH, fr;q=0.9"\n')
+    run_cli(config, "check")
+    asked = {path: headers.get("accept-language") for path, headers in site.requests}
+    assert asked == {"/a": "de", "/b": "fr-CH, fr;q=0.9"}
+
+
 def test_only_the_named_policies_are_checked_and_unknown_names_are_refused(tmp_path, site):
     site.pages["/a"] = Page(POLICY_V1)
     site.pages["/b"] = Page(POLICY_V2)

@@ -81,6 +81,10 @@ def test_the_shipped_example_config_is_valid():
     (GOOD.replace("max_bytes", "x").replace("timeout_s = 5", "max_bytes = 1.5"),
      "fetch.max_bytes: must be an integer, not a decimal number 1.5"),
     (GOOD.replace('[storage]\npath = "data/t.db"', "storage = 3"), "storage: must be a table, not an integer"),
+    (GOOD.replace('name = "other"', 'name = "other"\nlanguage = "French"'),
+     "policy[2].language: 'French' is not a language code"),
+    (GOOD.replace("timeout_s = 5", 'timeout_s = 5\naccept_language = "fr\\r\\nX-Evil: 1"'),
+     "fetch.accept_language: 'fr\\r\\nX-Evil: 1' is not an Accept-Language value"),
 ])
 def test_mistakes_are_named_by_key_path(tmp_path, text, expected):
     message = error_of(tmp_path, text)

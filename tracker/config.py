@@ -142,6 +142,23 @@ def _check_header_text(value: str) -> str:
     return value
 
 
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+LANGUAGE_RANGE_RE = re.compile(r"(?:[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)(?:\s*;\s*q=[01](?:\.\d{0,3})?)?")
+
+
+def _check_language(code: str) -> str:
+    if code and not LANGUAGE_RE.fullmatch(code):
+        raise _Invalid(f"{code!r} is not a language code (ISO 639-1, lower case: 'en', 'fr', 'de')")
+    return code
+
+
+def _check_accept_language(value: str) -> str:
+    """An Accept-Language header: language ranges with optional weights ("fr-CH, fr;q=0.9")."""
+    if value and not all(LANGUAGE_RANGE_RE.fullmatch(part.strip()) for part in value.split(",")):
+        raise _Invalid(f"{value!r} is not an Accept-Language value (e.g. \"en\" or \"fr-CH, fr;q=0.9\")")
+    return value
+
+
 def _has_type(value: Any, hint: Any) -> bool:
     """Whether a value built in code has the type a setting's hint names."""
     if typing.get_origin(hint) is list:
@@ -182,6 +199,7 @@ class FetchConfig(_Checked):
     contact: str = _checked(_check_header_text, "")
     timeout_s: float = _checked(_check_timeout, 30.0)
     max_bytes: int = _checked(_check_positive, 10_000_000)
+    accept_language: str = _checked(_check_accept_language, "")  # sent with live requests, if set
 
     @property
     def full_user_agent(self) -> str:
@@ -308,6 +326,7 @@ class PolicyConfig(_Checked):
     live: bool = True
     archives: list[str] = _checked(_check_archives, ["ia"])
     check: str = _checked(_check_when, "")  # this policy's own check schedule (default: [schedule] check)
+    language: str = _checked(_check_language, "")  # pinned: captures in another language are set aside
 
     @property
     def current_url(self) -> str:

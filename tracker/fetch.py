@@ -71,15 +71,15 @@ def make_session(config: FetchConfig) -> requests.Session:
 
 def fetch(session: requests.Session, url: str, config: FetchConfig,
           validators: dict[str, str] | None = None, follow_redirects: bool = True,
-          resolve: Resolve | None = None) -> Fetched:
+          resolve: Resolve | None = None, accept_language: str = "") -> Fetched:
     """GET ``url`` within ``config``'s limits; raises ``FetchError`` when there is no response.
 
     With ``follow_redirects=False`` a redirect is returned as it is (an archive's redirects
     mean different things: the caller reads them)."""
     with _Deadline(config.timeout_s) as guard:
         try:
-            fetched = _exchange(session, url, config, validators, follow_redirects, guard.ends,
-                                resolve or resolve_host)
+            fetched = _exchange(session, url, config, _request_headers(validators, accept_language),
+                                follow_redirects, guard.ends, resolve or resolve_host)
         except FetchError:
             if not guard.expired:
                 raise
@@ -90,14 +90,22 @@ def fetch(session: requests.Session, url: str, config: FetchConfig,
         raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None
 
 
-def _exchange(session: requests.Session, url: str, config: FetchConfig, validators: dict[str, str] | None,
-              follow_redirects: bool, deadline: float, resolve: Resolve) -> Fetched:
+def _request_headers(validators: dict[str, str] | None, accept_language: str) -> dict[str, str]:
+    """The conditional-GET validators of the last capture, and the language asked for: a site
+    that picks the language of its page by the request would otherwise answer in its own."""
     headers = {}
     if validators:
         if validators.get("etag"):
             headers["If-None-Match"] = validators["etag"]
         if validators.get("last-modified"):
             headers["If-Modified-Since"] = validators["last-modified"]
+    if accept_language:
+        headers["Accept-Language"] = accept_language
+    return headers
+
+
+def _exchange(session: requests.Session, url: str, config: FetchConfig, headers: dict[str, str],
+              follow_redirects: bool, deadline: float, resolve: Resolve) -> Fetched:
     redirects: list[dict] = []
     current = url
     fetched_at = utc_now()

@@ -1,61 +1,64 @@
-"""Language: which language a document is written in, from its commonest words.
+"""Language: which language a document is written in.
+
+py3langid (langid.py's naive Bayes model of byte n-grams for 97 languages, bundled with the
+package) reads a sample of the document's prose. Short lines and title-cased ones are left
+out of the sample: menus, buttons and headings are where pages mix languages ("Deutsch |
+English") and name products ("Learn HTML Learn CSS"), and a region chooser listing a dozen
+languages has no language of its own.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from functools import cache
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from tracker.document import Memo
 
-STOPWORDS = {
-    "en": "the and of to in is that for you we your our with this are or by be as not any".split(),
-    "fr": "le la les et des de du vous nous est pour que dans une un sur par pas vos nos".split(),
-    "de": "der die das und ist sie wir zu den ein eine nicht mit von ihre ihrer auf für".split(),
-    "es": "el la los las y de que en para por con una un su sus se nos usted datos".split(),
-    "it": "il di che e la per un una sono con dei delle suoi nostri questo non ai".split(),
-    "nl": "de het en van een is dat voor met op je jouw wij ons niet deze zijn uw".split(),
-    "pt": "o a os as e de que em para por com um uma seu seus nos você não dados".split(),
-}
+SAMPLE_CHARS = 1000  # enough prose to tell a policy from its translation: longer samples agree
+PROSE_CHARS = 40  # a shorter line is a heading, a menu entry or a button
+MIN_CHARS = 100  # less text than this has no reliable language
+MIN_CONFIDENCE = 0.9  # below this the text mixes languages, or is too little prose to tell
 
 
-LANGUAGES_OF: dict[str, list[int]] = {}  # a common word -> the languages (by index) it is common in
-for _index, _words in enumerate(STOPWORDS.values()):
-    for _word in set(_words):
-        LANGUAGES_OF.setdefault(_word, []).append(_index)
-LETTERS = re.compile(r"[^\W\d_]+")
-
-
-LANGUAGE_WORDS = 3000  # the first words of a text tell its language
+@cache
+def _identifier() -> LanguageIdentifier:
+    """The model, read once per process (about a second): it never changes once read."""
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def detect_language(lines: list[str], memo: Memo) -> str | None:
-    """The language whose common words are commonest in the first words of the text (enough
-    to tell a policy from its translation), or None for too little text."""
-    language_words = memo.of(_language_words)
-    words, sample = 0, []
-    for line in lines:
-        n, found = language_words(line)
-        if words + n > LANGUAGE_WORDS:  # this line completes the sample: count its first words
-            n, found = _count_language_words(LETTERS.findall(line.lower())[:LANGUAGE_WORDS - words])
-        words += n
-        sample.append(found)
-        if words >= LANGUAGE_WORDS:
-            break
-    if words < 20:
+    """The ISO 639-1 code of the language of the text's prose, or None when there is too
+    little of it or it is no one language."""
+    sample = _sample(lines, memo.of(_prose)) or _sample(lines, bool)
+    if len(sample) < MIN_CHARS:
         return None
-    counts = [sum(column) for column in zip(*sample)]
-    best = max(counts)
-    return list(STOPWORDS)[counts.index(best)] if best >= 0.05 * words else None
+    return memo.of(_classify)(sample)
 
 
-def _language_words(line: str) -> tuple[int, tuple[int, ...]]:
-    """Words in a line, and how many of them are common words of each language."""
-    return _count_language_words(LETTERS.findall(line.lower()))
+def _prose(line: str) -> bool:
+    """A long line whose words are mostly not capitalised (in a script with capitals): a
+    sentence, not a menu or a title."""
+    if len(line) < PROSE_CHARS:
+        return False
+    initials = [w[0] for w in line.split() if w[0].lower() != w[0].upper()]
+    return sum(c.islower() for c in initials) * 3 >= len(initials)
 
 
-def _count_language_words(words: list[str]) -> tuple[int, tuple[int, ...]]:
-    counts = [0] * len(STOPWORDS)
-    for word in words:
-        for language in LANGUAGES_OF.get(word, ()):
-            counts[language] += 1
-    return len(words), tuple(counts)
+def _sample(lines: list[str], wanted: Callable[[str], bool]) -> str:
+    """The first ``wanted`` lines, up to ``SAMPLE_CHARS`` characters."""
+    taken: list[str] = []
+    size = 0
+    for line in lines:
+        if wanted(line):
+            taken.append(line)
+            size += len(line) + 1
+            if size >= SAMPLE_CHARS:
+                break
+    return "\n".join(taken)[:SAMPLE_CHARS]
+
+
+def _classify(sample: str) -> str | None:
+    language, confidence = _identifier().classify(sample)
+    return str(language) if confidence >= MIN_CONFIDENCE else None

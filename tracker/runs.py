@@ -106,7 +106,8 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
 
     def work() -> Outcome:
         previous = store.last_live_capture(policy.name, url)
-        fetched = fetch(session, url, fetch_config, _validators(previous))
+        fetched = fetch(session, url, fetch_config, _validators(previous),
+                        accept_language=policy.language or fetch_config.accept_language)
         if fetched.not_modified and previous is None:
             return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
         capture, body = live_capture(policy.name, fetched, previous)
