@@ -47,9 +47,12 @@ def markdown_sections(md: str) -> dict[str, str]:
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         atx = ATX.match(line)
         if atx or (line.strip() and SETEXT.match(nxt) and not SETEXT.match(line)):
-            title = atx.group(2) if atx else line
-            key = heading_key(split_number(visible(title).strip())[1])
-            sections.setdefault(key, []).append("\f")  # a heading used twice keeps both texts
+            title, dated = undated(visible(atx.group(2) if atx else line).strip())
+            if not title:  # a heading that is only the policy's date: a line of the section it is in
+                sections[key].append(dated)
+                continue
+            key = heading_key(split_number(title)[1])
+            sections.setdefault(key, []).append("\f" + dated)  # a heading used twice keeps both texts
         elif SETEXT.match(line) and i and lines[i - 1].strip():
             continue
         else:
@@ -58,6 +61,19 @@ def markdown_sections(md: str) -> dict[str, str]:
     if not out[""]:
         del out[""]  # nothing before the first heading (the title, usually)
     return out
+
+
+DATE_CUE = re.compile(r"\b(?:last\s+(?:updated|modified|revised|changed)|effective(?:\s+date)?|updated|revised)\b", re.I)
+
+
+def undated(heading: str) -> tuple[str, str]:
+    """A heading that carries the policy's date ('Privacy Policy Last modified: 2022-02-09') is
+    the heading ('Privacy Policy') and a date line of its section, as the issue defines it: a new
+    date is a change of that section, not a section removed and another added."""
+    cue = DATE_CUE.search(heading)
+    if cue is None or not re.search(r"\b(?:19|20)\d\d\b", heading[cue.start():]):
+        return heading, ""
+    return heading[:cue.start()].strip(" -–—:|,(["), heading[cue.start():]
 
 
 def visible(md: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIXTURES, Page, policy_html, run_cli, write_config
+from tracker.diff import diff_documents
 from tracker.normalise import normalise
 from tracker.extract import ExtractSettings, assess, extract
 from tracker.store import Store
@@ -169,6 +170,86 @@ def test_word_processor_headings_one_item_lists_and_plain_title_lines():
         ("8", "Exercising your rights over your Data"), ("", "Your rights"),
         ("", "Privacy rights that may be available to you include"), ("9", "Contact")]
     assert "Paris\nFrance" in doc.text  # an address is not a run of headings
+
+
+def test_text_policies_in_html_keep_their_underlined_headings_and_lose_the_rules():
+    rule = "-" * 30
+    page = f"""<html><body><main><pre>
+This policy explains how Acme uses the personal data of the people who use its app.
+
+DISCLOSURE OF YOUR INFORMATION
+{rule}
+We may disclose your information to the processors named below,
+under contracts that protect it.
+</pre><p>YOUR RIGHTS<br>{"=" * 11}<br>You may ask for a copy of your data or for its deletion at any time.</p>
+</main></body></html>"""
+    doc = html(page)
+    assert [s.heading for s in doc.all_sections()][1:] == ["DISCLOSURE OF YOUR INFORMATION", "YOUR RIGHTS"]
+    assert "---" not in doc.text and "===" not in doc.text
+    assert "We may disclose your information to the processors named below, under contracts" in doc.text
+
+
+def test_accordions_aria_headings_and_collapsed_text_are_read():
+    page = """<html><body><main><p>This policy explains how Acme uses the personal data of its users.</p>
+    <h3><button aria-expanded="false" aria-controls="p1">How we share data</button></h3>
+    <div id="p1" hidden>We share data with processors only, under contract.</div>
+    <button class="accordion-toggle" aria-expanded="false">Cookies we use</button>
+    <div aria-hidden="true">We use cookies to keep you signed in.</div>
+    <div role="heading" aria-level="3">Your choices</div><p>You can opt out of marketing at any time.</p>
+    <details><summary>Retention</summary><p>We keep data for 30 days after you close your account.</p></details>
+    <dl><dt>Account data</dt><dd>Your name and e-mail address.</dd></dl>
+    <button>Accept all cookies</button>
+    </main></body></html>"""
+    doc = html(page)
+    assert [s.heading for s in doc.all_sections()][1:] == [
+        "How we share data", "Cookies we use", "Your choices", "Retention", "Account data"]
+    for hidden in ("processors only", "signed in", "30 days"):
+        assert hidden in doc.text
+    assert "Accept all" not in doc.text
+
+
+def test_a_date_in_a_heading_is_the_policys_date_not_part_of_the_name():
+    body = "\n\nWe collect data when you use the service and keep it safe.\n\n## Sharing\n\nWe share it with processors.\n"
+    old = parse_text("# Acme\n\n## Our commitment (Last updated: 2022-02-09)" + body)
+    new = parse_text("# Acme\n\n## Our commitment (Last updated: 2023-05-01)" + body)
+    assert [s.heading for s in new.all_sections()] == ["Our commitment", "Sharing"]
+    assert new.declared_date == "2023-05-01"
+    change = diff_documents(old, new)
+    assert change.kind == "date-only"
+    assert [(s.status, s.new_heading) for s in change.sections if s.status != "unchanged"] == [
+        ("modified", "Our commitment")]
+    titled = [parse_text(f"Privacy Policy Last modified: {d}\n======\n" + body) for d in ("2022-02-09", "2023-05-01")]
+    assert [d.title for d in titled] == ["Privacy Policy"] * 2 and titled[1].declared_date == "2023-05-01"
+    assert diff_documents(*titled).kind == "date-only"
+    only_date = parse_text("Acme privacy policy\n\n## Effective: March 3, 2021\n" + body)
+    assert [s.heading for s in only_date.all_sections()] == ["", "Sharing"] and only_date.declared_date == "2021-03-03"
+
+
+def test_numbered_sub_headings_and_bold_lead_in_lines_are_headings():
+    doc = parse_text("""# Acme privacy policy
+
+## 1. What we collect
+
+1.1 Information you provide us.
+
+We collect what you give us when you sign up for an account.
+
+1.2 Information from your device.
+
+We collect your device's model and system version.
+
+**How we use it.**
+
+We use it to run the service.
+
+**We do not sell your data.**
+
+Nobody buys it from us, and nobody ever will.
+""")
+    assert [(s.number, s.heading) for s in doc.all_sections()] == [
+        ("1", "What we collect"), ("1.1", "Information you provide us"), ("1.2", "Information from your device"),
+        ("", "How we use it")]
+    assert "We do not sell your data." in doc.all_sections()[-1].text  # emphasis, not a heading
 
 
 def test_real_tables_keep_cell_paragraphs_apart_and_named_anchors_are_not_widgets():

@@ -23,7 +23,7 @@ from tracker.normalise import unarchive_urls
 from tracker.sections import RANK_BOLD, RANK_MARKDOWN, RANK_NUMBERED, RANK_PLAIN_ALONE, build_document
 from tracker.errors import TrackerError
 from tracker.fetch import decode_body
-from tracker.textparse import heading_like, numbered_rank, parse_text
+from tracker.textparse import bold_heading, heading_like, numbered_rank, parse_text, underlined_heading
 
 # Bump when extraction changes what it produces: stored documents are then re-extracted,
 # and the changes that only this produces are marked technical.
@@ -47,6 +47,7 @@ CONTENT_SELECTORS = [CSSSelector(selector) for selector in (  # compiled once, n
     ".main-content", ".privacy-policy", "#privacy-policy")]
 NAMED = lxml.etree.XPath("//*[@id or @class or @role]")  # elements that can be named as page chrome
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
+ROLE_HEADING = lxml.etree.XPath("//*[@role='heading']")
 # Every tag but those that give a policy its shape or are left out whole: for pages nested
 # too deep to parse as they are.
 SHAPELESS_TAG = re.compile(
@@ -120,6 +121,8 @@ def extract_html(html: str, settings: ExtractSettings, memo: Memo) -> Document:
         _strip_archive_artefacts(root)
     if "cfemail" in html or "email-protection" in html:
         _decode_cloudflare_emails(root)
+    if "<button" in html or 'role="heading"' in html or "role='heading'" in html:
+        _widget_headings(root)
     for tag in DROP_TAGS:
         for el in root.iter(tag):
             _drop(el)
@@ -159,6 +162,20 @@ def _parse(html: str) -> lxml.html.HtmlElement:
         return root
     except (lxml.etree.ParserError, ValueError):
         return lxml.html.document_fromstring("<html><body></body></html>")
+
+
+def _widget_headings(root) -> None:
+    """Headings drawn with widgets: the toggle of an accordion section (a button that expands
+    or controls a panel, or sits in a heading) and an element with role="heading" name the
+    section. The buttons left are controls, dropped with the other widgets."""
+    for el in list(root.iter("button")):
+        if any(a.tag in HEADINGS or a.tag in ("summary", "dt") for a in el.iterancestors()):
+            el.tag = "span"  # the heading around it is read as usual
+        elif el.get("aria-expanded") is not None or el.get("aria-controls"):
+            el.tag = "summary"  # what an accordion's toggle is: the visible name of a collapsed part
+    for el in ROLE_HEADING(root):
+        level = el.get("aria-level") or ""
+        el.tag = f"h{level}" if level in ("1", "2", "3", "4", "5", "6") else "h2"  # ARIA's default level
 
 
 def _select(root: lxml.html.HtmlElement, selector: str) -> list:
@@ -283,13 +300,11 @@ class _Blocks:
         self.newline()
         kind, self.kind = self.kind, "para"
         first = True
-        for parts in self.lines:
-            text = " ".join("".join(t for t, _ in parts).split())
-            if not text:
-                continue
-            bold_only = all(b for t, b in parts if t.strip().strip(":").strip())
+        for text, bold_only, underline in _ruled_lines(self.lines):
             rank = numbered_rank(text)
-            if bold_only and heading_like(text.rstrip(":")):
+            if underline and underlined_heading(text):
+                self.blocks.append(Block("heading", text, RANK_MARKDOWN + underline))
+            elif bold_only and bold_heading(text):
                 self.blocks.append(Block("heading", text, rank or RANK_BOLD))
             elif rank and kind == "para" and len(self.lines) == 1:
                 self.blocks.append(Block("heading", text, rank))
@@ -347,6 +362,30 @@ class _Blocks:
         else:
             return False
         return True
+
+
+RULE = re.compile(r"^[ \t]*([=-])\1{2,}[ \t]*$", re.M)
+
+
+def _ruled_lines(lines: list[list[tuple[str, bool]]]) -> list[tuple[str, bool, int]]:
+    """Each line's text, whether it is all in bold, and the level of the rule drawn under it
+    (0 for none). A policy written as text keeps its '====' and '----' underlines in a <pre>
+    or between <br>s: the line over one is a heading, the rule itself is no text."""
+    out: list[tuple[str, bool, int]] = []
+    for parts in lines:
+        raw = "".join(t for t, _ in parts)
+        bold_only = all(b for t, b in parts if t.strip().strip(":").strip())
+        pieces = RULE.split(raw) if ("---" in raw or "===" in raw) else [raw]
+        for i in range(0, len(pieces), 2):  # text, rule mark, text, rule mark, ..., text
+            text, mark = pieces[i], pieces[i + 1] if i + 1 < len(pieces) else ""
+            body, _, last = text.rstrip().rpartition("\n") if mark else ("", "", text)
+            for piece, level in ((body, 0), (last, 1 if mark == "=" else 2 if mark else 0)):
+                piece = " ".join(piece.split())
+                if piece:
+                    out.append((piece, bold_only, level))
+                elif level and out and not out[-1][2]:
+                    out[-1] = (out[-1][0], out[-1][1], level)  # the rule is under the line before
+    return out
 
 
 def _text_of(el) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tracker.dates import declared_date
+from tracker.dates import declared_date, find_date
 from tracker.document import Block, Document, Memo, Section
 from tracker.language import detect_language
 from tracker.normalise import tidy_line
@@ -43,7 +43,7 @@ def build_document(blocks: list[Block], title: str = "", memo: Memo | None = Non
     tidied = memo.of(tidy_line)
     for block in blocks:
         block.text = tidied(block.text)  # a block is one line: tidy leaves no newline
-    blocks = [b for b in blocks if b.text]
+    blocks = _dated_headings([b for b in blocks if b.text])
     title, blocks = _take_title(blocks, tidied(title))
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
@@ -55,7 +55,7 @@ def build_document(blocks: list[Block], title: str = "", memo: Memo | None = Non
             (stack[-1] if stack else opening).blocks.append(block)
             continue
         number, heading = split_number(block.text)
-        heading = heading.rstrip(": ") or heading
+        heading = _name(heading)
         section = Section(heading=heading, level=level_of[block.rank], number=number)
         while stack and stack[-1].level >= section.level:
             stack.pop()
@@ -74,6 +74,37 @@ def build_document(blocks: list[Block], title: str = "", memo: Memo | None = Non
     return Document(title=title, sections=sections, declared_date=declared,
                     version_history=history, language=detect_language(lines, memo),
                     truncated=looks_truncated(blocks))
+
+
+def _name(heading: str) -> str:
+    """A heading without the punctuation that closes it: 'Personal Data:', 'Information you
+    give us.' (an abbreviation keeps its dot: 'U.S.')."""
+    name = heading.rstrip(": ")
+    if name.endswith(".") and name[-2:-1].islower():
+        name = name[:-1]
+    return name or heading
+
+
+HEADING_DATE = re.compile(r"\b(?:last\s+(?:updated|modified|revised|changed)|effective(?:\s+date)?|updated|revised)\b",
+                          re.I)
+MAX_DATE_LINE = 60  # characters of 'Last modified: 9 February 2022' and the like
+
+
+def _dated_headings(blocks: list[Block]) -> list[Block]:
+    """A heading that carries the policy's date ('Privacy Policy Last modified: 2022-02-09') is
+    a heading and a date line: when only the date changes, the section stays the same. A
+    heading that is only a date line is no section."""
+    out = []
+    for block in blocks:
+        if block.kind == "heading" and (match := HEADING_DATE.search(block.text)) \
+                and len(block.text) - match.start() <= MAX_DATE_LINE and find_date(block.text[match.start():]):
+            name = block.text[:match.start()].strip(" -–—:|,([")
+            if name:
+                out.append(Block("heading", name, block.rank))
+            out.append(Block("para", block.text[match.start():].strip(" )]")))
+        else:
+            out.append(block)
+    return out
 
 
 def _take_title(blocks: list[Block], title: str) -> tuple[str, list[Block]]:

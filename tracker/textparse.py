@@ -75,7 +75,7 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
             blocks.append(Block("heading", clean(match.group(2)), RANK_MARKDOWN + len(match.group(1))))
             continue
         if following[:1] in SETEXT_MARKS and SETEXT.match(following) \
-                and _underlined_heading(clean(stripped)) and not _list_item(line):
+                and underlined_heading(clean(stripped)) and not _list_item(line):
             rank = RANK_MARKDOWN + (1 if following.startswith("=") else 2)
             blocks.append(Block("heading", clean(stripped), rank))
             i += 1
@@ -88,7 +88,7 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
             continue
         if first in "*_" and (match := BOLD_LINE.match(stripped)):
             inner = clean(match.group(1))
-            if heading_like(inner.rstrip(":")):
+            if bold_heading(inner):
                 blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
         if first == "|" and TABLE_ROW.match(stripped):
@@ -148,11 +148,30 @@ def _list_item(line: str) -> re.Match | None:
 def numbered_rank(text: str) -> int | None:
     """Rank of a numbered heading ('1. Information We Collect', '2.1 Cookies'), or None."""
     match = NUMBERED_HEADING.match(text)
-    if not match or not heading_like(match.group(2)) or not _title_case(match.group(2)):
+    if not match:
         return None
-    if int(match.group(1).split(".")[0]) > 30:
+    number, name = match.groups()
+    if not (heading_like(name) and _title_case(name)) and not ("." in number and _phrase(name)):
+        return None  # a sub-section number ('2.3') heads a phrase in any case: 'Information you give us.'
+    if int(number.split(".")[0]) > 30:
         return None  # '42 Charlemont Street' is an address, not section 42
-    return RANK_NUMBERED + match.group(1).count(".") + 1
+    return RANK_NUMBERED + number.count(".") + 1
+
+
+def bold_heading(text: str) -> bool:
+    """A line all in bold is a heading when it reads like one, also with a closing full stop
+    ('**Information you give us.**'), unless it is a sentence said with emphasis ('**We do
+    not sell your data.**')."""
+    text = text.rstrip(":")
+    return heading_like(text) or _phrase(text) and not text.startswith(SENTENCE_STARTS)
+
+
+SENTENCE_STARTS = ("We ", "You ", "Please ", "If ", "It ", "This ", "These ", "There ", "I ")
+
+
+def _phrase(text: str) -> bool:
+    """A short phrase closed by a full stop: one sentence of at most 10 words."""
+    return text.endswith(".") and len(text.split()) <= 10 and ". " not in text and heading_like(text[:-1])
 
 
 def _plain_heading_rank(text: str, following: str, lines: list[str], i: int) -> int | None:
@@ -196,7 +215,7 @@ def heading_like(text: str) -> bool:
             and not text.startswith(("http://", "https://")))
 
 
-def _underlined_heading(text: str) -> bool:
+def underlined_heading(text: str) -> bool:
     """A line over '====' or '----': a heading in Markdown, also a long one ('Lawful bases
     for processing Personal Data applicable to EEA and UK end users'); not a sentence over a
     rule."""
