@@ -13,7 +13,7 @@ Prints:
 - time per consecutive pair (median, 95th percentile, worst) with diff-match-patch and with
   fast-diff-match-patch when installed; the same worst pair diffed as one whole document.
 
-Usage: python benchmarks/diff.py [CORPUS_DIR] [--rebuild-only | --html-rebuild-only]
+Usage: python benchmarks/diff.py [CORPUS_DIR] [--rebuild-only | --html-rebuild-only | --quality-only]
 """
 
 from __future__ import annotations
@@ -77,9 +77,20 @@ def undated(heading: str) -> tuple[str, str]:
 
 
 def visible(md: str) -> str:
-    md = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", md)  # links and images: their text
+    md = re.sub(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)", r"\1", md)  # links and images: their text
     md = re.sub(r"<[^>]+>", " ", md)
     return re.sub(r"[*_`\\]", "", md)
+
+
+INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+QUOTES = str.maketrans("\u2018\u2019\u201c\u201d\u201e", "''\"\"\"")
+
+
+def wording(md: str) -> str:
+    """The words a reader reads, whatever the markup, the invisible characters and the kind of
+    quotes: two versions that differ in nothing else are one text."""
+    text = INVISIBLE.sub("", visible(md)).translate(QUOTES)
+    return " ".join(w for w in text.split() if not re.fullmatch(r"[#=\-|:]+", w))
 
 
 def truth(old_md: str, new_md: str) -> set[str]:
@@ -135,6 +146,8 @@ class PythonDMP:
 
 def quality_and_speed() -> list[tuple]:
     hits = predicted_total = truth_total = 0
+    changed_pairs: list[str] = []
+    found: list[str] = []
     times: list[tuple[float, str]] = []
     technical: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -153,10 +166,18 @@ def quality_and_speed() -> list[tuple]:
             if v.get("kind") == "technical":
                 technical[result.kind] += 1
             want, got = truth(old_md, new_md), predicted(result, old_md, new_md)
+            if wording(old_md) != wording(new_md):  # a change a reader must be told of
+                changed_pairs.append(f"{name} {v['file']}")
+                if result.kind != "unchanged":
+                    found.append(changed_pairs[-1])
             hits += len(want & got)
             predicted_total += len(got)
             truth_total += len(want)
     print(f"Markdown histories: {len(times)} consecutive pairs that differ")
+    print(f"  change pairs found: {len(found) / len(changed_pairs):.3f} ({len(found)} of the {len(changed_pairs)} "
+          f"pairs whose wording changed)")
+    for missed in sorted(set(changed_pairs) - set(found))[:10]:
+        print(f"    missed: {missed}")
     print(f"  sections changed: precision {hits / predicted_total:.3f}  recall {hits / truth_total:.3f}"
           f"  ({hits} of {truth_total} true, {predicted_total} reported)")
     print(f"  kinds: {dict(kinds.most_common())}")
@@ -315,7 +336,7 @@ if __name__ == "__main__":
     # documents and caches of other measures (which made them 10 to 20% slower), and first,
     # before minutes of other work have slowed the machine down.
     import subprocess
-    for flag in ("--rebuild-only", "--html-rebuild-only"):
+    for flag in ("--rebuild-only", "--html-rebuild-only") if "--quality-only" not in sys.argv else ():
         subprocess.run([sys.executable, __file__, str(CORPUS), flag], check=True)
     # Pairs are timed as `tracker rebuild` meets them: with the cycle collector paused (see
     # tracker.cli.collector_paused), not walking every document this process holds.
