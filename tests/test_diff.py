@@ -3,6 +3,8 @@ and the diff / history / export / rebuild commands."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import sys
 
@@ -390,3 +392,28 @@ def test_rebuild_keeps_changes_and_marks_extraction_upgrades_technical(tmp_path,
     assert [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")] == before
     assert len(store.captures("acme")) == 3
 
+
+def test_the_opening_text_has_one_name_in_every_view(tmp_path, site, monkeypatch):
+    # Renamed in the one place that names it, the untitled section is renamed in the terminal,
+    # the report and the digest alike.
+    monkeypatch.setattr(diffmod, "UNTITLED", "(before the first heading)")
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html())
+    opening = b"<p>Last updated: March 3, 2024</p>"
+    check(config, site, policy_html().replace(opening, opening + b"<p>This policy covers every Acme app.</p>"))
+
+    shown = run_cli(config, "diff", "acme").out
+    assert "## modified: (before the first heading)" in shown
+    assert run_cli(config, "report", "--out", str(tmp_path / "reports")).exit_code == 0
+    (page,) = (tmp_path / "reports" / "acme").glob("change-*.html")
+    assert "Modified:\n(before the first heading)" in page.read_text()
+    assert "(before the first heading) (modified)" in (tmp_path / "reports" / "acme" / "index.html").read_text()
+    assert run_cli(config, "digest", "--dry-run", "--out", str(tmp_path / "digest.eml")).exit_code == 0
+    message = email.message_from_bytes((tmp_path / "digest.eml").read_bytes(), policy=email.policy.default)
+    text, html = (message.get_body((part,)).get_content() for part in ("plain", "html"))
+    assert "Sections: 1 modified: (before the first heading)" in text
+    assert 'Added in "(before the first heading)": This policy covers every Acme app.' in text
+    assert "Sections: 1 modified: (before the first heading)</p>" in html
+    assert "Added in “(before the first heading)”:" in html
+    for view in (shown, page.read_text(), text, html):
+        assert "opening text" not in view
