@@ -39,9 +39,9 @@ def test_a_script_checks_a_policy_and_reads_its_history(tmp_path, site):
         assert any("30 days" in section.text for section in document.all_sections())
 
         change = tracker.diff("acme")
-        assert (change["from"]["number"], change["to"]["number"]) == (1, 2)
-        retention = [s for s in change["sections"] if "Retention" in (s["new_heading"] or "")]
-        assert retention and ["+", "18 months"] in retention[0]["ops"]
+        assert (change.from_version, change.to_version) == (1, 2)
+        retention = [s for s in change.touched if "Retention" in (s.new_heading or "")]
+        assert retention and ("+", "18 months") in retention[0].ops
 
         exported = tracker.export("acme")
         assert exported["policy"]["title"] == "Acme privacy policy" and len(exported["changes"]) == 1

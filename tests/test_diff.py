@@ -3,12 +3,15 @@ and the diff / history / export / rebuild commands."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import sys
 
 from conftest import FIXTURES, Page, policy_html, run_cli, write_config
 from tracker import diff as diffmod
-from tracker.diff import diff_documents, word_diff
+from tracker.diff import DocumentDiff, diff_documents, word_diff
+from tracker.extract import ExtractSettings, extract
 from tracker.facts import facts
 from tracker.store import Store
 from tracker.textparse import parse_text
@@ -40,7 +43,7 @@ BASE = [("Information We Collect", BODIES["collect"]), ("How We Use Information"
 
 
 def changed(result) -> dict[str, str]:
-    return {s.heading: s.status for s in result.sections if s.changed}
+    return {s.heading: s.status for s in result.sections if s.touched}
 
 
 # --- the acceptance case: Krop 2017 -> KRROP 2025 ----------------------------------------
@@ -54,7 +57,7 @@ def test_krop_to_krrop_is_a_rewrite_with_its_sections_and_facts():
     assert {"CALIFORNIA ONLINE PRIVACY PROTECTION ACT COMPLIANCE",
             "CHILDRENS’ ONLINE PRIVACY PROTECTION ACT COMPLIANCE", "CONTACTING US"} <= removed
     assert {"Preamble", "Exclusion", "Acknowledgment", "Conclusion"} <= added
-    summaries = [f.summary() for f in result.facts]
+    summaries = [f.summary for f in result.facts]
     assert "declared date 2016-03-24 -> 2025-06-01" in summaries
     assert "contact e-mail support@krop.com removed" in summaries
     assert "retention 30 days added" in summaries  # "thirty days after project completion"
@@ -73,7 +76,7 @@ def test_a_renamed_and_edited_section_is_renamed_not_removed_and_added():
     new = list(BASE)
     new[1] = ("What We Do With Your Data", BODIES["use"].replace("to keep it secure", "to keep it safe"))
     result = diff_documents(md(*BASE), md(*new))
-    (section,) = [s for s in result.sections if s.changed]
+    (section,) = [s for s in result.sections if s.touched]
     assert section.status == "renamed" and section.renamed and section.modified
     assert section.old_heading == "How We Use Information" and section.new_heading == "What We Do With Your Data"
     assert ["-", "secure"] in [list(op) for op in section.ops] and ["+", "safe"] in [list(op) for op in section.ops]
@@ -135,7 +138,7 @@ def test_a_heading_used_many_times_pairs_each_section_with_its_own():
     new = list(questions)
     new[4] = ("Question 5", questions[4][1].replace("in detail", "in a few words"))
     result = diff_documents(faq(questions), faq(new))
-    assert [(s.status, s.new_path) for s in result.sections if s.changed] == [("modified", ["Question 5"])]
+    assert [(s.status, s.new_path) for s in result.sections if s.touched] == [("modified", ["Question 5"])]
 
 
 def test_merged_sections_list_their_parts():
@@ -151,7 +154,7 @@ def test_added_and_removed_sections_keep_their_place():
     new = [BASE[0], BASE[1], ("Cookies", "We use cookies to remember you are signed in and to count our visitors."),
            BASE[3], BASE[4]]  # Sharing removed, Cookies added in its place
     result = diff_documents(md(*BASE), md(*new))
-    order = [(s.status, s.heading) for s in result.sections if s.changed]
+    order = [(s.status, s.heading) for s in result.sections if s.touched]
     assert order == [("removed", "Sharing"), ("added", "Cookies")] or order == [("added", "Cookies"), ("removed", "Sharing")]
 
 
@@ -197,13 +200,13 @@ def test_a_retention_change_is_substantive_with_its_fact():
     new[3] = ("Retention", BODIES["keep"].replace("30 days", "90 days"))
     result = diff_documents(md(*BASE), md(*new))
     assert result.kind == "substantive" and 0 < result.magnitude < 0.05
-    assert [f.summary() for f in result.facts] == ["retention 30 days -> 90 days"]
+    assert [f.summary for f in result.facts] == ["retention 30 days -> 90 days"]
 
 
 def test_only_the_declared_date_changed_is_date_only():
     result = diff_documents(md(*BASE), md(*BASE, preamble="Last updated: June 3, 2025"))
     assert result.kind == "date-only"
-    assert [f.summary() for f in result.facts] == ["declared date 2024-05-01 -> 2025-06-03"]
+    assert [f.summary for f in result.facts] == ["declared date 2024-05-01 -> 2025-06-03"]
 
 
 def test_case_punctuation_and_numbering_only_is_cosmetic():
@@ -249,6 +252,36 @@ def test_a_number_that_is_not_a_date_is_not_date_only():
     assert diff_documents(md(*BASE), md(*new)).kind == "substantive"
     moved = [BASE[1], BASE[0], *BASE[2:]]
     assert diff_documents(md(*BASE), md(*moved, preamble="Last updated: June 3, 2025")).kind == "substantive"
+
+
+# --- the diff as stored and read back -------------------------------------------------------
+
+def real_diffs() -> list[DocumentDiff]:
+    """Diffs of real policies, both ways: the Krop history, Match against Tinder (a split and
+    a merge), two captures of Happn's page (nothing changed)."""
+    krop = [seed(f"00{i}") for i in range(5)]
+    match, tinder, happn_a, happn_b = [
+        extract((FIXTURES / name).read_bytes(), "html", None, ExtractSettings("", ()))
+        for name in ("match-privacy-20220421.html", "tinder-privacy-20250812.html",
+                     "happn-privacy-20220920-a.html", "happn-privacy-20220920-b.html")]
+    pairs = [*zip(krop, krop[1:]), *zip(krop[1:], krop), (match, tinder), (tinder, match), (happn_a, happn_b)]
+    return [diff_documents(old, new) for old, new in pairs]
+
+
+def test_a_diff_reads_back_from_its_json_as_it_was_written():
+    diffs = real_diffs()
+    statuses = {s.status for d in diffs for s in d.sections}
+    assert statuses >= {"unchanged", "modified", "added", "removed", "renamed", "split", "merged"}
+    assert any(not s.heading for d in diffs for s in d.sections)  # the opening text, untitled
+    for result in diffs:
+        data = json.loads(json.dumps(result.to_dict()))
+        back = DocumentDiff.from_dict(data)
+        assert back.to_dict() == data
+        assert DocumentDiff.from_dict({"diff_version": 1, "keys": ["a", "b"], **data}) == back  # as stored
+        for section in result.sections:  # the one thing not written: the text of untouched sections
+            if not section.touched:
+                section.ops = []
+        assert back == result
 
 
 # --- along a history, through the CLI ----------------------------------------------------
@@ -358,3 +391,29 @@ def test_rebuild_keeps_changes_and_marks_extraction_upgrades_technical(tmp_path,
     run_cli(config, "rebuild")
     assert [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")] == before
     assert len(store.captures("acme")) == 3
+
+
+def test_the_opening_text_has_one_name_in_every_view(tmp_path, site, monkeypatch):
+    # Renamed in the one place that names it, the untitled section is renamed in the terminal,
+    # the report and the digest alike.
+    monkeypatch.setattr(diffmod, "UNTITLED", "(before the first heading)")
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html())
+    opening = b"<p>Last updated: March 3, 2024</p>"
+    check(config, site, policy_html().replace(opening, opening + b"<p>This policy covers every Acme app.</p>"))
+
+    shown = run_cli(config, "diff", "acme").out
+    assert "## modified: (before the first heading)" in shown
+    assert run_cli(config, "report", "--out", str(tmp_path / "reports")).exit_code == 0
+    (page,) = (tmp_path / "reports" / "acme").glob("change-*.html")
+    assert "Modified:\n(before the first heading)" in page.read_text()
+    assert "(before the first heading) (modified)" in (tmp_path / "reports" / "acme" / "index.html").read_text()
+    assert run_cli(config, "digest", "--dry-run", "--out", str(tmp_path / "digest.eml")).exit_code == 0
+    message = email.message_from_bytes((tmp_path / "digest.eml").read_bytes(), policy=email.policy.default)
+    text, html = (message.get_body((part,)).get_content() for part in ("plain", "html"))
+    assert "Sections: 1 modified: (before the first heading)" in text
+    assert 'Added in "(before the first heading)": This policy covers every Acme app.' in text
+    assert "Sections: 1 modified: (before the first heading)</p>" in html
+    assert "Added in “(before the first heading)”:" in html
+    for view in (shown, page.read_text(), text, html):
+        assert "opening text" not in view

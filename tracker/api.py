@@ -8,7 +8,7 @@ pipeline's own objects (captures, versions, changes, documents) instead of print
             print(outcome.policy, outcome.message)
         shown = t.version_at("krop", "2017-01-01")
         print(t.document("krop", shown.number).title)
-        print(t.diff("krop")["kind"])
+        print(t.diff("krop").kind)
 
 The command is a thin layer over this class: it parses arguments and prints.
 """
@@ -30,7 +30,8 @@ from tracker.backfill import STRATEGIES, Backfill, Backfilled, Progress, parse_e
 from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
 from tracker.errors import TrackerError
-from tracker.models import Change, Version
+from tracker.history import Comparison
+from tracker.models import Version
 from tracker.store import Store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -120,8 +121,8 @@ class Tracker:
     def versions(self, name: str) -> list[Version]:
         return self.store.versions(self.policy(name).name)
 
-    def changes(self, name: str) -> list[Change]:
-        return self.store.changes(self.policy(name).name)
+    def changes(self, name: str) -> list[Comparison]:
+        return history.stored_changes(self.store, self.policy(name).name)
 
     def version(self, name: str, which: int | str | None = None) -> Version:
         """A version by number, or by a date (YYYY-MM-DD: the one shown that day); the latest
@@ -156,9 +157,9 @@ class Tracker:
         """The sectioned text of a version (None for a format not read yet, such as PDF)."""
         return history.version_document(self.store, self.policy(name), self.version(name, which), Memo())
 
-    def diff(self, name: str, old: int | str | None = None, new: int | str | None = None) -> dict:
-        """What changed between two versions, section by section, in the export's change
-        format: the latest change by default; ``old`` alone: from it to the latest version."""
+    def diff(self, name: str, old: int | str | None = None, new: int | str | None = None) -> Comparison:
+        """What changed between two versions, section by section: the latest change by
+        default; ``old`` alone: from it to the latest version."""
         policy = self.policy(name)
         versions = self._stored_versions(name)
         if old is None:
@@ -171,8 +172,7 @@ class Tracker:
             if before.number == after.number:
                 raise TrackerError(f"{name}: {old} and {new or 'the latest'} are the same version "
                                 f"({before.number}): nothing to compare")
-        return {"policy": policy.name, "from": export.version_summary(before),
-                "to": export.version_summary(after), **export.compare_versions(self.store, policy, before, after)}
+        return history.compare(self.store, policy, before, after)
 
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in the README)."""

@@ -265,11 +265,12 @@ def diff(ctx: Context, name: str, from_version: str | None, to_version: str | No
     FROM and TO are version numbers, or dates (YYYY-MM-DD): the version shown on that day.
     """
     change = ctx.tracker.diff(name, from_version, to_version)
-    if as_json:
-        echo(console.json_text(change))
-        return
     policy = ctx.tracker.policy(name)
     by_number = {v.number: v for v in ctx.tracker.versions(name)}
+    if as_json:
+        echo(console.json_text(export.diff_json(policy, by_number[change.from_version], by_number[change.to_version],
+                                                change)))
+        return
     color = sys.stdout.isatty()
     echo(console.render_change(change, policy.display_title, by_number, color=color), styled=color)
 
@@ -283,18 +284,18 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
     policy, versions = ctx.tracker.policy(name), ctx.tracker.versions(name)
     if not versions:
         ctx.tracker.version(name)  # says there is none yet
-    changes = [export.change_json(c) for c in ctx.tracker.changes(name)]
+    changes = ctx.tracker.changes(name)
     if as_json:
         echo(console.json_text({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
-                               "changes": changes}))
+                               "changes": [export.change_json(c) for c in changes]}))
         return
     by_number = {v.number: v for v in versions}
     echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)")
     echo(console.version_line(versions[0]))
     for change in changes:
         echo(console.change_line(change, by_number))
-        if not change["reverts_to"]:
-            echo(console.version_line(by_number[change["to_version"]]))
+        if not change.reverts_to:
+            echo(console.version_line(by_number[change.to_version]))
 
 
 @cli.command("export")

@@ -12,6 +12,8 @@ import re
 
 import click
 
+from tracker.diff import Op, SectionChange, heading_name
+from tracker.history import Comparison
 from tracker.models import Version
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
@@ -53,78 +55,78 @@ def version_line(version: Version) -> str:
             f"  {version.captures} capture(s){declared}{words}")
 
 
-def change_line(change: dict, versions: dict[int, Version]) -> str:
+def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     """One line: versions, kind, magnitude, window, sections touched, facts."""
-    kind = change["kind"] + (f" {change['magnitude']:.2f}" if change["magnitude"] is not None else "")
+    kind = change.kind + (f" {change.magnitude:.2f}" if change.magnitude is not None else "")
     marks = []
-    if change["reverts_to"]:
-        marks.append(f"reverts to the version first seen {versions[change['reverts_to']].first_seen[:10]}")
-    if change["technical"]:
+    if change.reverts_to:
+        marks.append(f"reverts to the version first seen {versions[change.reverts_to].first_seen[:10]}")
+    if change.technical:
         marks.append("technical: from an extraction upgrade, not notified")
-    counts = section_counts(change["sections"])
-    facts = "; ".join(f["summary"] for f in change["facts"])
-    parts = [f"  change {change['from_version']} -> {change['to_version']}  {kind}",
-             f"between {when(change['window']['start'])} and {when(change['window']['end'])}"]
+    counts = section_counts(change.touched)
+    facts = "; ".join(f.summary for f in change.facts)
+    assert change.window is not None, "a change of the history has its window"
+    parts = [f"  change {change.from_version} -> {change.to_version}  {kind}",
+             f"between {when(change.window.start)} and {when(change.window.end)}"]
     return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
 
 
-def section_counts(sections: list[dict]) -> str:
+def section_counts(sections: list[SectionChange]) -> str:
     """'3 modified, 1 added, 2 removed'."""
     order = ["modified", "added", "removed", "renamed", "moved", "split", "merged"]
-    counts = {status: sum(s["status"] == status for s in sections) for status in order}
+    counts = {status: sum(s.status == status for s in sections) for status in order}
     return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-def render_change(change: dict, title: str, versions: dict[int, Version], color: bool) -> str:
-    old, new = versions[change["from_version"]], versions[change["to_version"]]
-    lines = [f"{title}: version {old.number} -> {new.number}: {change['kind']}"
-             + (f", magnitude {change['magnitude']:.2f}" if change["magnitude"] is not None else "")]
-    if change["window"]:
-        lines.append(f"changed between {when(change['window']['start'])} (last capture of version {old.number})"
-                     f" and {when(change['window']['end'])} (first capture of version {new.number})")
+def render_change(change: Comparison, title: str, versions: dict[int, Version], color: bool) -> str:
+    old, new = versions[change.from_version], versions[change.to_version]
+    lines = [f"{title}: version {old.number} -> {new.number}: {change.kind}"
+             + (f", magnitude {change.magnitude:.2f}" if change.magnitude is not None else "")]
+    if change.window:
+        lines.append(f"changed between {when(change.window.start)} (last capture of version {old.number})"
+                     f" and {when(change.window.end)} (first capture of version {new.number})")
     else:
         lines.append(f"version {old.number} first seen {when(old.first_seen)}; "
                      f"version {new.number} first seen {when(new.first_seen)}")
-    if change["reverts_to"]:
-        lines.append(f"reverts to the version first seen {versions[change['reverts_to']].first_seen[:10]}")
-    if change["technical"]:
+    if change.reverts_to:
+        lines.append(f"reverts to the version first seen {versions[change.reverts_to].first_seen[:10]}")
+    if change.technical:
         lines.append("technical: produced by an extraction upgrade, not by the policy (never notified)")
-    if change["facts"]:
+    if change.facts:
         lines.append("\nkey facts")
-        lines.extend(f"  {printable(f['summary'])}" for f in change["facts"])
-    counts = section_counts(change["sections"])
-    unchanged = change.get("unchanged_sections", 0)
+        lines.extend(f"  {printable(f.summary)}" for f in change.facts)
+    counts = section_counts(change.touched)
+    unchanged = len(change.untouched)
     lines.append(f"\nsections: {counts or 'no section changed'}"
                  + (f"; {unchanged} unchanged" if unchanged else ""))
-    for section in change["sections"]:
+    for section in change.touched:
         lines.append("")
         lines.append(_section_title(section, color))
-        body = _ops_text(section["ops"], color)
+        body = _ops_text(section.ops, color)
         if body:
             lines.append(body)
     return "\n".join(lines)
 
 
-def _section_title(section: dict, color: bool) -> str:
-    status = section["status"]
-    old, new = section["old_heading"], section["new_heading"]
-    name = lambda h: f'"{h}"' if h else "(opening text)"  # noqa: E731
+def _section_title(section: SectionChange, color: bool) -> str:
+    status = section.status
+    name = lambda h: f'"{h}"' if h else heading_name(h)  # noqa: E731
     if status == "renamed":
-        text = f"renamed: {name(old)} -> {name(new)}"
+        text = f"renamed: {name(section.old_heading)} -> {name(section.new_heading)}"
     elif status == "split":
-        text = f"split: {name(old)} -> " + ", ".join(name(p) for p in section["parts"])
+        text = f"split: {name(section.old_heading)} -> " + ", ".join(name(p) for p in section.parts)
     elif status == "merged":
-        text = "merged: " + ", ".join(name(p) for p in section["parts"]) + f" -> {name(new)}"
+        text = "merged: " + ", ".join(name(p) for p in section.parts) + f" -> {name(section.new_heading)}"
     else:
-        text = f"{status}: {name(new if new is not None else old)}"
-    extras = [word for flag, word in ((section["moved"] and status != "moved", "moved"),
-                                      (section["modified"] and status not in ("modified", "added", "removed"),
+        text = f"{status}: {name(section.heading)}"
+    extras = [word for flag, word in ((section.moved and status != "moved", "moved"),
+                                      (section.modified and status not in ("modified", "added", "removed"),
                                        "text changed")) if flag]
     text = f"## {text}" + (f" ({', '.join(extras)})" if extras else "")
     return click.style(printable(text), bold=True) if color else text
 
 
-def _ops_text(ops: list[list[str]], color: bool) -> str:
+def _ops_text(ops: list[Op], color: bool) -> str:
     out = []
     for i, (op, text) in enumerate(ops):
         if op == "=":

@@ -61,6 +61,14 @@ class Unit:
         return self.section.heading
 
 
+UNTITLED = "(opening text)"  # what views call the text before a policy's first heading
+
+
+def heading_name(heading: str | None) -> str:
+    """A section's heading as views name it: the opening text has none, yet needs a name."""
+    return heading or UNTITLED
+
+
 @dataclass
 class SectionChange:
     status: str  # unchanged, modified, added, removed, moved, renamed, split, merged
@@ -80,11 +88,32 @@ class SectionChange:
 
     @property
     def heading(self) -> str:
-        return self.new_heading if self.new_heading is not None else self.old_heading or ""
+        """The heading a section is known by, the new one before the old one; empty for the
+        opening text."""
+        return self.new_heading or self.old_heading or ""
 
     @property
-    def changed(self) -> bool:
+    def display_heading(self) -> str:
+        return heading_name(self.heading)
+
+    @property
+    def touched(self) -> bool:
+        """Whether the change did anything to this section: views list only these."""
         return self.status != "unchanged"
+
+    def to_dict(self) -> dict:
+        # by hand: dataclasses.asdict would deep-copy every op, and a rebuild writes thousands
+        out = {name: getattr(self, name) for name in _SECTION_FIELDS}
+        # an untouched section is listed without its text: it is in the versions
+        out["ops"] = [list(op) for op in self.ops] if self.touched else []
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SectionChange:
+        return cls(**{**data, "ops": [(op, text) for op, text in data["ops"]]})
+
+
+_SECTION_FIELDS = [f.name for f in fields(SectionChange)]
 
 
 @dataclass
@@ -100,21 +129,15 @@ class DocumentDiff:
         return {
             "kind": self.kind, "magnitude": self.magnitude,
             "words_added": self.words_added, "words_removed": self.words_removed,
-            # unchanged sections are listed without their text: it is in the versions
-            "sections": [_section_dict(s) for s in self.sections],
-            "facts": [{"name": f.name, "old": f.old, "new": f.new, "summary": f.summary()}
-                      for f in self.facts],
+            "sections": [s.to_dict() for s in self.sections],
+            "facts": [f.to_dict() for f in self.facts],
         }
 
-
-_SECTION_FIELDS = [f.name for f in fields(SectionChange)]
-
-
-def _section_dict(s: SectionChange) -> dict:
-    # by hand: dataclasses.asdict would deep-copy every op, and a rebuild writes thousands
-    out = {name: getattr(s, name) for name in _SECTION_FIELDS}
-    out["ops"] = [list(op) for op in s.ops] if s.changed else []
-    return out
+    @classmethod
+    def from_dict(cls, data: dict) -> DocumentDiff:
+        """The diff ``to_dict`` wrote; other keys (how a stored diff was made) are not the diff's."""
+        return cls(data["kind"], data["magnitude"], [SectionChange.from_dict(s) for s in data["sections"]],
+                   [FactChange.from_dict(f) for f in data["facts"]], data["words_added"], data["words_removed"])
 
 
 def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> DocumentDiff:

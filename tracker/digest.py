@@ -25,9 +25,9 @@ import jinja2
 
 from tracker import report
 from tracker.config import Config, EmailConfig
-from tracker.console import section_counts
+from tracker.diff import SectionChange
 from tracker.errors import TrackerError
-from tracker.export import change_json
+from tracker.history import Comparison
 from tracker.models import Change, iso, parse_iso
 from tracker.store import Store
 
@@ -41,12 +41,28 @@ class DeliveryError(TrackerError):
 
 
 @dataclass
+class Excerpt:
+    op: str  # "+" or "-"
+    section: str
+    text: str
+
+
+@dataclass
+class ShownChange:
+    """A change the digest shows in full, with a link to its report page."""
+
+    change: Comparison
+    link: str | None
+    excerpts: list[Excerpt]
+
+
+@dataclass
 class PolicyChanges:
     name: str
     title: str
     link: str | None
-    changes: list[dict] = field(default_factory=list)  # shown in full
-    quiet: list[dict] = field(default_factory=list)  # cosmetic and date-only, summed up
+    changes: list[ShownChange] = field(default_factory=list)
+    quiet: list[Comparison] = field(default_factory=list)  # cosmetic and date-only, summed up
 
 
 @dataclass
@@ -93,11 +109,10 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
             claims.append((policy, change.to_capture))
         entry = by_policy.setdefault(policy, PolicyChanges(
             policy, _one_line(titles.get(policy, policy)), _link(config, report.history_page(policy))))
-        shown = _shown(config, policy, change)
         if change.kind in QUIET and not config.email.include_cosmetic:
-            entry.quiet.append(shown)
+            entry.quiet.append(Comparison.of(change))
         else:
-            entry.changes.append(shown)
+            entry.changes.append(_shown(config, policy, change))
     failures = [
         {"policy": r["policy"], "title": _one_line(titles.get(r["policy"], r["policy"])), "count": r["count"],
          "last": r["last"], "message": r["message"], "in_a_row": store.failures_in_a_row(r["policy"])}
@@ -110,13 +125,10 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
     return Digest(since, until, sorted(by_policy.values(), key=lambda p: p.title.lower()), failures, claims)
 
 
-def _shown(config: Config, policy: str, change: Change) -> dict:
-    data = change_json(change)
-    data["link"] = _link(config, report.change_page(policy, change.window_end, change.to_capture))
-    data["counts"] = section_counts(data["sections"])
-    data["touched"] = [s.get("new_heading") or s.get("old_heading") or "(opening text)" for s in data["sections"]][:8]
-    data["excerpts"] = excerpts(data["sections"])
-    return data
+def _shown(config: Config, policy: str, change: Change) -> ShownChange:
+    compared = Comparison.of(change)
+    return ShownChange(compared, _link(config, report.change_page(policy, change.window_end, change.to_capture)),
+                 excerpts(compared.touched))
 
 
 def _link(config: Config, path: str) -> str | None:
@@ -129,19 +141,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def excerpts(sections: list[dict], count: int = 3) -> list[dict]:
+def excerpts(sections: list[SectionChange], count: int = 3) -> list[Excerpt]:
     """The largest insertions and deletions, each cut to about EXCERPT_WORDS words."""
     runs = []
     for s in sections:
-        heading = s.get("new_heading") or s.get("old_heading") or "(opening text)"
-        for op, text in s.get("ops", []):
+        for op, text in s.ops:
             if op in "+-" and text.strip():
-                runs.append((len(text.split()), op, heading, text))
+                runs.append((len(text.split()), op, s.display_heading, text))
     runs.sort(key=lambda r: -r[0])
     out = []
     for words, op, heading, text in runs[:count]:
         cut = " ".join(text.split()[:EXCERPT_WORDS])
-        out.append({"op": op, "section": heading, "text": cut + (" …" if words > EXCERPT_WORDS else "")})
+        out.append(Excerpt(op, heading, cut + (" …" if words > EXCERPT_WORDS else "")))
     return out
 
 

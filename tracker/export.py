@@ -1,17 +1,17 @@
 """A policy's history as JSON, for other tools: the schema is documented in the README.
 
-Everything here reads the store; nothing is computed that the history does not already hold,
-except the diff of two versions that are not consecutive.
+Everything here reads the store and writes out what the history holds: nothing is computed.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from tracker import history
 from tracker.config import PolicyConfig
-from tracker.diff import diff_documents
 from tracker.document import Document, Memo, Section
-from tracker.errors import TrackerError
-from tracker.models import Change, Version
+from tracker.history import Comparison
+from tracker.models import Version
 from tracker.store import Store
 
 SCHEMA = "policy-tracker/history/1"
@@ -24,7 +24,7 @@ def history_json(store: Store, policy: PolicyConfig) -> dict:
         "policy": {"name": policy.name, "title": policy.display_title, "urls": policy.urls},
         "captures": [_capture(store, c) for c in store.captures(policy.name)],
         "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
-        "changes": [change_json(c) for c in store.changes(policy.name)],
+        "changes": [change_json(c) for c in history.stored_changes(store, policy.name)],
     }
 
 
@@ -62,40 +62,21 @@ def _sections(sections: list[Section], path: tuple[str, ...] = ()) -> list[dict]
     return out
 
 
-def change_json(change: Change) -> dict:
-    details = change.details or {}
+def change_json(change: Comparison) -> dict:
+    """A change; the sections it left untouched are only counted (their text is in the versions)."""
+    diff = change.diff
     return {
         "from_version": change.from_version, "to_version": change.to_version,
-        "window": {"start": change.window_start, "end": change.window_end},
+        "window": asdict(change.window) if change.window else None,
         "kind": change.kind, "magnitude": change.magnitude, "reverts_to": change.reverts_to,
         "technical": change.technical, "detected_at": change.detected_at,
-        "words_added": details.get("words_added"), "words_removed": details.get("words_removed"),
-        "sections": [s for s in details.get("sections", []) if s["status"] != "unchanged"],
-        "unchanged_sections": sum(s["status"] == "unchanged" for s in details.get("sections", [])),
-        "facts": details.get("facts", []),
+        "words_added": diff.words_added if diff else None, "words_removed": diff.words_removed if diff else None,
+        "sections": [s.to_dict() for s in change.touched],
+        "unchanged_sections": len(change.untouched),
+        "facts": [f.to_dict() for f in change.facts],
     }
 
 
-def compare_versions(store: Store, policy: PolicyConfig, old: Version, new: Version) -> dict:
-    """A change between any two versions: the stored one when they are consecutive."""
-    stored = next((c for c in store.changes(policy.name)
-                   if c.from_version == old.number and c.to_version == new.number), None)
-    if stored is not None and stored.details is not None:
-        return change_json(stored)
-    memo = Memo()
-    old_doc = history.version_document(store, policy, old, memo)
-    new_doc = history.version_document(store, policy, new, memo)
-    if old_doc is None or new_doc is None:
-        raise TrackerError(f"{policy.name}: version {old.number if old_doc is None else new.number} "
-                        "is not a text this tool reads yet (PDF or other format): no section diff")
-    result = diff_documents(old_doc, new_doc, memo).to_dict()
-    return {
-        "from_version": old.number, "to_version": new.number,
-        "window": None,  # the versions are not consecutive: no single window
-        "kind": result["kind"], "magnitude": result["magnitude"],
-        "reverts_to": None, "technical": False, "detected_at": None,
-        "words_added": result["words_added"], "words_removed": result["words_removed"],
-        "sections": [s for s in result["sections"] if s["status"] != "unchanged"],
-        "unchanged_sections": sum(s["status"] == "unchanged" for s in result["sections"]),
-        "facts": result["facts"],
-    }
+def diff_json(policy: PolicyConfig, old: Version, new: Version, change: Comparison) -> dict:
+    """What `tracker diff --json` prints: the change, with the policy and its two versions."""
+    return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new), **change_json(change)}

@@ -39,6 +39,7 @@ class FactChange:
     def removed(self) -> list[str]:
         return [v for v in self.old if v not in self.new]
 
+    @property
     def summary(self) -> str:
         """'minimum age 13 -> 17', 'GDPR added', 'contact e-mail a@x.com removed'."""
         if self.name in STANCES:  # "sells data: no -> may", "shares data: not stated -> no"
@@ -49,6 +50,14 @@ class FactChange:
         label = "" if self.name in ("law", "third party") else f"{name} "
         parts = [f"{label}{v} added" for v in self.added] + [f"{label}{v} removed" for v in self.removed]
         return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        # the summary is written for other tools, not read back: it follows from the values
+        return {"name": self.name, "old": self.old, "new": self.new, "summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FactChange:
+        return cls(data["name"], data["old"], data["new"])
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:

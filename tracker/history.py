@@ -16,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tracker.config import PolicyConfig
-from tracker.diff import DIFF_VERSION, diff_documents
+from tracker.diff import DIFF_VERSION, DocumentDiff, SectionChange, diff_documents
 from tracker.document import Document, Memo
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
 from tracker.errors import TrackerError
+from tracker.facts import FactChange
 from tracker.models import Capture, Change, Version, latest_possible, utc_now
 from tracker.store import Store
 
@@ -323,3 +324,72 @@ def _describe(change: Change, old: Document | None, new: Document | None, keys: 
     result = diff_documents(old, new, memo)
     change.kind, change.magnitude = result.kind, result.magnitude
     change.details = {"diff_version": DIFF_VERSION, "keys": keys, **result.to_dict()}
+
+
+@dataclass
+class Window:
+    """When a change happened: after the last capture of the old text, by the first of the new."""
+
+    start: str
+    end: str
+
+
+@dataclass
+class Comparison:
+    """What changed from one version to another, as every view shows it: a stored change with
+    its section diff read back, or two versions that are not consecutive compared on demand
+    (no window, no captures, never a revert, never technical)."""
+
+    from_version: int
+    to_version: int
+    kind: str
+    magnitude: float | None
+    diff: DocumentDiff | None  # None: a format whose text is not read yet (PDF)
+    window: Window | None = None
+    from_capture: int | None = None
+    to_capture: int | None = None
+    reverts_to: int | None = None
+    technical: bool = False
+    detected_at: str | None = None
+
+    @classmethod
+    def of(cls, change: Change) -> Comparison:
+        """A stored change, its details (JSON in the store) read back into their types."""
+        return cls(change.from_version, change.to_version, change.kind, change.magnitude,
+                   DocumentDiff.from_dict(change.details) if change.details is not None else None,
+                   Window(change.window_start, change.window_end), change.from_capture, change.to_capture,
+                   change.reverts_to, change.technical, change.detected_at)
+
+    @property
+    def touched(self) -> list[SectionChange]:
+        """The sections the change touched, in reading order."""
+        return [s for s in self.diff.sections if s.touched] if self.diff else []
+
+    @property
+    def untouched(self) -> list[SectionChange]:
+        return [s for s in self.diff.sections if not s.touched] if self.diff else []
+
+    @property
+    def facts(self) -> list[FactChange]:
+        return self.diff.facts if self.diff else []
+
+
+def stored_changes(store: Store, policy: str) -> list[Comparison]:
+    """A policy's changes, oldest first, their details read back once, here."""
+    return [Comparison.of(change) for change in store.changes(policy)]
+
+
+def compare(store: Store, policy: PolicyConfig, old: Version, new: Version) -> Comparison:
+    """What changed between any two versions: the stored change when they are consecutive."""
+    stored = next((c for c in store.changes(policy.name)
+                   if c.from_version == old.number and c.to_version == new.number), None)
+    if stored is not None and stored.details is not None:
+        return Comparison.of(stored)
+    memo = Memo()
+    old_doc = version_document(store, policy, old, memo)
+    new_doc = version_document(store, policy, new, memo)
+    if old_doc is None or new_doc is None:
+        raise TrackerError(f"{policy.name}: version {old.number if old_doc is None else new.number} "
+                           "is not a text this tool reads yet (PDF or other format): no section diff")
+    result = diff_documents(old_doc, new_doc, memo)
+    return Comparison(old.number, new.number, result.kind, result.magnitude, result)

@@ -25,9 +25,10 @@ import jinja2
 from tracker import __version__, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
+from tracker.diff import heading_name
 from tracker.document import Memo
 from tracker.errors import TrackerError
-from tracker.export import change_json
+from tracker.history import Comparison
 from tracker.models import Version, parse_iso
 from tracker.store import Store, change_from_row
 
@@ -48,6 +49,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
+                       heading_name=heading_name,
                        local=lambda path: path.split("/", 1)[-1],  # a link from a page in the same folder
                        percent=lambda x: "-" if x is None else f"{100 * x:.0f}%")
     return env
@@ -74,6 +76,17 @@ class Page:
     path: str  # relative to the output folder
     fingerprint: str
     render: Callable[[], str]
+
+
+@dataclass
+class ChangePage:
+    """A change as its policy's pages show it: where its own page is, the captures it rests on."""
+
+    change: Comparison
+    path: str
+    evidence: list[dict | None]
+    old: Version | None
+    new: Version | None
 
 
 @dataclass
@@ -178,7 +191,7 @@ class PolicySite:
         self.captures = store.captures(policy.name)
         self.by_number = {v.number: v for v in self.versions}
         self.capture_by_id = {c.id: c for c in self.captures}
-        self._parsed: dict[int, dict] = {}
+        self._parsed: dict[int, ChangePage] = {}
 
     # what pages link to
     def change_path(self, row: dict) -> str:
@@ -203,28 +216,22 @@ class PolicySite:
                 row["technical"], hashlib.sha1((row["details"] or "").encode()).hexdigest())
 
     @property
-    def changes(self) -> list[dict]:
+    def changes(self) -> list[ChangePage]:
         """The changes as the pages show them, oldest first."""
         return [self.change(i) for i in range(len(self.rows))]
 
-    def change(self, i: int) -> dict:
+    def change(self, i: int) -> ChangePage:
         """The i-th change as pages show it: its diff is parsed once, when a page needs it."""
         if i not in self._parsed:
-            self._parsed[i] = self._change(i, self.rows[i])
+            self._parsed[i] = self._change(self.rows[i])
         return self._parsed[i]
 
-    def _change(self, i: int, row: dict) -> dict:
-        change = change_from_row(row)
-        data = change_json(change)
-        details = change.details or {}
-        data.update(
-            path=self.change_path(row), number=i + 1,
-            unchanged=[s.get("new_heading") or s.get("old_heading") or "(opening text)"
-                       for s in details.get("sections", []) if s["status"] == "unchanged"],
-            evidence=[self._evidence(row["from_capture"], "last capture of the old version"),
-                      self._evidence(row["to_capture"], "first capture of the new version")],
-            old=self.by_number.get(change.from_version), new=self.by_number.get(change.to_version))
-        return data
+    def _change(self, row: dict) -> ChangePage:
+        change = Comparison.of(change_from_row(row))
+        return ChangePage(change, self.change_path(row),
+                          [self._evidence(change.from_capture, "last capture of the old version"),
+                           self._evidence(change.to_capture, "first capture of the new version")],
+                          self.by_number.get(change.from_version), self.by_number.get(change.to_version))
 
     def _evidence(self, capture_id: int | None, role: str) -> dict | None:
         capture = self.capture_by_id.get(capture_id)
@@ -262,8 +269,9 @@ class PolicySite:
             urls=self.urls_over_time(), timeline=timeline(self), root="../")
 
     def render_change(self, i: int) -> str:
+        page = self.change(i)
         return self.env.get_template("change.html").render(
-            site=self, policy=self.policy, change=self.change(i), root="../",
+            site=self, policy=self.policy, page=page, change=page.change, root="../",
             previous=self.change(i - 1) if i > 0 else None,
             next=self.change(i + 1) if i + 1 < len(self.rows) else None)
 
@@ -277,8 +285,8 @@ class PolicySite:
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(
             title=f"{self.policy.display_title}: changes", feed_id=self.policy.name,
-            entries=[(self, c) for c in reversed(self.changes) if not c["technical"]], root="../",
-            updated=_updated(self.changes))
+            entries=[(self, c) for c in reversed(self.changes) if not c.change.technical], root="../",
+            updated=_updated(self.rows))
 
     def urls_over_time(self) -> list[dict]:
         spans: dict[str, dict] = {}
@@ -295,8 +303,9 @@ class PolicySite:
         return None if row is None else {"when": row["window_end"], "kind": row["kind"], "path": self.change_path(row)}
 
 
-def _updated(changes: list[dict]) -> str:
-    times = [c["detected_at"] or c["window"]["end"] for c in changes]
+def _updated(rows: list[dict]) -> str:
+    """The time a feed last changed (changes as stored, details unparsed)."""
+    times = [r["detected_at"] or r["window_end"] for r in rows]
     return max(times) if times else "1970-01-01T00:00:00.000Z"
 
 
@@ -305,20 +314,21 @@ def _updated(changes: list[dict]) -> str:
 def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite]) -> list[Page]:
     fingerprint = _hash(base, [s.fingerprint for s in sites])
 
-    def recent(count: int) -> list[tuple[PolicySite, dict]]:
-        """The newest changes across policies (only those are parsed)."""
+    def recent(count: int) -> list[tuple[PolicySite, int]]:
+        """The newest changes across policies: each policy's site and the change's index."""
         rows = [(row["window_end"], s, i) for s in sites for i, row in enumerate(s.rows) if not row["technical"]]
         rows.sort(key=lambda r: r[0], reverse=True)
-        return [(s, s.change(i)) for _, s, i in rows[:count]]
+        return [(s, i) for _, s, i in rows[:count]]
 
     def index() -> str:
-        return env.get_template("index.html").render(sites=sites, recent=recent(200), root="",
-                                                      sparkline=sparkline)
+        return env.get_template("index.html").render(sites=sites, recent=[(s, s.change(i)) for s, i in recent(200)],
+                                                      root="", sparkline=sparkline)
 
     def feed() -> str:
         entries = recent(100)
         return env.get_template("feed.xml").render(title="Policy changes", feed_id="all",
-                                                   entries=entries, root="", updated=_updated([c for _, c in entries]))
+                                                   entries=[(s, s.change(i)) for s, i in entries], root="",
+                                                   updated=_updated([s.rows[i] for s, i in entries]))
     return [Page("index.html", fingerprint, index), Page("feed.xml", fingerprint, feed)]
 
 
@@ -347,10 +357,10 @@ def timeline(site: PolicySite, width: int = 720, height: int = 160) -> dict | No
                  "y": y_words(v.word_count or 0), "path": site.version_path(v.number),
                  "label": f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
                           f"{v.word_count or 0:,} words"} for v in site.versions]
-    bars = [{"x": x(c["window"]["end"]), "h": round((bottom - top) * (c["magnitude"] or 0), 1),
-             "kind": c["kind"], "path": c["path"],
-             "label": f"change to version {c['to_version']}, {c['kind']}, magnitude {c['magnitude'] or 0:.2f}"}
-            for c in site.changes]
+    bars = [{"x": x(r["window_end"]), "h": round((bottom - top) * (r["magnitude"] or 0), 1),
+             "kind": r["kind"], "path": site.change_path(r),
+             "label": f"change to version {r['to_version']}, {r['kind']}, magnitude {r['magnitude'] or 0:.2f}"}
+            for r in site.rows]
     times = [c.captured_at for c in site.captures]
     gaps = [{"x": x(a), "x2": x(b), "label": f"no capture from {a[:10]} to {b[:10]}"}
             for a, b in zip(times, times[1:]) if _seconds(b) - _seconds(a) > GAP_DAYS * 86400]
