@@ -3,6 +3,8 @@ makes of a policy that changes language."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tracker.document import Memo
@@ -49,3 +51,69 @@ def test_too_little_text_or_a_list_of_languages_has_no_language():
         ("Brasil", "português"), ("Česká republika", "čeština"), ("Danmark", "dansk"), ("Deutschland", "Deutsch"),
         ("Eesti", "eesti"), ("Italia", "italiano"), ("Magyarország", "magyar"), ("Polska", "polski")]]
     assert detect_language(chooser, Memo()) is None
+
+
+# --- a history that changes language -------------------------------------------------------
+
+from conftest import Page, policy_html, run_cli, write_config  # noqa: E402
+
+FRENCH = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Confidentialité | Acme</title></head>
+<body><main><article><h1>Politique de confidentialité</h1>
+<h2>1. Données que nous collectons</h2><p>Nous collectons les données que vous nous donnez lorsque vous créez un
+compte, comme votre nom et votre adresse, et les données que votre appareil nous envoie pour le service.</p>
+<h2>2. Utilisation des données</h2><p>Nous utilisons vos données pour fournir et améliorer le service, pour le
+sécuriser et pour vous contacter au sujet de votre compte. Nous ne vendons pas vos données à des tiers.</p>
+<h2>3. Conservation</h2><p>Nous conservons vos données pendant {days} jours après la fermeture de votre compte.</p>
+<h2>4. Contact</h2><p>Écrivez à privacy@acme.example pour toute question sur cette politique.</p>
+</article></main></body></html>"""
+
+
+def checks(tmp_path, site, pages: list[bytes], **policy) -> tuple:
+    """Check a policy once per page, in order; its history as exported."""
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], **policy}])
+    for body in pages:
+        site.pages["/privacy"] = Page(body)
+        run_cli(config, "check")
+    return config, json.loads(run_cli(config, "export", "acme", "--json").stdout)
+
+
+def french(days: int = 30) -> bytes:
+    return FRENCH.format(days=days).encode()
+
+
+def test_a_policy_that_moves_to_another_language_keeps_its_history_and_says_it_was_translated(tmp_path, site):
+    english = [policy_html("30 days"), policy_html("60 days")]
+    config, data = checks(tmp_path, site, english + [french(60), french(60), french(90)])
+    assert [v["language"] for v in data["versions"]] == ["en", "en", "fr", "fr"]
+    kinds = [(c["from_version"], c["to_version"], c["kind"]) for c in data["changes"]]
+    assert kinds == [(1, 2, "substantive"), (2, 3, "translated"), (3, 4, "substantive")]
+    translation = data["changes"][1]
+    assert translation["languages"] == {"from": "en", "to": "fr"} and translation["sections"] == []
+    # the change within French is diffed in French, section by section
+    assert [s["new_heading"] for s in data["changes"][2]["sections"] if s["status"] != "unchanged"] == ["Conservation"]
+    assert "translated from en to fr" in run_cli(config, "history", "acme").stdout
+    run_cli(config, "report")
+    page = (tmp_path / "reports" / "acme" / "change-3.html")
+    assert page.exists() and "translated from en to fr" in page.read_text()
+
+
+def test_a_lone_capture_in_another_language_is_set_aside_not_a_version(tmp_path, site):
+    _, data = checks(tmp_path, site, [policy_html(), policy_html(), french(), policy_html(), policy_html("60 days")])
+    assert [v["language"] for v in data["versions"]] == ["en", "en"]
+    assert [c["kind"] for c in data["changes"]] == ["substantive"]
+    (aside,) = [c for c in data["captures"] if c["rejected"]]
+    assert aside["rejected"].startswith("in another language (fr) among captures in en")
+
+
+def test_flips_around_a_lasting_switch_make_one_translation(tmp_path, site):
+    pages = [policy_html(), policy_html(), french(), policy_html(), french(), french(), policy_html(), french()]
+    _, data = checks(tmp_path, site, pages)
+    assert [c["kind"] for c in data["changes"]] == ["translated"]
+    assert sum(1 for c in data["captures"] if c["rejected"]) == 2  # the lone French, then the lone English
+
+
+def test_a_pinned_language_sets_aside_every_capture_in_another(tmp_path, site):
+    _, data = checks(tmp_path, site, [policy_html(), french(), french(), policy_html("60 days")], language="en")
+    assert [c["kind"] for c in data["changes"]] == ["substantive"]
+    assert [c["rejected"] for c in data["captures"] if c["rejected"]] == \
+        ["in another language (fr; the policy is set to en)"] * 2

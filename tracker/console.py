@@ -57,7 +57,7 @@ def version_line(version: Version) -> str:
 
 def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     """One line: versions, kind, magnitude, window, sections touched, facts."""
-    kind = change.kind + (f" {change.magnitude:.2f}" if change.magnitude is not None else "")
+    kind = change.label + (f" {change.magnitude:.2f}" if change.magnitude is not None else "")
     marks = []
     if change.reverts_to:
         marks.append(f"reverts to the version first seen {versions[change.reverts_to].first_seen[:10]}")
@@ -80,7 +80,7 @@ def section_counts(sections: list[SectionChange]) -> str:
 
 def render_change(change: Comparison, title: str, versions: dict[int, Version], color: bool) -> str:
     old, new = versions[change.from_version], versions[change.to_version]
-    lines = [f"{title}: version {old.number} -> {new.number}: {change.kind}"
+    lines = [f"{title}: version {old.number} -> {new.number}: {change.label}"
              + (f", magnitude {change.magnitude:.2f}" if change.magnitude is not None else "")]
     if change.window:
         lines.append(f"changed between {when(change.window.start)} (last capture of version {old.number})"

@@ -27,7 +27,7 @@ from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
 from tracker.facts import FactChange, compare, facts
 
-DIFF_VERSION = 1  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 2  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
@@ -88,8 +88,10 @@ class SectionChange:
 
     @property
     def heading(self) -> str:
-        """The heading a section is known by, the new one before the old one; empty for the
-        opening text."""
+        """The heading a section is known by, the new one before the old one (a split section
+        by the one that was split); empty for the opening text."""
+        if self.status == "split":
+            return self.old_heading or self.new_heading or ""
         return self.new_heading or self.old_heading or ""
 
     @property
@@ -118,26 +120,40 @@ _SECTION_FIELDS = [f.name for f in fields(SectionChange)]
 
 @dataclass
 class DocumentDiff:
-    kind: str  # unchanged, cosmetic, date-only, substantive, rewrite
+    kind: str  # unchanged, cosmetic, date-only, substantive, rewrite, translated
     magnitude: float  # share of the words of both versions that were added or removed
     sections: list[SectionChange]
     facts: list[FactChange]
     words_added: int = 0
     words_removed: int = 0
+    languages: tuple[str, str] | None = None  # translated: the language before and after
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "kind": self.kind, "magnitude": self.magnitude,
             "words_added": self.words_added, "words_removed": self.words_removed,
             "sections": [s.to_dict() for s in self.sections],
             "facts": [f.to_dict() for f in self.facts],
         }
+        if self.languages:
+            out["languages"] = {"from": self.languages[0], "to": self.languages[1]}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> DocumentDiff:
         """The diff ``to_dict`` wrote; other keys (how a stored diff was made) are not the diff's."""
+        languages = data.get("languages")
         return cls(data["kind"], data["magnitude"], [SectionChange.from_dict(s) for s in data["sections"]],
-                   [FactChange.from_dict(f) for f in data["facts"]], data["words_added"], data["words_removed"])
+                   [FactChange.from_dict(f) for f in data["facts"]], data["words_added"], data["words_removed"],
+                   (languages["from"], languages["to"]) if languages else None)
+
+
+def translated(old: Document, new: Document) -> tuple[str, str] | None:
+    """The languages of two versions in different languages: their sections are not compared,
+    a translation is not a rewrite."""
+    if old.language and new.language and old.language != new.language:
+        return old.language, new.language
+    return None
 
 
 def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> DocumentDiff:
@@ -145,6 +161,9 @@ def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> Do
     history each version is diffed twice (with the one before and the one after) and most
     sections do not change from one version to the next: with one ``memo`` for the
     history, each version and each section text is read once."""
+    if languages := translated(old, new):
+        return DocumentDiff(kind="translated", magnitude=1.0, sections=[], facts=[], words_added=new.word_count,
+                            words_removed=old.word_count, languages=languages)
     memo = memo or Memo()
     before, after = memo.reading(_read, old), memo.reading(_read, new)
     sections = _order(align(before.units, after.units), before.units, after.units)
@@ -523,10 +542,18 @@ def _group_change(status: str, old: list[Unit], new: list[Unit]) -> SectionChang
     ops = word_diff(old_text, new_text)
     added, removed = _counts(ops)
     if status == "split":
-        return SectionChange(status, old[0].heading, None, old[0].path, new[0].path, modified=bool(added or removed),
+        whole, kept = old[0], _counterpart(old[0], new)
+        return SectionChange(status, whole.heading, kept.heading, whole.path, kept.path, modified=bool(added or removed),
                              parts=[u.heading for u in new], words_added=added, words_removed=removed, ops=ops)
-    return SectionChange(status, None, new[0].heading, old[0].path, new[0].path, modified=bool(added or removed),
+    whole, kept = new[0], _counterpart(new[0], old)
+    return SectionChange(status, kept.heading, whole.heading, kept.path, whole.path, modified=bool(added or removed),
                          parts=[u.heading for u in old], words_added=added, words_removed=removed, ops=ops)
+
+
+def _counterpart(whole: Unit, parts: list[Unit]) -> Unit:
+    """The part that carries the whole's name on (a section split keeps its heading for one
+    of its parts, usually), else the first: each side of a split or merge is named."""
+    return next((u for u in parts if u.key == whole.key), parts[0])
 
 
 def _one_sided(status: str, unit: Unit) -> SectionChange:

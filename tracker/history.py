@@ -107,21 +107,21 @@ def _extract(body: bytes, capture: Capture, settings: ExtractSettings, memo: Mem
     return document, assess(document, memo)
 
 
-def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
+def derive(captures: list[Capture], docs: dict[str, Extracted], pinned: str = "") -> History:
+    """``pinned``: the policy's language, if its config names one."""
     history = History()
     ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
     latest = latest_possible()
     keys = {c.id: version_key(c, docs) if c.captured_at <= latest else (None, "dated in the future")
             for c in ordered}
-    language = _usual_language(ordered, keys, docs)
+    keys.update(_out_of_language(ordered, keys, docs, pinned))
     shown = Counter(key for key, _ in keys.values() if key is not None)
     by_key: dict[str, Version] = {}
     current: Version | None = None
     for capture in ordered:
         key, reason = keys[capture.id]
         if key is not None and key != (current and current.key):
-            reason = _out_of_place(docs.get(reading(capture), (None, None))[0], language, current,
-                                   repeated=shown[key] >= 2)
+            reason = _out_of_place(docs.get(reading(capture), (None, None))[0], current, repeated=shown[key] >= 2)
         if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
@@ -158,22 +158,41 @@ def version_key(capture: Capture, docs: dict[str, Extracted]) -> tuple[str | Non
     return document.text_hash, None
 
 
-def _usual_language(captures: list[Capture], keys: dict, docs: dict[str, Extracted]) -> str | None:
-    """The language most captures of the policy are in."""
-    documents = (docs.get(reading(c), (None, None))[0] for c in captures if keys[c.id][0])
-    languages = Counter(d.language for d in documents if d is not None and d.language)
-    return languages.most_common(1)[0][0] if languages else None
+def _out_of_language(ordered: list[Capture], keys: dict, docs: dict[str, Extracted],
+                     pinned: str) -> dict[int, tuple[None, str]]:
+    """The captures of the policy's text set aside for their language, with the reason.
+
+    A policy may change language (a site that moves to French): once the new language holds
+    for the next capture too, or is the latest, it is the policy's language and the change is
+    a translation. A lone capture in another language between captures in the usual one is a
+    page served by location or browser language, not the policy changing: it is set aside.
+    With a pinned language, every capture in another one is."""
+    texts = [(c, language) for c in ordered if keys[c.id][0] is not None
+             and (language := _language(docs.get(reading(c), (None, None))[0]))]
+    out: dict[int, tuple[None, str]] = {}
+    current = pinned
+    for i, (capture, language) in enumerate(texts):
+        if language == current:
+            continue
+        if pinned:
+            out[capture.id] = (None, f"in another language ({language}; the policy is set to {pinned})")
+        elif i + 1 == len(texts) or texts[i + 1][1] == language:
+            current = language
+        else:
+            out[capture.id] = (None, f"in another language ({language}) among captures in "
+                                     f"{current or texts[i + 1][1]}: a page served by location or browser language")
+    return out
 
 
-def _out_of_place(document: Document | None, language: str | None, current: Version | None,
-                  repeated: bool) -> str | None:
-    """A new text that does not fit the policy: another language, or far shorter than the
-    current version. A short text seen in two or more captures is taken as real: policies
-    do shrink."""
+def _language(document: Document | None) -> str | None:
+    return document.language if document is not None else None
+
+
+def _out_of_place(document: Document | None, current: Version | None, repeated: bool) -> str | None:
+    """A new text that does not fit the policy: far shorter than the current version. A short
+    text seen in two or more captures is taken as real: policies do shrink."""
     if document is None:
         return None
-    if language and document.language and document.language != language:
-        return f"in another language ({document.language}, the policy is {language})"
     if current is not None and current.word_count and document.word_count < SMALL_FRACTION * current.word_count:
         if not repeated:
             return f"far smaller than the policy ({document.word_count} words, the current version has {current.word_count})"
@@ -240,8 +259,8 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
         language = store.language_of(current.sha256, cache_key(extractor_id(policy),
                                                                store.capture(current.first_capture)))
         if language != document.language:
-            return None  # another language: which one the policy is in may change
-    reason = _out_of_place(document, None, current, repeated=earlier is not None)
+            return None  # another language: a translation, or a stray page that sets aside no other
+    reason = _out_of_place(document, current, repeated=earlier is not None)
     if reason is not None:
         store.extend_history(policy.name, capture.id, None, reason, None, None)
         return Placed(None, reason, False, None)
@@ -279,7 +298,7 @@ def rebuild(store: Store, policy: PolicyConfig) -> History:
     memo = Memo()
     captures = store.captures(policy.name)
     docs = documents(store, policy, captures, memo)
-    history = derive(captures, docs)
+    history = derive(captures, docs, policy.language)
     describe_changes(history, store.changes(policy.name), store.assigned_captures(policy.name), memo)
     store.replace_history(policy.name, history.versions, history.changes, history.assignments,
                           derivation_id(policy))
@@ -359,6 +378,13 @@ class Comparison:
                    DocumentDiff.from_dict(change.details) if change.details is not None else None,
                    Window(change.window_start, change.window_end), change.from_capture, change.to_capture,
                    change.reverts_to, change.technical, change.detected_at)
+
+    @property
+    def label(self) -> str:
+        """The kind as people read it: a translation names its languages."""
+        if self.diff is not None and self.diff.languages:
+            return f"translated from {self.diff.languages[0]} to {self.diff.languages[1]}"
+        return self.kind
 
     @property
     def touched(self) -> list[SectionChange]:

@@ -246,19 +246,14 @@ UNDERSCORE_EMPHASIS = re.compile(r"(?<![\w\\])_(?![\s_])(.+?)(?<![\s\\])_(?!\w)"
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 
 
-def _bare_link(url: str) -> str:
-    """What a link without text shows: its address, except for an anchor in the page
-    ('[](#the-short-version)' before a heading) or a script, which show nothing (as in HTML)."""
-    return "" if url.startswith(("#", "javascript:")) else url
-
-
 def clean_inline(text: str) -> str:
-    """Markdown inline markup to plain text: links keep their text (see _bare_link), images
+    """Markdown inline markup to plain text: links keep their text (a link without text shows
+    nothing, as the page it was made from showed none: an icon, an anchor), images
     their alternative text, emphasis and escapes go. (Each pattern runs only where its mark
     appears: most lines have none.)"""
     if "](" in text:
         text = INLINE_IMAGE.sub(lambda m: m.group(1), text)
-        text = INLINE_LINK.sub(lambda m: m.group(1) or _bare_link(m.group(2)), text)
+        text = INLINE_LINK.sub(r"\1", text)
     if "**" in text or "__" in text:
         text = BOLD.sub(r"\2", text)
     if "*" in text:
