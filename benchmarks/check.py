@@ -26,7 +26,7 @@ from pathlib import Path
 from backfill import policy_page  # benchmarks/backfill.py, beside this script
 from tracker import history, runs
 from tracker.config import Config, FetchConfig, PolicyConfig, StorageConfig
-from tracker.models import Capture, iso
+from tracker.models import NewCapture, iso
 from tracker.store import Store
 
 SIZES = (100, 2000)
@@ -74,8 +74,8 @@ def seeded(folder: Path, url: str, captures: int) -> tuple[Config, int]:
         if i and i % 10 == 0:
             text = text - 3 if i % 100 == 0 else i // 10  # a new text, or back to an earlier one
         when = iso(start + timedelta(hours=i))
-        store.add_capture(Capture(policy="acme", url=url, captured_at=when, source="live", status=200,
-                                  sha256=None, fetched_at=when, content_type="text/html", charset="utf-8"),
+        store.add_capture(NewCapture(policy="acme", url=url, captured_at=when, source="live", status=200,
+                                     sha256=None, fetched_at=when, content_type="text/html", charset="utf-8"),
                           page(text))
     history.rebuild(store, policy)
     store.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 from tracker import export
 from tracker.config import PolicyConfig
 from tracker.history import rebuild
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -57,7 +57,7 @@ def exports(root: Path) -> dict[str, str]:
             for date, file in files:
                 if file.exists():
                     stamp = date.replace("Z", ".000Z")
-                    store.add_capture(Capture(
+                    store.add_capture(NewCapture(
                         policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
                         sha256=None, fetched_at=stamp, format=fmt,
                         content_type="text/html" if fmt == "html" else "text/markdown"), file.read_bytes())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tracker import history
 from tracker.config import Config, PolicyConfig, StorageConfig
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.report import render_site
 from tracker.store import Store
 
@@ -62,8 +62,8 @@ def build(folder: Path) -> tuple[Store, Config]:
 
 def add(store: Store, policy: PolicyConfig, p: int, v: int, rng: random.Random) -> None:
     stamp = f"{2015 + v // 12}-{v % 12 + 1:02d}-15T10:00:00.000Z"
-    store.add_capture(Capture(policy=policy.name, url=policy.urls[0], captured_at=stamp, source="live", status=200,
-                              sha256=None, fetched_at=stamp, content_type="text/html", format="html"),
+    store.add_capture(NewCapture(policy=policy.name, url=policy.urls[0], captured_at=stamp, source="live",
+                                 status=200, sha256=None, fetched_at=stamp, content_type="text/html", format="html"),
                       page(p, v, rng))
 
 

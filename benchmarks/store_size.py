@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tracker.config import PolicyConfig
 from tracker.history import rebuild
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,13 +45,13 @@ def fill(store: Store, root: Path) -> tuple[list[PolicyConfig], dict[str, bytes]
             if not file.exists():
                 continue
             body, stamp = file.read_bytes(), date.replace("Z", ".000Z")
-            capture = Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
-                              sha256=None, fetched_at=stamp, format=fmt,
-                              content_type="text/html" if fmt == "html" else "text/markdown")
+            capture = NewCapture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
+                                 sha256=None, fetched_at=stamp, format=fmt,
+                                 content_type="text/html" if fmt == "html" else "text/markdown")
             start = time.perf_counter()
-            store.add_capture(capture, body)
+            saved = store.add_capture(capture, body)
             elapsed += time.perf_counter() - start
-            bodies[capture.sha256] = body
+            bodies[saved.sha256] = body
     return policies, bodies, elapsed
 
 

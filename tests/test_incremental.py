@@ -8,7 +8,7 @@ import pytest
 from conftest import policy_html
 from tracker import history
 from tracker.config import PolicyConfig
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 URL = "https://acme.example/privacy"
@@ -47,10 +47,10 @@ def derived(store: Store, policy: str) -> dict:
     return {"versions": [vars(v) for v in store.versions(policy)], "changes": changes, "assignments": assignments}
 
 
-def capture(body_index: int, status: int, hours: float) -> Capture:
+def capture(body_index: int, status: int, hours: float) -> NewCapture:
     when = f"2024-01-01T{int(hours):02d}:{int(hours % 1 * 60):02d}:00.000Z"
-    return Capture(policy="acme", url=URL, captured_at=when, source="live", status=status, sha256=None,
-                   fetched_at=when, content_type="text/html", charset="utf-8")
+    return NewCapture(policy="acme", url=URL, captured_at=when, source="live", status=status, sha256=None,
+                      fetched_at=when, content_type="text/html", charset="utf-8")
 
 
 @pytest.fixture
@@ -72,8 +72,7 @@ def test_a_history_extended_capture_by_capture_is_the_one_derived_from_scratch(s
     extended = []
     for n, (what, body, status, hours) in enumerate(STEPS):
         before = len(derivations)
-        one = capture(n, status, hours)
-        incremental.add_capture(one, body)
+        one = incremental.add_capture(capture(n, status, hours), body)
         placed = history.place(incremental, policy, one)
         extended.append(len(derivations) == before)
         scratch.add_capture(capture(n, status, hours), body)
@@ -95,15 +94,13 @@ def test_a_history_derived_by_another_extractor_is_derived_again(stores, monkeyp
     incremental, _ = stores
     policy = PolicyConfig(name="acme", urls=[URL], archives=[])
     incremental.sync_policies([policy])
-    first = capture(0, 200, 0)
-    incremental.add_capture(first, A)
+    first = incremental.add_capture(capture(0, 200, 0), A)
     history.place(incremental, policy, first)
     monkeypatch.setattr(history, "EXTRACTOR_VERSION", history.EXTRACTOR_VERSION + 1)
     derivations = []
     rebuild = history.rebuild
     monkeypatch.setattr(history, "rebuild", lambda store, policy: derivations.append(1) or rebuild(store, policy))
-    second = capture(1, 200, 1)
-    incremental.add_capture(second, A)
+    second = incremental.add_capture(capture(1, 200, 1), A)
     placed = history.place(incremental, policy, second)
     assert derivations and placed.version == 1
     assert incremental.derived_with("acme") == history.derivation_id(policy)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import random
 import sqlite3
@@ -14,7 +16,7 @@ from tracker import history
 from tracker import store as store_module
 from tracker.config import PolicyConfig
 from tracker.errors import TrackerError
-from tracker.models import Capture
+from tracker.models import Capture, NewCapture
 from tracker.store import SCHEMA_VERSION, Store
 
 
@@ -27,10 +29,11 @@ def make_store(tmp_path) -> Store:
     return store
 
 
-def capture(when: str, status: int = 200, source: str = "ia", url: str = "https://example.org/privacy") -> Capture:
-    return Capture(policy="p", url=url, captured_at=when, source=source, status=status,
-                   sha256=None, fetched_at="2026-11-23T00:00:00.000Z",
-                   archive_url=f"https://web.archive.org/web/{when[:4]}id_/{url}")
+def capture(when: str, status: int = 200, source: str = "ia",
+            url: str = "https://example.org/privacy") -> NewCapture:
+    return NewCapture(policy="p", url=url, captured_at=when, source=source, status=status,
+                      sha256=None, fetched_at="2026-11-23T00:00:00.000Z",
+                      archive_url=f"https://web.archive.org/web/{when[:4]}id_/{url}")
 
 
 def test_store_is_wal_with_foreign_keys_and_a_schema_version(tmp_path):
@@ -39,8 +42,8 @@ def test_store_is_wal_with_foreign_keys_and_a_schema_version(tmp_path):
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.schema_version == SCHEMA_VERSION
     with pytest.raises(sqlite3.IntegrityError):  # a capture of an unknown policy is refused
-        store.add_capture(Capture(policy="nobody", url="u", captured_at="t", source="live",
-                                  status=200, sha256=None, fetched_at="t"), b"x")
+        store.add_capture(NewCapture(policy="nobody", url="u", captured_at="t", source="live",
+                                     status=200, sha256=None, fetched_at="t"), b"x")
 
 
 def test_reopening_keeps_everything_and_does_not_migrate_again(tmp_path):
@@ -61,10 +64,20 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
 
 def test_storing_the_same_capture_twice_gives_one_row(tmp_path):
     store = make_store(tmp_path)
-    first_id, first_new = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
-    again_id, again_new = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
-    assert (first_new, again_new) == (True, False) and first_id == again_id
+    first = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
+    again = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
+    assert first.id == again.id
     assert len(store.captures("p")) == 1
+
+
+def test_adding_a_capture_returns_it_saved_and_leaves_the_argument_as_it_was(tmp_path):
+    store = make_store(tmp_path)
+    new = capture("2020-01-01T00:00:00.000Z")
+    untouched = copy.deepcopy(new)
+    saved = store.add_capture(new, b"<p>a</p>")
+    assert new == untouched and type(new) is NewCapture
+    assert type(saved) is Capture and saved.sha256 == hashlib.sha256(b"<p>a</p>").hexdigest() and saved.size == 8
+    assert store.capture(saved.id) == saved
 
 
 def test_bodies_are_stored_once_per_content(tmp_path):
@@ -141,9 +154,8 @@ def _timeline() -> list[tuple[str, int, bytes]]:
 def _filled(store: Store) -> dict[str, bytes]:
     bodies = {}
     for day, status, body in _timeline():
-        c = capture(f"{day}T00:00:00.000Z", status=status)
-        store.add_capture(c, body)
-        bodies[c.sha256] = body
+        saved = store.add_capture(capture(f"{day}T00:00:00.000Z", status=status), body)
+        bodies[saved.sha256] = body
     history.rebuild(store, POLICY)
     return bodies
 
@@ -227,10 +239,8 @@ def test_bodies_are_deltas_along_a_chain_of_bounded_depth(tmp_path, monkeypatch)
     store = make_store(tmp_path)
     bodies = {}
     for n in range(10):
-        c = capture(f"{2010 + n}-01-01T00:00:00.000Z")
         body = policy_html(f"{n + 1} days", extra="<p>" + "word " * 2000 + "</p>")
-        store.add_capture(c, body)
-        bodies[c.sha256] = body
+        bodies[store.add_capture(capture(f"{2010 + n}-01-01T00:00:00.000Z"), body).sha256] = body
     depths = [row[0] for row in store.db.execute("SELECT depth FROM bodies ORDER BY rowid")]
     assert depths == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
     stored = store.db.execute("SELECT sum(length(data)) FROM bodies WHERE base IS NOT NULL").fetchone()[0]

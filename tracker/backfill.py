@@ -28,7 +28,7 @@ from tracker.config import Config, PolicyConfig
 from tracker.document import Memo
 from tracker.errors import TrackerError
 from tracker.fetch import describe_body
-from tracker.models import Capture, latest_possible, utc_now
+from tracker.models import Capture, NewCapture, latest_possible, utc_now
 from tracker.store import Store
 
 STRATEGIES = ("all", "interval", "changes")
@@ -180,11 +180,9 @@ class Backfill:
         known = self.store.body_of_digest(memento.digest) if memento.digest else None
         if known is not None:
             report.reused += 1
-            capture = _capture(policy, memento, None, known)
-            self.store.add_capture(capture, None)
+            capture = self.store.add_capture(_capture(policy, memento, None, known), None)
         elif not _worth_fetching(memento):
-            capture = _capture(policy, memento, None, None)
-            self.store.add_capture(capture, None)
+            capture = self.store.add_capture(_capture(policy, memento, None, None), None)
         else:
             report.fetched += 1
             try:
@@ -199,9 +197,7 @@ class Backfill:
         return capture
 
     def _store(self, policy: PolicyConfig, listed: Memento, retrieved: Retrieved) -> Capture:
-        capture = _capture(policy, listed, retrieved, None)
-        self.store.add_capture(capture, retrieved.response.body)
-        return capture
+        return self.store.add_capture(_capture(policy, listed, retrieved, None), retrieved.response.body)
 
 
 def _distinct(mementos: list[Memento]) -> list[Memento]:
@@ -232,12 +228,13 @@ def _one_per_interval(mementos: list[Memento], every: timedelta) -> list[Memento
     return chosen
 
 
-def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None, known: Capture | None) -> Capture:
+def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None,
+             known: Capture | None) -> NewCapture:
     """The capture to store for a listed memento: its identity is the listed archive URL."""
     now = utc_now()
     if retrieved is None:
         status = listed.status or (known.status if known else 0)
-        return Capture(
+        return NewCapture(
             policy=policy.name, url=listed.url, captured_at=listed.captured_at, source=listed.source,
             status=status, sha256=known.sha256 if known else None, fetched_at=now,
             content_type=known.content_type if known else (listed.mimetype or ""),
@@ -250,7 +247,7 @@ def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None,
     if retrieved.archived_redirect:
         flags.append("archived-redirect")
         redirects.append({"status": response.status, "url": listed.url, "location": retrieved.archived_redirect})
-    return Capture(
+    return NewCapture(
         policy=policy.name, url=listed.url, captured_at=retrieved.memento.captured_at, source=listed.source,
         status=response.status, sha256=None, fetched_at=now, content_type=content_type, charset=charset,
         format=fmt, headers=response.headers, archive_url=listed.archive_url,

@@ -108,7 +108,7 @@ def _extract(body: bytes, capture: Capture, settings: ExtractSettings, memo: Mem
 
 def derive(captures: list[Capture], docs: dict[str, Extracted]) -> History:
     history = History()
-    ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
+    ordered = sorted(captures, key=lambda c: (c.captured_at, c.id))
     latest = latest_possible()
     keys = {c.id: version_key(c, docs) if c.captured_at <= latest else (None, "dated in the future")
             for c in ordered}

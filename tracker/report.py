@@ -227,7 +227,7 @@ class PolicySite:
         return data
 
     def _evidence(self, capture_id: int | None, role: str) -> dict | None:
-        capture = self.capture_by_id.get(capture_id)
+        capture = self.capture_by_id.get(capture_id) if capture_id is not None else None
         if capture is None:
             return None
         link = capture.archive_url if capture.source in ("ia", "memento") else capture.saved_url or \

@@ -21,7 +21,7 @@ from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.errors import TrackerError
 from tracker.fetch import Fetched, describe_body, fetch, make_session
-from tracker.models import Capture
+from tracker.models import Capture, NewCapture
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
                 outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
             else:
                 outcome = _check_one(store, session, policy, config.fetch)
-                if archive and outcome.outcome in ("new-version", "changed-back"):
-                    outcome.message += _save(store, archive, config, outcome)
+                if archive and outcome.outcome in ("new-version", "changed-back") and outcome.capture_id is not None:
+                    outcome.message += _save(store, archive, config, outcome.capture_id)
             counts[outcome.outcome] += 1
             if outcome.outcome != "skipped":
                 store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
@@ -109,8 +109,8 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
         fetched = fetch(session, url, fetch_config, _validators(previous))
         if fetched.not_modified and previous is None:
             return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
-        capture, body = live_capture(policy.name, fetched, previous)
-        store.add_capture(capture, body)
+        new, body = live_capture(policy.name, fetched, previous)
+        capture = store.add_capture(new, body)
         return _describe(policy.name, capture, history.place(store, policy, capture))
 
     return guarded(policy, "checking", work, lambda error: Outcome(policy.name, "error", error))
@@ -131,9 +131,9 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
         return failed(f"{policy.name}: internal error while {doing} it: {type(e).__name__}: {e}")
 
 
-def _save(store: Store, archive: ArchiveClient, config: Config, outcome: Outcome) -> str:
+def _save(store: Store, archive: ArchiveClient, config: Config, capture_id: int) -> str:
     """Have the Internet Archive save the page that changed; a failure is recorded, never fatal."""
-    capture = store.capture(outcome.capture_id)
+    capture = store.capture(capture_id)
     try:
         memento = save_page(archive, config.archive.save_url, capture.url)
     except TrackerError as e:
@@ -150,11 +150,11 @@ def _validators(previous: Capture | None) -> dict[str, str] | None:
     return wanted or None
 
 
-def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tuple[Capture, bytes | None]:
+def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tuple[NewCapture, bytes | None]:
     """A capture of a live response; a 304 is recorded as a sighting of the previous body."""
     if fetched.not_modified:
         assert previous is not None
-        capture = Capture(
+        capture = NewCapture(
             policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
             status=304, sha256=previous.sha256, size=previous.size, fetched_at=fetched.fetched_at,
             content_type=previous.content_type, charset=previous.charset, format=previous.format,
@@ -167,7 +167,7 @@ def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tup
         flags.append("not-html")
     if fetched.redirects:
         flags.append("redirected")
-    capture = Capture(
+    capture = NewCapture(
         policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
         status=fetched.status, sha256=None, fetched_at=fetched.fetched_at,
         content_type=content_type, charset=charset, format=fmt, headers=fetched.headers,

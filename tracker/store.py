@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
@@ -22,7 +23,7 @@ import zstandard
 
 from tracker.document import Document, document_from_dict, document_to_dict
 from tracker.errors import TrackerError
-from tracker.models import Capture, Change, Version, utc_now
+from tracker.models import Capture, Change, NewCapture, Version, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -410,31 +411,26 @@ class Store:
 
     # -- bodies and captures ---------------------------------------------------------------
 
-    def add_capture(self, capture: Capture, body: bytes | None) -> tuple[int, bool]:
-        """Store a capture (and its body, once per content); returns (id, whether it is new).
-
-        Storing the same capture again leaves the store as it was.
-        """
+    def add_capture(self, capture: NewCapture, body: bytes | None) -> Capture:
+        """Store a capture (and its body, once per content); returns it saved. Storing the
+        same capture again leaves the store as it was, and returns the one stored before."""
         if body is not None:
-            capture.sha256 = hashlib.sha256(body).hexdigest()
-            capture.size = len(body)
+            sha256 = hashlib.sha256(body).hexdigest()
+            capture = replace(capture, sha256=sha256, size=len(body))
         with self.transaction():
-            if body is not None and not self._has_body(capture.sha256):
-                self._put_body(capture.sha256, body, self._delta_base(capture.policy))
+            if body is not None and not self._has_body(sha256):
+                self._put_body(sha256, body, self._delta_base(capture.policy))
             row = _capture_row(capture)
-            cursor = self.db.execute(
+            self.db.execute(
                 f"INSERT OR IGNORE INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
-            if cursor.rowcount:
-                capture.id = cursor.lastrowid
-                return capture.id, True
-        capture.id = self.db.execute(
+        capture_id = self.db.execute(
             "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
             "AND captured_at = ? AND archive_url = ?",
             (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),
         ).fetchone()[0]
-        return capture.id, False
+        return capture.saved_as(capture_id)
 
     def body(self, sha256: str) -> bytes:
         body = self._decoded.get(sha256)
@@ -867,7 +863,7 @@ def change_from_row(r: dict[str, Any]) -> Change:
         "technical": bool(r["technical"]), "details": json.loads(r["details"]) if r["details"] else None})
 
 
-def _capture_row(c: Capture) -> dict[str, Any]:
+def _capture_row(c: NewCapture) -> dict[str, Any]:
     return {
         "policy": c.policy, "url": c.url, "captured_at": c.captured_at, "source": c.source,
         "archive_url": c.archive_url or "", "final_url": c.final_url, "status": c.status,
