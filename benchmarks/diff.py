@@ -259,14 +259,14 @@ def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]
     for name, files in histories:
         policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
         policies.append(policy)
-        store.sync_policies([policy])
+        store.runs.sync_policies([policy])
         for date, file in files:
             if file.exists():
                 stamp = date.replace("Z", ".000Z")
-                store.add_capture(NewCapture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
-                                             status=200, sha256=None, fetched_at=stamp, format=fmt,
-                                             content_type="text/html" if fmt == "html" else "text/markdown"),
-                                  file.read_bytes())
+                store.captures.add(NewCapture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
+                                              status=200, sha256=None, fetched_at=stamp, format=fmt,
+                                              content_type="text/html" if fmt == "html" else "text/markdown"),
+                                   file.read_bytes())
                 stored += 1
     return store, policies, stored
 

@@ -53,11 +53,11 @@ def exports(root: Path) -> dict[str, str]:
         store = Store(Path(tmp) / "corpus.db")
         for name, fmt, files in histories(root):
             policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
-            store.sync_policies([policy])
+            store.runs.sync_policies([policy])
             for date, file in files:
                 if file.exists():
                     stamp = date.replace("Z", ".000Z")
-                    store.add_capture(NewCapture(
+                    store.captures.add(NewCapture(
                         policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
                         sha256=None, fetched_at=stamp, format=fmt,
                         content_type="text/html" if fmt == "html" else "text/markdown"), file.read_bytes())

@@ -107,7 +107,7 @@ class Backfill:
                 report.errors.append(str(e))
         listed = [m for m in _distinct(listed) if self._believable(m, report)]
         report.listed += len(listed)
-        stored = self.store.archive_urls(policy.name)
+        stored = self.store.captures.archive_urls(policy.name)
         report.stored_before += sum(m.archive_url in stored for m in listed)
         report.all_would_fetch = self._fetches_for_all(listed, stored)
         try:
@@ -133,7 +133,7 @@ class Backfill:
             if m.archive_url in stored or not _worth_fetching(m):
                 continue
             if m.digest:
-                if m.digest in digests or self.store.body_of_digest(m.digest):
+                if m.digest in digests or self.store.captures.with_digest(m.digest):
                     continue
                 digests.add(m.digest)
             count += 1
@@ -149,7 +149,7 @@ class Backfill:
         return out
 
     def _import_warcs(self, policy: PolicyConfig, archive: str, report: Backfilled) -> None:
-        stored = self.store.archive_urls(policy.name)
+        stored = self.store.captures.archive_urls(policy.name)
         for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes,
                                     report.skipped, self.config.path.parent.resolve()):
             report.listed += 1
@@ -177,12 +177,12 @@ class Backfill:
         """Store one listed capture: from a stored body with the same digest, from the index
         alone (an error status: nothing to read), or fetched. None when the archive does not
         have it after all."""
-        known = self.store.body_of_digest(memento.digest) if memento.digest else None
+        known = self.store.captures.with_digest(memento.digest) if memento.digest else None
         if known is not None:
             report.reused += 1
-            capture = self.store.add_capture(_capture(policy, memento, None, known), None)
+            capture = self.store.captures.add(_capture(policy, memento, None, known), None)
         elif not _worth_fetching(memento):
-            capture = self.store.add_capture(_capture(policy, memento, None, None), None)
+            capture = self.store.captures.add(_capture(policy, memento, None, None), None)
         else:
             report.fetched += 1
             try:
@@ -197,7 +197,7 @@ class Backfill:
         return capture
 
     def _store(self, policy: PolicyConfig, listed: Memento, retrieved: Retrieved) -> Capture:
-        return self.store.add_capture(_capture(policy, listed, retrieved, None), retrieved.response.body)
+        return self.store.captures.add(_capture(policy, listed, retrieved, None), retrieved.response.body)
 
 
 def _distinct(mementos: list[Memento]) -> list[Memento]:
@@ -261,7 +261,8 @@ class _Bisection:
                  report: Backfilled, progress: Progress | None):
         self.backfill, self.policy, self.report, self.progress = backfill, policy, report, progress
         self.timeline = [m for m in listed if _worth_fetching(m)]
-        self.captures = {c.archive_url: c for c in backfill.store.captures(policy.name) if c.archive_url in stored}
+        self.captures = {c.archive_url: c for c in backfill.store.captures.timeline(policy.name)
+                         if c.archive_url in stored}
         self.keys: dict[int, str | None] = {}
         self.memo = Memo()  # the bisection of one policy reads its captures with one
 
@@ -290,8 +291,8 @@ class _Bisection:
             self.key(middle)
             spans.extend([(middle, high), (low, middle)])
         # Captures whose body is already stored cost no request: they tighten the windows.
-        stored = self.backfill.store.archive_urls(self.policy.name)
+        stored = self.backfill.store.captures.archive_urls(self.policy.name)
         for memento in self.timeline:
             if memento.archive_url not in stored and memento.digest \
-                    and self.backfill.store.body_of_digest(memento.digest):
+                    and self.backfill.store.captures.with_digest(memento.digest):
                 self.backfill.obtain(self.policy, memento, self.report)

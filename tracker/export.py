@@ -18,18 +18,18 @@ SCHEMA = "policy-tracker/history/1"
 
 
 def history_json(store: Store, policy: PolicyConfig) -> dict:
-    versions, memo = store.versions(policy.name), Memo()
+    versions, memo = store.history.versions(policy.name), Memo()
     return {
         "schema": SCHEMA,
         "policy": {"name": policy.name, "title": policy.display_title, "urls": policy.urls},
-        "captures": [_capture(store, c) for c in store.captures(policy.name)],
+        "captures": [_capture(store, c) for c in store.captures.timeline(policy.name)],
         "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
-        "changes": [change_json(c) for c in store.changes(policy.name)],
+        "changes": [change_json(c) for c in store.history.changes(policy.name)],
     }
 
 
 def _capture(store: Store, capture) -> dict:
-    number, reason = store.version_of(capture.id)
+    number, reason = store.history.version_of(capture.id)
     return {
         "captured_at": capture.captured_at, "url": capture.url, "source": capture.source,
         "archive_url": capture.archive_url, "status": capture.status, "sha256": capture.sha256,
@@ -78,7 +78,7 @@ def change_json(change: Change) -> dict:
 
 def compare_versions(store: Store, policy: PolicyConfig, old: Version, new: Version) -> dict:
     """A change between any two versions: the stored one when they are consecutive."""
-    stored = next((c for c in store.changes(policy.name)
+    stored = next((c for c in store.history.changes(policy.name)
                    if c.from_version == old.number and c.to_version == new.number), None)
     if stored is not None and stored.details is not None:
         return change_json(stored)

@@ -173,9 +173,9 @@ class PolicySite:
     def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
         self.dir = policy.name
-        self.versions = store.versions(policy.name)
-        self.rows = store.change_rows(policy.name)  # details unparsed: cheap fingerprints
-        self.captures = store.captures(policy.name)
+        self.versions = store.history.versions(policy.name)
+        self.rows = store.history.change_rows(policy.name)  # details unparsed: cheap fingerprints
+        self.captures = store.captures.timeline(policy.name)
         self.by_number = {v.number: v for v in self.versions}
         self.capture_by_id = {c.id: c for c in self.captures}
         self._parsed: dict[int, dict] = {}

@@ -47,7 +47,7 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
     told of every outcome as soon as it is known)."""
     outcomes: list[Outcome] = []
     policies = config.select(names)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     session = make_session(config.fetch)
     archive = ArchiveClient(config.archive, config.fetch) if config.archive.save_on_change else None
     with _recorded_run(store, "check") as (run_id, counts):
@@ -60,8 +60,8 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
                     outcome.message += _save(store, archive, config, outcome.capture_id)
             counts[outcome.outcome] += 1
             if outcome.outcome != "skipped":
-                store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
-                                 outcome.version, outcome.message)
+                store.runs.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
+                                      outcome.version, outcome.message)
             outcomes.append(outcome)
             each(outcome)
     return outcomes
@@ -73,7 +73,7 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
     """Pull each policy's archived history (see ``tracker.backfill``) and record the run."""
     reports: list[Backfilled] = []
     policies = config.select(names)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
     with _recorded_run(store, "backfill") as (run_id, counts):
         for policy in policies:
@@ -81,7 +81,7 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
                              lambda error: Backfilled(policy.name, errors=[error]))
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
-            store.add_result(run_id, policy.name, outcome, message=report.summary())
+            store.runs.add_result(run_id, policy.name, outcome, message=report.summary())
             reports.append(report)
             each(report)
     return reports
@@ -90,14 +90,14 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
 @contextmanager
 def _recorded_run(store: Store, command: str) -> Iterator[tuple[int, Counter[str]]]:
     """A run in the store, with its outcome counts: interrupted, failed (a policy failed) or ok."""
-    run_id = store.start_run(command)
+    run_id = store.runs.start(command)
     counts: Counter[str] = Counter()
     try:
         yield run_id, counts
     except BaseException as e:
-        store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
+        store.runs.finish(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
         raise
-    store.finish_run(run_id, "failed" if counts["error"] else "ok", dict(counts))
+    store.runs.finish(run_id, "failed" if counts["error"] else "ok", dict(counts))
 
 
 def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
@@ -105,12 +105,12 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
     url = policy.current_url
 
     def work() -> Outcome:
-        previous = store.last_live_capture(policy.name, url)
+        previous = store.captures.last_live(policy.name, url)
         fetched = fetch(session, url, fetch_config, _validators(previous))
         if fetched.not_modified and previous is None:
             return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
         new, body = live_capture(policy.name, fetched, previous)
-        capture = store.add_capture(new, body)
+        capture = store.captures.add(new, body)
         return _describe(policy.name, capture, history.place(store, policy, capture))
 
     return guarded(policy, "checking", work, lambda error: Outcome(policy.name, "error", error))
@@ -133,13 +133,13 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
 
 def _save(store: Store, archive: ArchiveClient, config: Config, capture_id: int) -> str:
     """Have the Internet Archive save the page that changed; a failure is recorded, never fatal."""
-    capture = store.capture(capture_id)
+    capture = store.captures.get(capture_id)
     try:
         memento = save_page(archive, config.archive.save_url, capture.url)
     except TrackerError as e:
-        store.record_save(capture.id, None, str(e))
+        store.captures.record_save(capture.id, None, str(e))
         return f" (not saved to the archive: {e})"
-    store.record_save(capture.id, memento, None)
+    store.captures.record_save(capture.id, memento, None)
     return f" (saved: {memento})"
 
 
