@@ -101,12 +101,7 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
     failures = [
         {"policy": r["policy"], "title": _one_line(titles.get(r["policy"], r["policy"])), "count": r["count"],
          "last": r["last"], "message": r["message"], "in_a_row": store.runs.failures_in_a_row(r["policy"])}
-        for r in store.db.query(
-            "SELECT policy, count(*) AS count, max(at) AS last, "
-            "(SELECT message FROM run_results r2 WHERE r2.policy = r.policy AND r2.outcome = 'error' "
-            " ORDER BY r2.id DESC LIMIT 1) AS message "
-            "FROM run_results r WHERE outcome = 'error' AND at > ? AND at <= ? GROUP BY policy ORDER BY policy",
-            [since, until])]
+        for r in store.digests.failures(since, until)]
     return Digest(since, until, sorted(by_policy.values(), key=lambda p: p.title.lower()), failures, claims)
 
 

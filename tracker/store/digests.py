@@ -23,6 +23,16 @@ class DigestRepository:
             "ORDER BY c.policy, c.window_end", [since, until])
         return [(r["policy"], change_from_row(r)) for r in rows]
 
+    def failures(self, since: str, until: str) -> list[dict]:
+        """Per policy whose checks failed in (since, until]: how many failed, the last time, and
+        the last error's message."""
+        return list(self.db.query(
+            "SELECT policy, count(*) AS count, max(at) AS last, "
+            "(SELECT message FROM run_results r2 WHERE r2.policy = r.policy AND r2.outcome = 'error' "
+            " ORDER BY r2.id DESC LIMIT 1) AS message "
+            "FROM run_results r WHERE outcome = 'error' AND at > ? AND at <= ? GROUP BY policy ORDER BY policy",
+            [since, until]))
+
     def add(self, digest: dict, claims: list[tuple[str, int]]) -> int:
         """Record a digest about to be sent and the changes it carries, in one transaction."""
         with self.db.transaction():
