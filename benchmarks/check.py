@@ -26,7 +26,7 @@ from pathlib import Path
 from backfill import policy_page  # benchmarks/backfill.py, beside this script
 from tracker import history, runs
 from tracker.config import Config, FetchConfig, PolicyConfig, StorageConfig
-from tracker.models import Capture, iso
+from tracker.models import NewCapture, iso
 from tracker.store import Store
 
 SIZES = (100, 2000)
@@ -67,16 +67,16 @@ def seeded(folder: Path, url: str, captures: int) -> tuple[Config, int]:
                     policy=[policy])
     config.storage.path = folder / "tracker.db"
     store = Store(config.db_path)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     text = 0
     for i in range(captures):
         if i and i % 10 == 0:
             text = text - 3 if i % 100 == 0 else i // 10  # a new text, or back to an earlier one
         when = iso(start + timedelta(hours=i))
-        store.add_capture(Capture(policy="acme", url=url, captured_at=when, source="live", status=200,
-                                  sha256=None, fetched_at=when, content_type="text/html", charset="utf-8"),
-                          page(text))
+        store.captures.add(NewCapture(policy="acme", url=url, captured_at=when, source="live", status=200,
+                                      sha256=None, fetched_at=when, content_type="text/html", charset="utf-8"),
+                           page(text))
     history.rebuild(store, policy)
     store.close()
     return config, text
@@ -98,7 +98,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             config, current = seeded(Path(folder), server.url, size)
             store = Store(config.db_path)
-            versions = len(store.versions("acme"))
+            versions = len(store.history.versions("acme"))
             store.close()
             unchanged, changed = [], []
             for n in range(REPEATS):

@@ -294,21 +294,21 @@ def html_rebuild_speed() -> None:
 def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]], fmt: str):
     """A store holding each history's files as captures: (store, policies, captures stored)."""
     from tracker.config import PolicyConfig
-    from tracker.models import Capture
+    from tracker.models import NewCapture
     from tracker.store import Store
 
     store, policies, stored = Store(path), [], 0
     for name, files in histories:
         policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
         policies.append(policy)
-        store.sync_policies([policy])
+        store.runs.sync_policies([policy])
         for date, file in files:
             if file.exists():
                 stamp = date.replace("Z", ".000Z")
-                store.add_capture(Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
-                                          status=200, sha256=None, fetched_at=stamp, format=fmt,
-                                          content_type="text/html" if fmt == "html" else "text/markdown"),
-                                  file.read_bytes())
+                store.captures.add(NewCapture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc",
+                                              status=200, sha256=None, fetched_at=stamp, format=fmt,
+                                              content_type="text/html" if fmt == "html" else "text/markdown"),
+                                   file.read_bytes())
                 stored += 1
     return store, policies, stored
 

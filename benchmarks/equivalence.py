@@ -40,7 +40,7 @@ from tracker import export
 from tracker.cli import cli
 from tracker.config import PolicyConfig
 from tracker.history import rebuild
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -68,11 +68,11 @@ def build(root: Path, store: Store) -> list[PolicyConfig]:
     policies = []
     for name, fmt, files in histories(root):
         policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
-        store.sync_policies([policy])
+        store.runs.sync_policies([policy])
         for date, file in files:
             if file.exists():
                 stamp = date.replace("Z", ".000Z")
-                store.add_capture(Capture(
+                store.captures.add(NewCapture(
                     policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
                     sha256=None, fetched_at=stamp, format=fmt,
                     content_type="text/html" if fmt == "html" else "text/markdown"), file.read_bytes())
@@ -103,7 +103,7 @@ def views(root: Path) -> dict[str, str]:
         store = Store(folder / "corpus.db")
         policies = build(root, store)
         detected = {row[0] for row in store.db.execute("SELECT DISTINCT detected_at FROM changes")}
-        changes = {p.name: [(c.from_version, c.to_version) for c in store.changes(p.name)] for p in policies}
+        changes = {p.name: [(c.from_version, c.to_version) for c in store.history.changes(p.name)] for p in policies}
         store.close()
         config = folder / "config.toml"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tracker import history
 from tracker.config import Config, PolicyConfig, StorageConfig
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.report import render_site
 from tracker.store import Store
 
@@ -52,7 +52,7 @@ def build(folder: Path) -> tuple[Store, Config]:
     config.policy = [PolicyConfig(name=f"policy-{p:03d}", urls=[f"https://policy{p}.example/privacy"], archives=[])
                      for p in range(POLICIES)]
     store = Store(config.db_path)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     for p, policy in enumerate(config.policies):
         for v in range(VERSIONS):
             add(store, policy, p, v, rng)
@@ -62,9 +62,9 @@ def build(folder: Path) -> tuple[Store, Config]:
 
 def add(store: Store, policy: PolicyConfig, p: int, v: int, rng: random.Random) -> None:
     stamp = f"{2015 + v // 12}-{v % 12 + 1:02d}-15T10:00:00.000Z"
-    store.add_capture(Capture(policy=policy.name, url=policy.urls[0], captured_at=stamp, source="live", status=200,
-                              sha256=None, fetched_at=stamp, content_type="text/html", format="html"),
-                      page(p, v, rng))
+    store.captures.add(NewCapture(policy=policy.name, url=policy.urls[0], captured_at=stamp, source="live",
+                                  status=200, sha256=None, fetched_at=stamp, content_type="text/html", format="html"),
+                       page(p, v, rng))
 
 
 def timed(label: str, store: Store, config: Config, out: Path) -> None:

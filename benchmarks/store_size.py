@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tracker.config import PolicyConfig
 from tracker.history import rebuild
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,18 +40,18 @@ def fill(store: Store, root: Path) -> tuple[list[PolicyConfig], dict[str, bytes]
     for name, fmt, files in histories(root):
         policy = PolicyConfig(name=name, urls=[f"https://example.org/{name}"])
         policies.append(policy)
-        store.sync_policies([policy])
+        store.runs.sync_policies([policy])
         for date, file in files:
             if not file.exists():
                 continue
             body, stamp = file.read_bytes(), date.replace("Z", ".000Z")
-            capture = Capture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
-                              sha256=None, fetched_at=stamp, format=fmt,
-                              content_type="text/html" if fmt == "html" else "text/markdown")
+            capture = NewCapture(policy=name, url=policy.urls[0], captured_at=stamp, source="warc", status=200,
+                                 sha256=None, fetched_at=stamp, format=fmt,
+                                 content_type="text/html" if fmt == "html" else "text/markdown")
             start = time.perf_counter()
-            store.add_capture(capture, body)
+            saved = store.captures.add(capture, body)
             elapsed += time.perf_counter() - start
-            bodies[capture.sha256] = body
+            bodies[saved.sha256] = body
     return policies, bodies, elapsed
 
 
@@ -71,7 +71,7 @@ def table_bytes(db: sqlite3.Connection) -> dict[str, int]:
 def read_back(store: Store, bodies: dict[str, bytes]) -> tuple[float, int]:
     """Seconds to read every body, and how many differ from what was stored."""
     start = time.perf_counter()
-    restored = {sha: store.body(sha) for sha in bodies}
+    restored = {sha: store.captures.body(sha) for sha in bodies}
     elapsed = time.perf_counter() - start
     wrong = sum(restored[sha] != body or hashlib.sha256(restored[sha]).hexdigest() != sha
                 for sha, body in bodies.items())
@@ -96,12 +96,14 @@ def main() -> int:
         size = path.stat().st_size
         captures = store.db.execute("SELECT count(*) FROM captures").fetchone()[0]
         print(f"{captures} captures of {len(policies)} policies, {len(bodies)} distinct bodies, "
-              f"schema {store.schema_version}")
+              f"schema {store.db.schema_version}")
         print(f"raw body bytes: {raw:,}")
         print(f"file size:      {size:,}")
         print(f"ratio:          {size / raw:.3f} (target <= {TARGET})")
-        for name, nbytes in table_bytes(store.db.conn).items():
+        tables = sqlite3.connect(path)
+        for name, nbytes in table_bytes(tables).items():
             print(f"  {name:28} {nbytes:>12,}  {nbytes / raw:.3f}")
+        tables.close()
         print(f"store every capture: {store_time:.2f} s ({len(bodies) / store_time:.0f} bodies/s); "
               f"rebuild every history: {rebuild_time:.1f} s")
         print(f"read every body back: {read_time:.2f} s ({len(bodies) / read_time:.0f} bodies/s); "

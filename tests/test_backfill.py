@@ -173,13 +173,13 @@ def test_a_memento_archive_gives_the_history_with_its_redirect_and_error(tmp_pat
     result = run_cli(config, "backfill")
     assert result.exit_code == 0, result.stderr
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    captures = store.captures("krop")
+    captures = store.captures.timeline("krop")
     assert len(captures) == 8 and {c.source for c in captures} == {"memento"}
     redirect = next(c for c in captures if c.status == 301)
     assert redirect.captured_at.startswith("2025-06-03T09:30:00")
     assert "archived-redirect" in redirect.flags and redirect.redirects[-1]["location"] == "https://krrop.com/trust"
     assert all("id_/" in c.archive_url and c.archive_url.startswith(pywb.base) for c in captures)
-    assert [v.declared_date for v in store.versions("krop")] == ["2016-03-24", "2025-06-01"]
+    assert [v.declared_date for v in store.history.versions("krop")] == ["2016-03-24", "2025-06-01"]
     store.close()
 
 
@@ -205,7 +205,7 @@ def test_the_changes_strategy_finds_every_change_with_fewer_fetches(tmp_path, py
         store = Store(config.db_path)
         (report,) = runs.backfill(store, config, (), Backfill(store, config, ArchiveClient(config.archive, config.fetch),
                                                                 strategy=strategy))
-        windows[strategy] = [(c.window_start, c.window_end) for c in store.changes("acme")]
+        windows[strategy] = [(c.window_start, c.window_end) for c in store.history.changes("acme")]
         if strategy == "changes":
             assert report.fetched < report.all_would_fetch == 30
             assert report.fetched <= 2 * 2 * 5 + 2  # about 2 changes x log2(30) fetches, and the ends
@@ -218,9 +218,9 @@ def test_the_interval_strategy_takes_one_capture_per_interval(tmp_path, pywb):
     result = run_cli(config, "backfill", "--strategy", "interval", "--every", "6m")
     assert result.exit_code == 0, result.stderr
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    taken = [c.captured_at[:7] for c in store.captures("acme")]
+    taken = [c.captured_at[:7] for c in store.captures.timeline("acme")]
     assert len(taken) == 5  # 30 monthly captures in 180-day intervals
-    assert len(set(t[:4] for t in taken)) >= 3 and len(store.versions("acme")) == 3
+    assert len(set(t[:4] for t in taken)) >= 3 and len(store.history.versions("acme")) == 3
     store.close()
 
 
@@ -229,7 +229,7 @@ def test_from_and_to_limit_the_period(tmp_path, pywb):
     result = run_cli(config, "backfill", "--from", "2020-01", "--to", "2020")
     assert result.exit_code == 0, result.stderr
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    assert {c.captured_at[:4] for c in store.captures("acme")} == {"2020"} and len(store.captures("acme")) == 12
+    assert {c.captured_at[:4] for c in store.captures.timeline("acme")} == {"2020"} and len(store.captures.timeline("acme")) == 12
     store.close()
 
 
@@ -241,7 +241,7 @@ def test_an_unreachable_archive_is_one_line_and_keeps_what_is_stored(tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "127.0.0.1:9" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    assert len(store.captures("krop")) == 6  # the WARC's captures of this URL are stored all the same
+    assert len(store.captures.timeline("krop")) == 6  # the WARC's captures of this URL are stored all the same
     store.close()
 
 
@@ -491,7 +491,7 @@ def test_a_new_live_version_is_saved_to_the_archive_and_a_failed_save_is_recorde
     changed = run_cli(config, "check")
     assert changed.exit_code == 0 and "new version 2" in changed.out and "not saved" in changed.out
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    captures = store.captures("acme")
+    captures = store.captures.timeline("acme")
     assert captures[0].saved_url.endswith(f"/web/20261124120000/{live}") and captures[0].save_error is None
     assert captures[-1].saved_url is None and "403" in captures[-1].save_error
     store.close()
@@ -504,9 +504,9 @@ def test_ia_capture_missing_from_the_archive_is_not_stored_as_a_404_of_the_page(
     client = client_for(FakeTime())
     config = load_config(write_config(tmp_path, [archive_policy("x", [memento.url], ["ia"])]))
     store = Store(config.db_path)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     job, report = Backfill(store, config, client), Backfilled("x")
     with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_raises_no_memento_error.yaml")):
         assert job.obtain(config.policies[0], memento, report) is None
-    assert report.missing == 1 and report.new == 0 and store.captures("x") == []
+    assert report.missing == 1 and report.new == 0 and store.captures.timeline("x") == []
     store.close()

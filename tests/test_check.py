@@ -34,11 +34,11 @@ def test_unchanged_page_is_one_version_with_two_captures(tmp_path, site):
     assert first.exit_code == 0 and "acme new version 1" in first.out
     assert second.exit_code == 0 and "acme unchanged (version 1)" in second.out
     store = store_of(config)
-    captures = store.captures("acme")
+    captures = store.captures.timeline("acme")
     assert len(captures) == 2
     assert [c.sha256 for c in captures] == [hashlib.sha256(POLICY_V1).hexdigest()] * 2
-    assert store.body(captures[0].sha256) == POLICY_V1
-    assert len(store.versions("acme")) == 1
+    assert store.captures.body(captures[0].sha256) == POLICY_V1
+    assert len(store.history.versions("acme")) == 1
 
 
 def test_changed_page_is_a_new_version_and_a_change_with_its_window(tmp_path, site):
@@ -51,11 +51,11 @@ def test_changed_page_is_a_new_version_and_a_change_with_its_window(tmp_path, si
 
     assert result.exit_code == 0 and "acme new version 2" in result.out
     store = store_of(config)
-    captures = store.captures("acme")
-    (change,) = store.changes("acme")
+    captures = store.captures.timeline("acme")
+    (change,) = store.history.changes("acme")
     assert (change.from_version, change.to_version) == (1, 2)
     assert (change.window_start, change.window_end) == (captures[0].captured_at, captures[1].captured_at)
-    assert store.body(store.versions("acme")[1].sha256) == POLICY_V2
+    assert store.captures.body(store.history.versions("acme")[1].sha256) == POLICY_V2
 
 
 def test_a_return_to_an_earlier_text_is_reported_as_such(tmp_path, site):
@@ -64,7 +64,7 @@ def test_a_return_to_an_earlier_text_is_reported_as_such(tmp_path, site):
         site.pages["/privacy"] = Page(body)
         result = run_cli(config, "check")
     assert "changed back to version 1" in result.out
-    changes = store_of(config).changes("acme")
+    changes = store_of(config).history.changes("acme")
     assert [(c.from_version, c.to_version, c.reverts_to) for c in changes] == [(1, 2, None), (2, 1, 1)]
 
 
@@ -83,11 +83,11 @@ def test_error_status_is_reported_stored_and_never_a_version(tmp_path, site, sta
     assert f"broken error: {site.url('/broken')}: HTTP {status}" in result.err
     assert "acme new version 1" in result.out  # a failing policy never stops the others
     store = store_of(config)
-    (capture,) = store.captures("broken")
+    (capture,) = store.captures.timeline("broken")
     assert capture.status == status
-    assert store.versions("broken") == []
-    assert store.version_of(capture.id) == (None, f"HTTP {status}")
-    assert store.policy_status("broken")["last_error"]["message"].endswith(f"HTTP {status}")
+    assert store.history.versions("broken") == []
+    assert store.history.version_of(capture.id) == (None, f"HTTP {status}")
+    assert store.runs.status("broken")["last_error"]["message"].endswith(f"HTTP {status}")
 
 
 def test_an_error_after_a_good_version_loses_nothing(tmp_path, site):
@@ -102,8 +102,8 @@ def test_an_error_after_a_good_version_loses_nothing(tmp_path, site):
 
     assert "unchanged (version 1)" in result.out
     store = store_of(config)
-    assert [c.status for c in store.captures("acme")] == [200, 503, 200]
-    assert len(store.versions("acme")) == 1 and store.changes("acme") == []
+    assert [c.status for c in store.captures.timeline("acme")] == [200, 503, 200]
+    assert len(store.history.versions("acme")) == 1 and store.history.changes("acme") == []
 
 
 def test_timeout_is_a_one_line_error_and_stores_nothing(tmp_path, site):
@@ -117,7 +117,7 @@ def test_timeout_is_a_one_line_error_and_stores_nothing(tmp_path, site):
     assert time.monotonic() - started < 2.5
     assert result.exit_code == 1
     assert result.err.strip() == f"slow error: {site.url('/slow')}: timed out after 0.5s"
-    assert store_of(config).captures("slow") == []
+    assert store_of(config).captures.timeline("slow") == []
 
 
 def test_a_body_that_trickles_in_forever_is_cut_off(tmp_path, site):
@@ -151,7 +151,7 @@ def test_redirect_chain_is_followed_and_recorded(tmp_path, site):
     result = run_cli(config, "check")
 
     assert result.exit_code == 0, result.stderr
-    (capture,) = store_of(config).captures("acme")
+    (capture,) = store_of(config).captures.timeline("acme")
     assert capture.url == site.url("/old")
     assert capture.final_url == site.url("/trust")
     assert [(r["status"], r["location"]) for r in capture.redirects] == [
@@ -188,10 +188,10 @@ def test_conditional_get_uses_etag_and_a_304_counts_as_unchanged(tmp_path, site)
 
     assert result.exit_code == 0 and "unchanged (version 1)" in result.out
     assert site.requests[-1][1].get("if-none-match") == '"v1"'
-    first, second = store_of(config).captures("acme")
+    first, second = store_of(config).captures.timeline("acme")
     assert second.status == 304 and "not-modified" in second.flags
     assert second.sha256 == first.sha256
-    assert store_of(config).version_of(second.id) == (1, None)
+    assert store_of(config).history.version_of(second.id) == (1, None)
 
 
 def test_last_modified_is_sent_back_as_if_modified_since(tmp_path, site):
@@ -211,7 +211,7 @@ def test_page_over_max_bytes_is_refused(tmp_path, site):
     result = run_cli(config, "check")
     assert result.exit_code == 1
     assert f"huge error: {site.url('/huge')}: page is 200,006 bytes, over max_bytes (100,000)" in result.err
-    assert store_of(config).captures("huge") == []
+    assert store_of(config).captures.timeline("huge") == []
 
 
 def test_page_over_max_bytes_without_content_length_is_refused(tmp_path, site):
@@ -240,7 +240,7 @@ def test_gzip_bomb_is_refused_without_inflating_it(tmp_path, site):
     result = run_cli(config, "check")
     assert result.exit_code == 1
     assert "over max_bytes (1,000,000 bytes) once decompressed" in result.err
-    assert store_of(config).captures("bomb") == []
+    assert store_of(config).captures.timeline("bomb") == []
 
 
 def test_gzip_page_is_stored_decompressed(tmp_path, site):
@@ -249,7 +249,7 @@ def test_gzip_page_is_stored_decompressed(tmp_path, site):
     config = one_policy(tmp_path, site)
     assert run_cli(config, "check").exit_code == 0
     store = store_of(config)
-    assert store.body(store.captures("acme")[0].sha256) == POLICY_V1
+    assert store.captures.body(store.captures.timeline("acme")[0].sha256) == POLICY_V1
 
 
 @pytest.mark.parametrize("declared_in", ["header", "meta"])
@@ -268,10 +268,10 @@ def test_non_utf8_charset_is_detected(tmp_path, site, declared_in):
     assert run_cli(config, "check").exit_code == 0
 
     store = store_of(config)
-    (capture,) = store.captures("acme")
+    (capture,) = store.captures.timeline("acme")
     assert capture.charset == ("cp1252" if declared_in == "header" else "iso8859-1")
-    assert "Données personnelles" in decode_body(store.body(capture.sha256), capture.charset)
-    assert store.body(capture.sha256) == body  # kept untouched
+    assert "Données personnelles" in decode_body(store.captures.body(capture.sha256), capture.charset)
+    assert store.captures.body(capture.sha256) == body  # kept untouched
 
 
 def test_pdf_is_stored_and_flagged(tmp_path, site):
@@ -282,9 +282,9 @@ def test_pdf_is_stored_and_flagged(tmp_path, site):
     result = run_cli(config, "check")
 
     assert result.exit_code == 0 and "new version 1 (pdf)" in result.out
-    (capture,) = store_of(config).captures("acme")
+    (capture,) = store_of(config).captures.timeline("acme")
     assert capture.format == "pdf" and "not-html" in capture.flags
-    assert store_of(config).body(capture.sha256) == pdf
+    assert store_of(config).captures.body(capture.sha256) == pdf
 
 
 def test_user_agent_names_the_tool_and_the_contact(tmp_path, site):
@@ -338,7 +338,7 @@ def test_every_check_is_recorded_as_a_run(tmp_path, site):
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]},
                                      {"name": "gone", "urls": [site.url("/gone")]}])
     run_cli(config, "check")
-    (run,) = store_of(config).runs()
+    (run,) = store_of(config).runs.recent()
     assert run["command"] == "check" and run["outcome"] == "failed"
     assert run["counts"] == {"new-version": 1, "error": 1}
     assert run["ended_at"] >= run["started_at"]
@@ -371,7 +371,7 @@ def test_a_real_policy_page_round_trips_and_compresses(tmp_path, site):
     config = one_policy(tmp_path, site)
     run_cli(config, "check")
     store = store_of(config)
-    (capture,) = store.captures("acme")
-    assert store.body(capture.sha256) == page
+    (capture,) = store.captures.timeline("acme")
+    assert store.captures.body(capture.sha256) == page
     stored = store.db.execute("SELECT length(data), size FROM bodies").fetchone()
     assert stored[1] / stored[0] > 3  # zstd level 10: 3.2x on this 34 KB page, more on larger ones

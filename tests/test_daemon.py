@@ -178,8 +178,8 @@ def test_a_digest_that_fell_due_while_down_is_sent_once_at_start(tmp_path, site)
         site.pages["/privacy"] = Page(policy_html(retention="90 days"))
         assert "new version 2" in run_cli(config, "check", "acme").out
         store = Store(tmp_path / "snapshots" / "tracker.db")
-        store.job_state("digest")
-        store.job_ran("digest", iso(datetime.now(timezone.utc) - timedelta(days=8)), "sent", None)
+        store.runs.job_state("digest")
+        store.runs.job_ran("digest", iso(datetime.now(timezone.utc) - timedelta(days=8)), "sent", None)
         store.close()
         first = run_cli(config, "run")
         assert first.exit_code == 0 and "digest: sent: 1 policy changed" in first.out and len(received) == 1

@@ -298,7 +298,7 @@ def test_history_diff_and_a_revert(tmp_path, site):
     check(config, site, policy_html("30 days"))  # back to the first text
 
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    versions, changes = store.versions("acme"), store.changes("acme")
+    versions, changes = store.history.versions("acme"), store.history.changes("acme")
     assert len(versions) == 2 and [(c.from_version, c.to_version, c.reverts_to) for c in changes] == [(1, 2, None), (2, 1, 1)]
     assert changes[0].kind == "substantive" and changes[0].details["facts"][0]["summary"] == "retention 30 days -> 90 days"
     assert changes[0].window_start == versions[0].first_seen and changes[0].window_end == versions[1].first_seen
@@ -327,7 +327,7 @@ def test_a_page_flipping_between_two_texts_is_diffed_once_per_direction(tmp_path
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
     for days in ("30 days", "90 days", "30 days", "90 days"):
         check(config, site, policy_html(days))
-    changes = Store(tmp_path / "snapshots" / "tracker.db").changes("acme")
+    changes = Store(tmp_path / "snapshots" / "tracker.db").history.changes("acme")
     assert [(c.from_version, c.to_version) for c in changes] == [(1, 2), (2, 1), (1, 2)]
     assert changes[2].details == changes[0].details and changes[2].kind == "substantive"
     assert len(diffed) == 2
@@ -375,22 +375,22 @@ def test_rebuild_keeps_changes_and_marks_extraction_upgrades_technical(tmp_path,
     check(config, site, body(sidebar))
     check(config, site, body(sidebar.replace("free month", "free week")))  # a change in what is removed
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    assert len(store.versions("acme")) == 1
+    assert len(store.history.versions("acme")) == 1
 
     # The user stops removing the promo box: the texts now differ between known captures.
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
     result = run_cli(config, "rebuild")
     assert result.exit_code == 0 and "acme: 2 version(s), 1 change(s), 1 technical" in result.out
-    (change,) = store.changes("acme")
+    (change,) = store.history.changes("acme")
     assert change.technical and change.details["sections"]
 
     # A real change afterwards is not technical, and a second rebuild changes nothing.
     check(config, site, body(sidebar.replace("free month", "free week")).replace(b"30 days", b"60 days"))
-    before = [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")]
+    before = [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.history.changes("acme")]
     assert [t for _, t, _, _ in before] == [True, False]
     run_cli(config, "rebuild")
-    assert [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.changes("acme")] == before
-    assert len(store.captures("acme")) == 3
+    assert [(c.to_capture, c.technical, c.detected_at, c.kind) for c in store.history.changes("acme")] == before
+    assert len(store.captures.timeline("acme")) == 3
 
 
 def test_the_opening_text_has_one_name_in_every_view(tmp_path, site, monkeypatch):

@@ -77,7 +77,7 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     assert message["Message-ID"] and message["Date"] and "List-Unsubscribe" not in message
     text, html = parts(message)
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    change = store.changes("krop")[0]
+    change = store.history.changes("krop")[0]
     store.close()
     link = f"{BASE}/krop/change-2025-06-03-{change.to_capture}.html"
     for part in (text, html):
@@ -115,7 +115,7 @@ def test_a_failed_delivery_is_kept_and_sent_on_the_next_run(tmp_path, smtp):
     sent = run_cli(config, "digest")
     assert sent.exit_code == 0 and len(smtp.messages) == 1  # the kept digest, once
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    (row,) = store.digests()
+    (row,) = store.digests.all()
     assert row["status"] == "sent" and row["attempts"] == 4 and smtp.messages[0]["Message-ID"] == row["message_id"]
     store.close()
     assert "nothing new" in run_cli(config, "digest").out and len(smtp.messages) == 1

@@ -380,12 +380,12 @@ def test_check_never_makes_versions_of_pages_that_are_not_the_policy(tmp_path, s
     assert "unchanged (version 1)" in run_cli(config, "check").out
 
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    reasons = [store.version_of(c.id)[1] for c in store.captures("acme")]
+    reasons = [store.history.version_of(c.id)[1] for c in store.captures.timeline("acme")]
     assert reasons[0] is None and reasons[-1] is None
     assert reasons[1].startswith("error or bot-challenge page")
     assert reasons[2].startswith("in another language (fr) among captures in en")
     assert reasons[3].startswith("far smaller than the policy")
-    assert len(store.versions("acme")) == 1 and store.changes("acme") == []
+    assert len(store.history.versions("acme")) == 1 and store.history.changes("acme") == []
 
 
 def test_show_prints_a_version_as_sectioned_text(tmp_path, site):

@@ -8,7 +8,7 @@ import pytest
 from conftest import policy_html
 from tracker import history
 from tracker.config import PolicyConfig
-from tracker.models import Capture
+from tracker.models import NewCapture
 from tracker.store import Store
 
 URL = "https://acme.example/privacy"
@@ -41,16 +41,16 @@ STEPS = [
 
 def derived(store: Store, policy: str) -> dict:
     """A stored history as a user sees it (the time a change was first derived aside)."""
-    changes = [{k: v for k, v in vars(c).items() if k != "detected_at"} for c in store.changes(policy)]
+    changes = [{k: v for k, v in vars(c).items() if k != "detected_at"} for c in store.history.changes(policy)]
     assignments = {row[0]: (row[1], row[2]) for row in store.db.execute(
         "SELECT capture_id, version, reason FROM capture_versions WHERE policy = ?", (policy,))}
-    return {"versions": [vars(v) for v in store.versions(policy)], "changes": changes, "assignments": assignments}
+    return {"versions": [vars(v) for v in store.history.versions(policy)], "changes": changes, "assignments": assignments}
 
 
-def capture(body_index: int, status: int, hours: float) -> Capture:
+def capture(body_index: int, status: int, hours: float) -> NewCapture:
     when = f"2024-01-01T{int(hours):02d}:{int(hours % 1 * 60):02d}:00.000Z"
-    return Capture(policy="acme", url=URL, captured_at=when, source="live", status=status, sha256=None,
-                   fetched_at=when, content_type="text/html", charset="utf-8")
+    return NewCapture(policy="acme", url=URL, captured_at=when, source="live", status=status, sha256=None,
+                      fetched_at=when, content_type="text/html", charset="utf-8")
 
 
 @pytest.fixture
@@ -65,21 +65,20 @@ def test_a_history_extended_capture_by_capture_is_the_one_derived_from_scratch(s
     incremental, scratch = stores
     policy = PolicyConfig(name="acme", urls=[URL], archives=[])
     for store in stores:
-        store.sync_policies([policy])
+        store.runs.sync_policies([policy])
     derivations = []
     rebuild = history.rebuild
     monkeypatch.setattr(history, "rebuild", lambda store, policy: derivations.append(1) or rebuild(store, policy))
     extended = []
     for n, (what, body, status, hours) in enumerate(STEPS):
         before = len(derivations)
-        one = capture(n, status, hours)
-        incremental.add_capture(one, body)
+        one = incremental.captures.add(capture(n, status, hours), body)
         placed = history.place(incremental, policy, one)
         extended.append(len(derivations) == before)
-        scratch.add_capture(capture(n, status, hours), body)
+        scratch.captures.add(capture(n, status, hours), body)
         rebuild(scratch, policy)
         assert derived(incremental, "acme") == derived(scratch, "acme"), f"after {what}"
-        version, reason = scratch.version_of(one.id)
+        version, reason = scratch.history.version_of(one.id)
         assert (placed.version, placed.reason) == (version, reason), f"after {what}"
     # the checks that can be extended were: the same text, an error, a new text, a return
     took_the_short_way = [what for (what, *_), short in zip(STEPS, extended) if short]
@@ -87,23 +86,21 @@ def test_a_history_extended_capture_by_capture_is_the_one_derived_from_scratch(s
             "C", "C again", "C once more"} <= set(took_the_short_way), took_the_short_way
     # and those that could change earlier captures' place were derived again
     assert not {"A", "the short text again", "French", "an older capture arriving late"} & set(took_the_short_way)
-    versions = incremental.versions("acme")
-    assert len(versions) >= 4 and any(c.reverts_to for c in incremental.changes("acme"))
+    versions = incremental.history.versions("acme")
+    assert len(versions) >= 4 and any(c.reverts_to for c in incremental.history.changes("acme"))
 
 
 def test_a_history_derived_by_another_extractor_is_derived_again(stores, monkeypatch):
     incremental, _ = stores
     policy = PolicyConfig(name="acme", urls=[URL], archives=[])
-    incremental.sync_policies([policy])
-    first = capture(0, 200, 0)
-    incremental.add_capture(first, A)
+    incremental.runs.sync_policies([policy])
+    first = incremental.captures.add(capture(0, 200, 0), A)
     history.place(incremental, policy, first)
     monkeypatch.setattr(history, "EXTRACTOR_VERSION", history.EXTRACTOR_VERSION + 1)
     derivations = []
     rebuild = history.rebuild
     monkeypatch.setattr(history, "rebuild", lambda store, policy: derivations.append(1) or rebuild(store, policy))
-    second = capture(1, 200, 1)
-    incremental.add_capture(second, A)
+    second = incremental.captures.add(capture(1, 200, 1), A)
     placed = history.place(incremental, policy, second)
     assert derivations and placed.version == 1
-    assert incremental.derived_with("acme") == history.derivation_id(policy)
+    assert incremental.history.derived_with("acme") == history.derivation_id(policy)

@@ -59,7 +59,7 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
     assert re.search(r"<th scope=\"row\">declared date</th><td>2016-03-24</td><td>2025-06-01</td>", change)
     assert "<del>" in change and "<ins>" in change and "Removed:" in change and "Added:" in change
     store = Store(tmp_path / "snapshots" / "tracker.db")
-    evidence = {c.sha256 for c in store.captures("krop") if c.captured_at[:10] in ("2019-07-01", "2025-06-03")
+    evidence = {c.sha256 for c in store.captures.timeline("krop") if c.captured_at[:10] in ("2019-07-01", "2025-06-03")
                 and c.status == 200}
     store.close()
     assert all(sha in change for sha in evidence) and len(evidence) == 2

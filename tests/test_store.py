@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import random
 import sqlite3
@@ -11,11 +13,11 @@ import zstandard
 
 from conftest import policy_html
 from tracker import history
-from tracker import store as store_module
 from tracker.config import PolicyConfig
 from tracker.errors import TrackerError
-from tracker.models import Capture
-from tracker.store import SCHEMA_VERSION, Store
+from tracker.models import Capture, NewCapture
+from tracker.store import Store, bodies as bodies_module, schema
+from tracker.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 POLICY = PolicyConfig(name="p", urls=["https://example.org/privacy"])
@@ -23,32 +25,33 @@ POLICY = PolicyConfig(name="p", urls=["https://example.org/privacy"])
 
 def make_store(tmp_path) -> Store:
     store = Store(tmp_path / "snap" / "tracker.db")
-    store.sync_policies([POLICY])
+    store.runs.sync_policies([POLICY])
     return store
 
 
-def capture(when: str, status: int = 200, source: str = "ia", url: str = "https://example.org/privacy") -> Capture:
-    return Capture(policy="p", url=url, captured_at=when, source=source, status=status,
-                   sha256=None, fetched_at="2026-11-23T00:00:00.000Z",
-                   archive_url=f"https://web.archive.org/web/{when[:4]}id_/{url}")
+def capture(when: str, status: int = 200, source: str = "ia",
+            url: str = "https://example.org/privacy") -> NewCapture:
+    return NewCapture(policy="p", url=url, captured_at=when, source=source, status=status,
+                      sha256=None, fetched_at="2026-11-23T00:00:00.000Z",
+                      archive_url=f"https://web.archive.org/web/{when[:4]}id_/{url}")
 
 
 def test_store_is_wal_with_foreign_keys_and_a_schema_version(tmp_path):
     store = make_store(tmp_path)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.schema_version == SCHEMA_VERSION
+    assert store.db.schema_version == SCHEMA_VERSION
     with pytest.raises(sqlite3.IntegrityError):  # a capture of an unknown policy is refused
-        store.add_capture(Capture(policy="nobody", url="u", captured_at="t", source="live",
-                                  status=200, sha256=None, fetched_at="t"), b"x")
+        store.captures.add(NewCapture(policy="nobody", url="u", captured_at="t", source="live",
+                                      status=200, sha256=None, fetched_at="t"), b"x")
 
 
 def test_reopening_keeps_everything_and_does_not_migrate_again(tmp_path):
     store = make_store(tmp_path)
-    store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
+    store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
     store.close()
     again = Store(tmp_path / "snap" / "tracker.db")
-    assert len(again.captures("p")) == 1 and again.schema_version == SCHEMA_VERSION
+    assert len(again.captures.timeline("p")) == 1 and again.db.schema_version == SCHEMA_VERSION
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
@@ -61,19 +64,29 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
 
 def test_storing_the_same_capture_twice_gives_one_row(tmp_path):
     store = make_store(tmp_path)
-    first_id, first_new = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
-    again_id, again_new = store.add_capture(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
-    assert (first_new, again_new) == (True, False) and first_id == again_id
-    assert len(store.captures("p")) == 1
+    first = store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
+    again = store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
+    assert first.id == again.id
+    assert len(store.captures.timeline("p")) == 1
+
+
+def test_adding_a_capture_returns_it_saved_and_leaves_the_argument_as_it_was(tmp_path):
+    store = make_store(tmp_path)
+    new = capture("2020-01-01T00:00:00.000Z")
+    untouched = copy.deepcopy(new)
+    saved = store.captures.add(new, b"<p>a</p>")
+    assert new == untouched and type(new) is NewCapture
+    assert type(saved) is Capture and saved.sha256 == hashlib.sha256(b"<p>a</p>").hexdigest() and saved.size == 8
+    assert store.captures.get(saved.id) == saved
 
 
 def test_bodies_are_stored_once_per_content(tmp_path):
     store = make_store(tmp_path)
     for when in ("2020-01-01T00:00:00.000Z", "2021-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"):
-        store.add_capture(capture(when), b"<p>same</p>")
-    store.add_capture(capture("2023-01-01T00:00:00.000Z"), b"<p>other</p>")
+        store.captures.add(capture(when), b"<p>same</p>")
+    store.captures.add(capture("2023-01-01T00:00:00.000Z"), b"<p>other</p>")
     assert store.db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 2
-    assert len(store.captures("p")) == 4
+    assert len(store.captures.timeline("p")) == 4
 
 
 def test_a_failed_write_leaves_nothing_half_done(tmp_path):
@@ -81,14 +94,14 @@ def test_a_failed_write_leaves_nothing_half_done(tmp_path):
     bad = capture("2020-01-01T00:00:00.000Z")
     bad.policy = "unknown"  # the capture row fails after its body was inserted
     with pytest.raises(sqlite3.IntegrityError):
-        store.add_capture(bad, b"<p>orphan</p>")
+        store.captures.add(bad, b"<p>orphan</p>")
     assert store.db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 0
 
 
 def _history_rows(store):
-    return ([(v.number, v.sha256, v.first_seen, v.last_seen, v.captures) for v in store.versions("p")],
+    return ([(v.number, v.sha256, v.first_seen, v.last_seen, v.captures) for v in store.history.versions("p")],
             [(c.from_version, c.to_version, c.window_start, c.window_end, c.reverts_to)
-             for c in store.changes("p")])
+             for c in store.history.changes("p")])
 
 
 def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
@@ -100,9 +113,9 @@ def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
         store = make_store(tmp_path / str(random.random()))
         for day, body in order:
             if body == 404:
-                store.add_capture(capture(f"{day}T00:00:00.000Z", status=404), b"not found")
+                store.captures.add(capture(f"{day}T00:00:00.000Z", status=404), b"not found")
             else:
-                store.add_capture(capture(f"{day}T00:00:00.000Z"), body)
+                store.captures.add(capture(f"{day}T00:00:00.000Z"), body)
             history.rebuild(store, POLICY)
         return store
 
@@ -121,11 +134,11 @@ def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
 def test_rebuild_keeps_every_capture_and_gives_the_same_history(tmp_path):
     store = make_store(tmp_path)
     for day, body in (("2016-01-01", policy_html("1 day")), ("2017-01-01", policy_html("2 days"))):
-        store.add_capture(capture(f"{day}T00:00:00.000Z"), body)
+        store.captures.add(capture(f"{day}T00:00:00.000Z"), body)
     history.rebuild(store, POLICY)
     before = _history_rows(store)
     history.rebuild(store, POLICY)
-    assert _history_rows(store) == before and len(store.captures("p")) == 2
+    assert _history_rows(store) == before and len(store.captures.timeline("p")) == 2
 
 
 def _timeline() -> list[tuple[str, int, bytes]]:
@@ -141,9 +154,8 @@ def _timeline() -> list[tuple[str, int, bytes]]:
 def _filled(store: Store) -> dict[str, bytes]:
     bodies = {}
     for day, status, body in _timeline():
-        c = capture(f"{day}T00:00:00.000Z", status=status)
-        store.add_capture(c, body)
-        bodies[c.sha256] = body
+        saved = store.captures.add(capture(f"{day}T00:00:00.000Z", status=status), body)
+        bodies[saved.sha256] = body
     history.rebuild(store, POLICY)
     return bodies
 
@@ -152,7 +164,6 @@ def _as_schema_8(store: Store, path) -> None:
     """The same store as the previous schema wrote it: each body compressed alone, documents
     and change details as JSON text in their rows."""
     from tracker.document import document_to_dict
-    from tracker.store import MIGRATIONS
     old = sqlite3.connect(path)
     for script in MIGRATIONS[:8]:
         old.executescript(script)
@@ -161,14 +172,14 @@ def _as_schema_8(store: Store, path) -> None:
         old.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
     for sha, size in store.db.execute("SELECT sha256, size FROM bodies"):
         old.execute("INSERT INTO bodies VALUES (?, ?, 'zstd', ?)",
-                    (sha, size, zstandard.ZstdCompressor(level=10).compress(store.body(sha))))
+                    (sha, size, zstandard.ZstdCompressor(level=10).compress(store.captures.body(sha))))
     for sha, extractor, text_sha, words, language, reason in store.db.execute(
             "SELECT sha256, extractor, text_sha256, word_count, language, reason FROM documents"):
-        document = store.cached_document(sha, extractor)[0]
+        document = store.captures.cached_document(sha, extractor)[0]
         old.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)", (
             sha, extractor, text_sha, words, language, reason,
             json.dumps(document_to_dict(document)) if document else None))
-    for r in store.change_rows("p"):
+    for r in store.history.change_rows("p"):
         columns = ", ".join(r)
         old.execute(f"INSERT INTO changes ({columns}) VALUES ({', '.join('?' * len(r))})", list(r.values()))
     old.execute("PRAGMA user_version = 8")
@@ -180,10 +191,10 @@ def _everything(store: Store, bodies: dict[str, bytes]) -> tuple:
     from tracker.document import document_to_dict
     documents = {}
     for sha, extractor in store.db.execute("SELECT sha256, extractor FROM documents"):
-        document, reason = store.cached_document(sha, extractor)
+        document, reason = store.captures.cached_document(sha, extractor)
         documents[sha, extractor] = (document_to_dict(document) if document else None, reason)
-    return ({sha: store.body(sha) for sha in bodies}, documents, store.change_rows("p"),
-            [c.details for c in store.changes("p")], _history_rows(store), store.captures("p"))
+    return ({sha: store.captures.body(sha) for sha in bodies}, documents, store.history.change_rows("p"),
+            [c.details for c in store.history.changes("p")], _history_rows(store), store.captures.timeline("p"))
 
 
 def test_a_store_of_the_previous_schema_is_compacted_in_place_losing_nothing(tmp_path):
@@ -194,7 +205,7 @@ def test_a_store_of_the_previous_schema_is_compacted_in_place_losing_nothing(tmp
     _as_schema_8(store, tmp_path / "old.db")
 
     migrated = Store(tmp_path / "old.db")
-    assert migrated.schema_version == SCHEMA_VERSION
+    assert migrated.db.schema_version == SCHEMA_VERSION
     assert _everything(migrated, bodies) == expected
     assert migrated.db.execute("SELECT count(*) FROM bodies WHERE base IS NOT NULL").fetchone()[0] > 0
     assert migrated.db.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -208,9 +219,9 @@ def test_a_compaction_that_fails_leaves_the_previous_schema_whole(tmp_path, monk
     expected = _everything(store, bodies)
     _as_schema_8(store, tmp_path / "old.db")
 
-    def fail(self):
+    def fail(*args):
         raise RuntimeError("killed")
-    monkeypatch.setattr(Store, "_move_details", fail)  # after bodies and documents were moved
+    monkeypatch.setattr(schema, "_move_details", fail)  # after bodies and documents were moved
     with pytest.raises(RuntimeError):
         Store(tmp_path / "old.db")
     old = sqlite3.connect(tmp_path / "old.db")
@@ -223,26 +234,24 @@ def test_a_compaction_that_fails_leaves_the_previous_schema_whole(tmp_path, monk
 
 
 def test_bodies_are_deltas_along_a_chain_of_bounded_depth(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "MAX_DEPTH", 3)
+    monkeypatch.setattr(bodies_module, "MAX_DEPTH", 3)
     store = make_store(tmp_path)
     bodies = {}
     for n in range(10):
-        c = capture(f"{2010 + n}-01-01T00:00:00.000Z")
         body = policy_html(f"{n + 1} days", extra="<p>" + "word " * 2000 + "</p>")
-        store.add_capture(c, body)
-        bodies[c.sha256] = body
+        bodies[store.captures.add(capture(f"{2010 + n}-01-01T00:00:00.000Z"), body).sha256] = body
     depths = [row[0] for row in store.db.execute("SELECT depth FROM bodies ORDER BY rowid")]
     assert depths == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
     stored = store.db.execute("SELECT sum(length(data)) FROM bodies WHERE base IS NOT NULL").fetchone()[0]
     assert stored < 100 * 6  # a delta holds what changed, a few bytes
     again = Store(store.path)  # nothing decoded yet
-    assert all(again.body(sha) == body for sha, body in bodies.items())
+    assert all(again.captures.body(sha) == body for sha, body in bodies.items())
 
 
 def test_documents_of_pages_whose_markup_alone_changed_share_one_json(tmp_path):
     store = make_store(tmp_path)
     for n, markup in enumerate(("", "<!-- token 1 -->", '<div class="x"></div>')):
-        store.add_capture(capture(f"{2020 + n}-01-01T00:00:00.000Z"), policy_html(extra=markup))
+        store.captures.add(capture(f"{2020 + n}-01-01T00:00:00.000Z"), policy_html(extra=markup))
     history.rebuild(store, POLICY)
     assert store.db.execute("SELECT count(*) FROM documents").fetchone()[0] == 3
     assert store.db.execute("SELECT count(*) FROM document_json").fetchone()[0] == 1
@@ -253,5 +262,5 @@ def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
     _filled(store)
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] > 0
     store.db.execute("UPDATE changes SET details = NULL")
-    store.replace_history("p", store.versions("p"), store.changes("p"), {}, "x")
+    store.history.replace("p", store.history.versions("p"), store.history.changes("p"), {}, "x")
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] == 0

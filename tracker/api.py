@@ -55,7 +55,7 @@ class Tracker:
     def __init__(self, config: Config | str | Path = "config.toml"):
         self.config = config if isinstance(config, Config) else load_config(config)
         self._store: Store | None = Store(self.config.db_path)
-        self._store.sync_policies(self.config.policies)
+        self._store.runs.sync_policies(self.config.policies)
 
     @property
     def store(self) -> Store:
@@ -119,7 +119,7 @@ class Tracker:
     # -- reading the history ---------------------------------------------------------------
 
     def versions(self, name: str) -> list[Version]:
-        return self.store.versions(self.policy(name).name)
+        return self.store.history.versions(self.policy(name).name)
 
     def changes(self, name: str) -> list[Comparison]:
         return history.stored_changes(self.store, self.policy(name).name)
@@ -150,7 +150,7 @@ class Tracker:
         end of that day."""
         if not isinstance(day, str) or not is_day(day):
             raise TrackerError(f"{name}: {day!r} is not a date (YYYY-MM-DD)")
-        number = self.store.version_at(self.policy(name).name, f"{day}T23:59:59.999Z")
+        number = self.store.history.version_at(self.policy(name).name, f"{day}T23:59:59.999Z")
         return self.versions(name)[number - 1] if number else None
 
     def document(self, name: str, which: int | str | None = None) -> Document | None:
@@ -163,7 +163,7 @@ class Tracker:
         policy = self.policy(name)
         versions = self._stored_versions(name)
         if old is None:
-            changes = self.store.changes(policy.name)
+            changes = self.store.history.changes(policy.name)
             if not changes:
                 raise TrackerError(f"{name}: no change recorded yet (one version so far)")
             before, after = versions[changes[-1].from_version - 1], versions[changes[-1].to_version - 1]

@@ -28,7 +28,7 @@ from tracker.config import Config, PolicyConfig
 from tracker.document import Memo
 from tracker.errors import TrackerError
 from tracker.fetch import describe_body
-from tracker.models import Capture, latest_possible, utc_now
+from tracker.models import Capture, NewCapture, latest_possible, utc_now
 from tracker.store import Store
 
 STRATEGIES = ("all", "interval", "changes")
@@ -107,7 +107,7 @@ class Backfill:
                 report.errors.append(str(e))
         listed = [m for m in _distinct(listed) if self._believable(m, report)]
         report.listed += len(listed)
-        stored = self.store.archive_urls(policy.name)
+        stored = self.store.captures.archive_urls(policy.name)
         report.stored_before += sum(m.archive_url in stored for m in listed)
         report.all_would_fetch = self._fetches_for_all(listed, stored)
         try:
@@ -133,7 +133,7 @@ class Backfill:
             if m.archive_url in stored or not _worth_fetching(m):
                 continue
             if m.digest:
-                if m.digest in digests or self.store.body_of_digest(m.digest):
+                if m.digest in digests or self.store.captures.with_digest(m.digest):
                     continue
                 digests.add(m.digest)
             count += 1
@@ -149,7 +149,7 @@ class Backfill:
         return out
 
     def _import_warcs(self, policy: PolicyConfig, archive: str, report: Backfilled) -> None:
-        stored = self.store.archive_urls(policy.name)
+        stored = self.store.captures.archive_urls(policy.name)
         for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes,
                                     report.skipped, self.config.path.parent.resolve()):
             report.listed += 1
@@ -177,14 +177,12 @@ class Backfill:
         """Store one listed capture: from a stored body with the same digest, from the index
         alone (an error status: nothing to read), or fetched. None when the archive does not
         have it after all."""
-        known = self.store.body_of_digest(memento.digest) if memento.digest else None
+        known = self.store.captures.with_digest(memento.digest) if memento.digest else None
         if known is not None:
             report.reused += 1
-            capture = _capture(policy, memento, None, known)
-            self.store.add_capture(capture, None)
+            capture = self.store.captures.add(_capture(policy, memento, None, known), None)
         elif not _worth_fetching(memento):
-            capture = _capture(policy, memento, None, None)
-            self.store.add_capture(capture, None)
+            capture = self.store.captures.add(_capture(policy, memento, None, None), None)
         else:
             report.fetched += 1
             try:
@@ -199,9 +197,7 @@ class Backfill:
         return capture
 
     def _store(self, policy: PolicyConfig, listed: Memento, retrieved: Retrieved) -> Capture:
-        capture = _capture(policy, listed, retrieved, None)
-        self.store.add_capture(capture, retrieved.response.body)
-        return capture
+        return self.store.captures.add(_capture(policy, listed, retrieved, None), retrieved.response.body)
 
 
 def _distinct(mementos: list[Memento]) -> list[Memento]:
@@ -232,12 +228,13 @@ def _one_per_interval(mementos: list[Memento], every: timedelta) -> list[Memento
     return chosen
 
 
-def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None, known: Capture | None) -> Capture:
+def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None,
+             known: Capture | None) -> NewCapture:
     """The capture to store for a listed memento: its identity is the listed archive URL."""
     now = utc_now()
     if retrieved is None:
         status = listed.status or (known.status if known else 0)
-        return Capture(
+        return NewCapture(
             policy=policy.name, url=listed.url, captured_at=listed.captured_at, source=listed.source,
             status=status, sha256=known.sha256 if known else None, fetched_at=now,
             content_type=known.content_type if known else (listed.mimetype or ""),
@@ -250,7 +247,7 @@ def _capture(policy: PolicyConfig, listed: Memento, retrieved: Retrieved | None,
     if retrieved.archived_redirect:
         flags.append("archived-redirect")
         redirects.append({"status": response.status, "url": listed.url, "location": retrieved.archived_redirect})
-    return Capture(
+    return NewCapture(
         policy=policy.name, url=listed.url, captured_at=retrieved.memento.captured_at, source=listed.source,
         status=response.status, sha256=None, fetched_at=now, content_type=content_type, charset=charset,
         format=fmt, headers=response.headers, archive_url=listed.archive_url,
@@ -264,7 +261,8 @@ class _Bisection:
                  report: Backfilled, progress: Progress | None):
         self.backfill, self.policy, self.report, self.progress = backfill, policy, report, progress
         self.timeline = [m for m in listed if _worth_fetching(m)]
-        self.captures = {c.archive_url: c for c in backfill.store.captures(policy.name) if c.archive_url in stored}
+        self.captures = {c.archive_url: c for c in backfill.store.captures.timeline(policy.name)
+                         if c.archive_url in stored}
         self.keys: dict[int, str | None] = {}
         self.memo = Memo()  # the bisection of one policy reads its captures with one
 
@@ -293,8 +291,8 @@ class _Bisection:
             self.key(middle)
             spans.extend([(middle, high), (low, middle)])
         # Captures whose body is already stored cost no request: they tighten the windows.
-        stored = self.backfill.store.archive_urls(self.policy.name)
+        stored = self.backfill.store.captures.archive_urls(self.policy.name)
         for memento in self.timeline:
             if memento.archive_url not in stored and memento.digest \
-                    and self.backfill.store.body_of_digest(memento.digest):
+                    and self.backfill.store.captures.with_digest(memento.digest):
                 self.backfill.obtain(self.policy, memento, self.report)

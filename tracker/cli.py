@@ -190,18 +190,18 @@ def _progress_bar(policy: PolicyConfig):
 def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     """Per policy: last check, captures, versions, last change and last error."""
     store = ctx.store
-    rows = [store.policy_status(p.name) for p in ctx.config.select(names)]
+    rows = [store.runs.status(p.name) for p in ctx.config.select(names)]
     if as_json:
         digests = [{k: d[k] for k in ("subject", "status", "created_at", "sent_at", "attempts", "last_error")}
-                   for d in store.digests()]
-        echo(console.json_text({"database": str(store.path), "schedule": store.schedule(), "digests": digests,
+                   for d in store.digests.all()]
+        echo(console.json_text({"database": str(store.path), "schedule": store.runs.schedule(), "digests": digests,
                                "policies": rows}))
         return
     echo(f"database: {store.path}")
-    for job in store.schedule():
+    for job in store.runs.schedule():
         echo(f"job {job['job']}: last run {console.when(job['last_run'])}"
                    f"{'  ' + job['last_outcome'] if job['last_outcome'] else ''}; next run {console.when(job['next_run'])}")
-    digests = store.digests()
+    digests = store.digests.all()
     sent = [d for d in digests if d["status"] == "sent"]
     if sent:
         echo(f"digest: last sent {console.when(sent[-1]['sent_at'])}  {sent[-1]['subject']}")
@@ -241,7 +241,7 @@ def show(ctx: Context, name: str, version: str | None) -> None:
     seen = f"seen {console.when(chosen.first_seen)} to {console.when(chosen.last_seen)} in {chosen.captures} capture(s)"
     echo(f"{policy.display_title}: version {chosen.number} of {len(versions)}, {seen}")
     if document is None:
-        capture = ctx.store.capture(chosen.first_capture)
+        capture = ctx.store.captures.get(chosen.first_capture)
         echo(f"({capture.format} document, {capture.size:,} bytes: its text is not read yet)")
         return
     if document.declared_date:

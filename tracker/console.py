@@ -51,8 +51,9 @@ def when(timestamp: str | None) -> str:
 def version_line(version: Version) -> str:
     declared = f"  declared {version.declared_date}" if version.declared_date else ""
     words = f"  {version.word_count:,} words" if version.word_count is not None else ""
+    language = f"  in {version.language}" if version.language else ""
     return (f"version {version.number:<3} seen {when(version.first_seen)} to {when(version.last_seen)}"
-            f"  {version.captures} capture(s){declared}{words}")
+            f"  {version.captures} capture(s){declared}{words}{language}")
 
 
 def change_line(change: Comparison, versions: dict[int, Version]) -> str:

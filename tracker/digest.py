@@ -98,13 +98,13 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
     """What the next digest carries."""
     until = until or iso(datetime.now(timezone.utc))
     if since is None:
-        previous = store.digests()
+        previous = store.digests.all()
         since = previous[-1]["period_end"] if previous else \
             iso(parse_iso(until) - timedelta(days=7))
     titles = {p.name: p.display_title for p in config.policies}
     by_policy: dict[str, PolicyChanges] = {}
     claims: list[tuple[str, int]] = []
-    for policy, change in store.unsent_changes(since, until):
+    for policy, change in store.digests.unsent_changes(since, until):
         if change.to_capture is not None:  # a stored change always has its captures
             claims.append((policy, change.to_capture))
         entry = by_policy.setdefault(policy, PolicyChanges(
@@ -115,13 +115,8 @@ def collect(store: Store, config: Config, since: str | None, until: str | None) 
             entry.changes.append(_shown(config, policy, change))
     failures = [
         {"policy": r["policy"], "title": _one_line(titles.get(r["policy"], r["policy"])), "count": r["count"],
-         "last": r["last"], "message": r["message"], "in_a_row": store.failures_in_a_row(r["policy"])}
-        for r in store.db.query(
-            "SELECT policy, count(*) AS count, max(at) AS last, "
-            "(SELECT message FROM run_results r2 WHERE r2.policy = r.policy AND r2.outcome = 'error' "
-            " ORDER BY r2.id DESC LIMIT 1) AS message "
-            "FROM run_results r WHERE outcome = 'error' AND at > ? AND at <= ? GROUP BY policy ORDER BY policy",
-            [since, until])]
+         "last": r["last"], "message": r["message"], "in_a_row": store.runs.failures_in_a_row(r["policy"])}
+        for r in store.digests.failures(since, until)]
     return Digest(since, until, sorted(by_policy.values(), key=lambda p: p.title.lower()), failures, claims)
 
 
@@ -260,7 +255,7 @@ def preview(store: Store, config: Config, since: str | None, until: str | None,
 def run(store: Store, config: Config, since: str | None = None, until: str | None = None) -> Mailing:
     """Send what is pending, then the new digest; stop at the first failure (kept pending)."""
     outcome = Mailing()
-    for pending in store.digests("pending"):
+    for pending in store.digests.all("pending"):
         if not _send_recorded(store, config, pending, outcome):
             return outcome
     digest = collect(store, config, since, until)
@@ -268,11 +263,11 @@ def run(store: Store, config: Config, since: str | None = None, until: str | Non
         outcome.nothing_new = True  # a quiet note goes out weekly, not on every run
         return outcome
     message = compose(digest, config, config.email.to)
-    digest_id = store.add_digest({"period_start": digest.period_start, "period_end": digest.period_end,
-                                  "subject": message["Subject"], "recipients": config.email.to,
-                                  "message": message.as_bytes(), "message_id": message["Message-ID"]},
-                                 digest.claims)
-    _send_recorded(store, config, store.digest(digest_id), outcome)
+    digest_id = store.digests.add({"period_start": digest.period_start, "period_end": digest.period_end,
+                                   "subject": message["Subject"], "recipients": config.email.to,
+                                   "message": message.as_bytes(), "message_id": message["Message-ID"]},
+                                  digest.claims)
+    _send_recorded(store, config, store.digests.get(digest_id), outcome)
     return outcome
 
 
@@ -280,9 +275,9 @@ def _send_recorded(store: Store, config: Config, row: dict, outcome: Mailing) ->
     try:
         deliver(row["message"], config.email.sender, json.loads(row["recipients"]), config.email)
     except DeliveryError as e:
-        store.digest_attempt(row["id"], str(e))
+        store.digests.attempted(row["id"], str(e))
         outcome.failed = f"{e} (the digest \"{row['subject']}\" is kept and sent on the next run)"
         return False
-    store.digest_attempt(row["id"], None)
+    store.digests.attempted(row["id"], None)
     outcome.sent.append(row["subject"])
     return True

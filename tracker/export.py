@@ -18,18 +18,18 @@ SCHEMA = "policy-tracker/history/1"
 
 
 def history_json(store: Store, policy: PolicyConfig) -> dict:
-    versions, memo = store.versions(policy.name), Memo()
+    versions, memo = store.history.versions(policy.name), Memo()
     return {
         "schema": SCHEMA,
         "policy": {"name": policy.name, "title": policy.display_title, "urls": policy.urls},
-        "captures": [_capture(store, c) for c in store.captures(policy.name)],
+        "captures": [_capture(store, c) for c in store.captures.timeline(policy.name)],
         "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
         "changes": [change_json(c) for c in history.stored_changes(store, policy.name)],
     }
 
 
 def _capture(store: Store, capture) -> dict:
-    number, reason = store.version_of(capture.id)
+    number, reason = store.history.version_of(capture.id)
     return {
         "captured_at": capture.captured_at, "url": capture.url, "source": capture.source,
         "archive_url": capture.archive_url, "status": capture.status, "sha256": capture.sha256,
@@ -50,7 +50,7 @@ def _version(version: Version, document: Document | None) -> dict:
 def version_summary(version: Version) -> dict:
     return {"number": version.number, "first_seen": version.first_seen, "last_seen": version.last_seen,
             "captures": version.captures, "declared_date": version.declared_date,
-            "word_count": version.word_count}
+            "word_count": version.word_count, "language": version.language}
 
 
 def _sections(sections: list[Section], path: tuple[str, ...] = ()) -> list[dict]:
@@ -65,6 +65,7 @@ def _sections(sections: list[Section], path: tuple[str, ...] = ()) -> list[dict]
 def change_json(change: Comparison) -> dict:
     """A change; the sections it left untouched are only counted (their text is in the versions)."""
     diff = change.diff
+    languages = {"languages": {"from": diff.languages[0], "to": diff.languages[1]}} if diff and diff.languages else {}
     return {
         "from_version": change.from_version, "to_version": change.to_version,
         "window": asdict(change.window) if change.window else None,
@@ -74,6 +75,7 @@ def change_json(change: Comparison) -> dict:
         "sections": [s.to_dict() for s in change.touched],
         "unchanged_sections": len(change.untouched),
         "facts": [f.to_dict() for f in change.facts],
+        **languages,
     }
 
 

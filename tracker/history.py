@@ -81,10 +81,10 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo:
         if sha is None or read in out or not capture.ok:
             continue
         key = cache_key(extractor, capture)
-        cached = store.cached_document(sha, key)
+        cached = store.captures.cached_document(sha, key)
         if cached is None:
             try:
-                cached = new.setdefault(key, {})[sha] = _extract(store.body(sha), capture, settings, memo)
+                cached = new.setdefault(key, {})[sha] = _extract(store.captures.body(sha), capture, settings, memo)
             except TrackerError:
                 raise  # a selector that is wrong: the user's to fix, for every capture
             except Exception as e:  # a page that trips the extractor must not block the policy
@@ -93,7 +93,7 @@ def documents(store: Store, policy: PolicyConfig, captures: list[Capture], memo:
                 cached = (None, f"could not be read (extraction failed: {type(e).__name__})")
         out[read] = cached
     for key, extracted in new.items():
-        store.save_documents(key, extracted)
+        store.captures.save_documents(key, extracted)
     return out
 
 
@@ -110,7 +110,7 @@ def _extract(body: bytes, capture: Capture, settings: ExtractSettings, memo: Mem
 def derive(captures: list[Capture], docs: dict[str, Extracted], pinned: str = "") -> History:
     """``pinned``: the policy's language, if its config names one."""
     history = History()
-    ordered = sorted(captures, key=lambda c: (c.captured_at, c.id or 0))
+    ordered = sorted(captures, key=lambda c: (c.captured_at, c.id))
     latest = latest_possible()
     keys = {c.id: version_key(c, docs) if c.captured_at <= latest else (None, "dated in the future")
             for c in ordered}
@@ -201,7 +201,7 @@ def _out_of_place(document: Document | None, current: Version | None, repeated: 
 
 def version_document(store: Store, policy: PolicyConfig, version: Version, memo: Memo) -> Document | None:
     """The document of a stored version (None for a format not read yet, such as PDF)."""
-    capture = store.capture(version.first_capture)
+    capture = store.captures.get(version.first_capture)
     return documents(store, policy, [capture], memo)[reading(capture)][0]
 
 
@@ -235,47 +235,47 @@ def place(store: Store, policy: PolicyConfig, capture: Capture) -> Placed:
 def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | None:
     """``place`` without deriving again; None when only a derivation gives the right answer."""
     latest = latest_possible()
-    if store.derived_with(policy.name) != derivation_id(policy) or capture.captured_at > latest \
-            or not store.is_newest(capture, latest):
+    if store.history.derived_with(policy.name) != derivation_id(policy) or capture.captured_at > latest \
+            or not store.history.is_newest(capture, latest):
         return None
     memo = Memo()
     docs = documents(store, policy, [capture], memo)
     key, reason = version_key(capture, docs)
-    current = store.current_version(policy.name)
+    current = store.history.current_version(policy.name)
     if key is None:
-        store.extend_history(policy.name, capture.id, None, reason, None, None)
+        store.history.extend(policy.name, capture.id, None, reason, None, None)
         return Placed(None, reason, False, None)
     if current is None:
         return None
     if key == current.key:
         _grow(current, capture)
-        store.extend_history(policy.name, capture.id, current.number, None, current, None)
+        store.history.extend(policy.name, capture.id, current.number, None, current, None)
         return Placed(current.number, None, False, None)
     document = docs[reading(capture)][0]
-    earlier = store.version_with_key(policy.name, key)
-    if earlier is None and store.shown_elsewhere(capture, key, extractor_id(policy)):
+    earlier = store.history.version_with_key(policy.name, key)
+    if earlier is None and store.history.shown_elsewhere(capture, key, extractor_id(policy)):
         return None  # shown before only by captures set aside: this one may bring them in
     if document is not None and document.language:
-        language = store.language_of(current.sha256, cache_key(extractor_id(policy),
-                                                               store.capture(current.first_capture)))
+        language = store.captures.language_of(current.sha256, cache_key(
+            extractor_id(policy), store.captures.get(current.first_capture)))
         if language != document.language:
             return None  # another language: a translation, or a stray page that sets aside no other
     reason = _out_of_place(document, current, repeated=earlier is not None)
     if reason is not None:
-        store.extend_history(policy.name, capture.id, None, reason, None, None)
+        store.history.extend(policy.name, capture.id, None, reason, None, None)
         return Placed(None, reason, False, None)
-    version = earlier or _new_version(capture, document, store.version_count(policy.name) + 1)
+    version = earlier or _new_version(capture, document, store.history.version_count(policy.name) + 1)
     change = Change(policy=policy.name, from_version=current.number, to_version=version.number,
                     window_start=current.last_seen, window_end=capture.captured_at,
                     from_capture=current.last_capture, to_capture=capture.id,
                     reverts_to=version.number if earlier else None, detected_at=utc_now())
-    same = store.change_between(policy.name, current.number, version.number)
+    same = store.history.change_between(policy.name, current.number, version.number)
     if same is not None:
         change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details
     else:
         _describe(change, version_document(store, policy, current, memo), document, [current.key, key], memo)
     _grow(version, capture)
-    store.extend_history(policy.name, capture.id, version.number, None, version, change)
+    store.history.extend(policy.name, capture.id, version.number, None, version, change)
     return Placed(version.number, None, earlier is None, change)
 
 
@@ -285,7 +285,7 @@ def _new_version(capture: Capture, document: Document | None, number: int) -> Ve
         sha256=capture.sha256, first_capture=capture.id, last_capture=capture.id,
         first_seen=capture.captured_at, last_seen=capture.captured_at, captures=0,
         declared_date=document.declared_date if document else None,
-        word_count=document.word_count if document else None)
+        word_count=document.word_count if document else None, language=document.language if document else None)
 
 
 def _grow(version: Version, capture: Capture) -> None:
@@ -296,11 +296,11 @@ def _grow(version: Version, capture: Capture) -> None:
 def rebuild(store: Store, policy: PolicyConfig) -> History:
     """Re-derive one policy's history from all its stored captures and store it."""
     memo = Memo()
-    captures = store.captures(policy.name)
+    captures = store.captures.timeline(policy.name)
     docs = documents(store, policy, captures, memo)
     history = derive(captures, docs, policy.language)
-    describe_changes(history, store.changes(policy.name), store.assigned_captures(policy.name), memo)
-    store.replace_history(policy.name, history.versions, history.changes, history.assignments,
+    describe_changes(history, store.history.changes(policy.name), store.history.assigned_captures(policy.name), memo)
+    store.history.replace(policy.name, history.versions, history.changes, history.assignments,
                           derivation_id(policy))
     return history
 
@@ -402,12 +402,12 @@ class Comparison:
 
 def stored_changes(store: Store, policy: str) -> list[Comparison]:
     """A policy's changes, oldest first, their details read back once, here."""
-    return [Comparison.of(change) for change in store.changes(policy)]
+    return [Comparison.of(change) for change in store.history.changes(policy)]
 
 
 def compare(store: Store, policy: PolicyConfig, old: Version, new: Version) -> Comparison:
     """What changed between any two versions: the stored change when they are consecutive."""
-    stored = next((c for c in store.changes(policy.name)
+    stored = next((c for c in store.history.changes(policy.name)
                    if c.from_version == old.number and c.to_version == new.number), None)
     if stored is not None and stored.details is not None:
         return Comparison.of(stored)

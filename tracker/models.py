@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 
@@ -30,11 +30,14 @@ def parse_iso(timestamp: str) -> datetime:
 
 
 @dataclass
-class Capture:
-    """One observation of a policy page: a live fetch or an archived memento, kept untouched.
+class NewCapture:
+    """One observation of a policy page, as a source makes it: a live fetch or an archived
+    memento, kept untouched. The store saves it as a ``Capture``.
 
     ``captured_at`` is when the page looked like this (the archive's capture time for a
-    memento); ``fetched_at`` is when this tool read it.
+    memento); ``fetched_at`` is when this tool read it. ``sha256`` names a body already
+    stored (a 304, or an archive digest seen before); a body that comes with the capture
+    gets its ``sha256`` and ``size`` when it is stored.
     """
 
     policy: str
@@ -54,13 +57,23 @@ class Capture:
     flags: list[str] = field(default_factory=list)
     size: int = 0
     digest: str | None = None  # the archive's content digest, for archived captures
-    saved_url: str | None = None  # a live capture saved to the Internet Archive: the memento
-    save_error: str | None = None
-    id: int | None = None
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300 or "not-modified" in self.flags
+
+    def saved_as(self, capture_id: int) -> Capture:
+        return Capture(**{f.name: getattr(self, f.name) for f in fields(NewCapture)}, id=capture_id)
+
+
+@dataclass
+class Capture(NewCapture):
+    """A stored capture: its id is its identity, which versions and changes refer to. It
+    has a ``sha256`` unless it has no body (an error page known from an archive's index)."""
+
+    id: int = field(kw_only=True)
+    saved_url: str | None = None  # a live capture saved to the Internet Archive: the memento
+    save_error: str | None = None
 
 
 @dataclass
@@ -78,6 +91,7 @@ class Version:
     captures: int = 1
     declared_date: str | None = None
     word_count: int | None = None
+    language: str | None = None  # ISO 639-1, None when the text has too little prose to tell
 
 
 @dataclass

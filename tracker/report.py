@@ -186,9 +186,9 @@ class PolicySite:
     def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
         self.dir = policy.name
-        self.versions = store.versions(policy.name)
-        self.rows = store.change_rows(policy.name)  # details unparsed: cheap fingerprints
-        self.captures = store.captures(policy.name)
+        self.versions = store.history.versions(policy.name)
+        self.rows = store.history.change_rows(policy.name)  # details unparsed: cheap fingerprints
+        self.captures = store.captures.timeline(policy.name)
         self.by_number = {v.number: v for v in self.versions}
         self.capture_by_id = {c.id: c for c in self.captures}
         self._parsed: dict[int, ChangePage] = {}
@@ -234,7 +234,7 @@ class PolicySite:
                           self.by_number.get(change.from_version), self.by_number.get(change.to_version))
 
     def _evidence(self, capture_id: int | None, role: str) -> dict | None:
-        capture = self.capture_by_id.get(capture_id)
+        capture = self.capture_by_id.get(capture_id) if capture_id is not None else None
         if capture is None:
             return None
         link = capture.archive_url if capture.source in ("ia", "memento") else capture.saved_url or \

@@ -21,7 +21,7 @@ from tracker.backfill import Backfill, Backfilled, Progress
 from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.errors import TrackerError
 from tracker.fetch import Fetched, describe_body, fetch, make_session
-from tracker.models import Capture
+from tracker.models import Capture, NewCapture
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
     told of every outcome as soon as it is known)."""
     outcomes: list[Outcome] = []
     policies = config.select(names)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     session = make_session(config.fetch)
     archive = ArchiveClient(config.archive, config.fetch) if config.archive.save_on_change else None
     with _recorded_run(store, "check") as (run_id, counts):
@@ -56,12 +56,12 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
                 outcome = Outcome(policy.name, "skipped", "skipped (live = false)")
             else:
                 outcome = _check_one(store, session, policy, config.fetch)
-                if archive and outcome.outcome in ("new-version", "changed-back"):
-                    outcome.message += _save(store, archive, config, outcome)
+                if archive and outcome.outcome in ("new-version", "changed-back") and outcome.capture_id is not None:
+                    outcome.message += _save(store, archive, config, outcome.capture_id)
             counts[outcome.outcome] += 1
             if outcome.outcome != "skipped":
-                store.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
-                                 outcome.version, outcome.message)
+                store.runs.add_result(run_id, policy.name, outcome.outcome, outcome.capture_id,
+                                      outcome.version, outcome.message)
             outcomes.append(outcome)
             each(outcome)
     return outcomes
@@ -73,7 +73,7 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
     """Pull each policy's archived history (see ``tracker.backfill``) and record the run."""
     reports: list[Backfilled] = []
     policies = config.select(names)
-    store.sync_policies(config.policies)
+    store.runs.sync_policies(config.policies)
     job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
     with _recorded_run(store, "backfill") as (run_id, counts):
         for policy in policies:
@@ -81,7 +81,7 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
                              lambda error: Backfilled(policy.name, errors=[error]))
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
-            store.add_result(run_id, policy.name, outcome, message=report.summary())
+            store.runs.add_result(run_id, policy.name, outcome, message=report.summary())
             reports.append(report)
             each(report)
     return reports
@@ -90,14 +90,14 @@ def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = 
 @contextmanager
 def _recorded_run(store: Store, command: str) -> Iterator[tuple[int, Counter[str]]]:
     """A run in the store, with its outcome counts: interrupted, failed (a policy failed) or ok."""
-    run_id = store.start_run(command)
+    run_id = store.runs.start(command)
     counts: Counter[str] = Counter()
     try:
         yield run_id, counts
     except BaseException as e:
-        store.finish_run(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
+        store.runs.finish(run_id, "error", dict(counts), f"interrupted: {type(e).__name__}")
         raise
-    store.finish_run(run_id, "failed" if counts["error"] else "ok", dict(counts))
+    store.runs.finish(run_id, "failed" if counts["error"] else "ok", dict(counts))
 
 
 def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
@@ -105,13 +105,13 @@ def _check_one(store: Store, session: requests.Session, policy: PolicyConfig,
     url = policy.current_url
 
     def work() -> Outcome:
-        previous = store.last_live_capture(policy.name, url)
+        previous = store.captures.last_live(policy.name, url)
         fetched = fetch(session, url, fetch_config, _validators(previous),
                         accept_language=policy.language or fetch_config.accept_language)
         if fetched.not_modified and previous is None:
             return Outcome(policy.name, "error", f"{url}: answered 304 to an unconditional request")
-        capture, body = live_capture(policy.name, fetched, previous)
-        store.add_capture(capture, body)
+        new, body = live_capture(policy.name, fetched, previous)
+        capture = store.captures.add(new, body)
         return _describe(policy.name, capture, history.place(store, policy, capture))
 
     return guarded(policy, "checking", work, lambda error: Outcome(policy.name, "error", error))
@@ -132,15 +132,15 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
         return failed(f"{policy.name}: internal error while {doing} it: {type(e).__name__}: {e}")
 
 
-def _save(store: Store, archive: ArchiveClient, config: Config, outcome: Outcome) -> str:
+def _save(store: Store, archive: ArchiveClient, config: Config, capture_id: int) -> str:
     """Have the Internet Archive save the page that changed; a failure is recorded, never fatal."""
-    capture = store.capture(outcome.capture_id)
+    capture = store.captures.get(capture_id)
     try:
         memento = save_page(archive, config.archive.save_url, capture.url)
     except TrackerError as e:
-        store.record_save(capture.id, None, str(e))
+        store.captures.record_save(capture.id, None, str(e))
         return f" (not saved to the archive: {e})"
-    store.record_save(capture.id, memento, None)
+    store.captures.record_save(capture.id, memento, None)
     return f" (saved: {memento})"
 
 
@@ -151,11 +151,11 @@ def _validators(previous: Capture | None) -> dict[str, str] | None:
     return wanted or None
 
 
-def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tuple[Capture, bytes | None]:
+def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tuple[NewCapture, bytes | None]:
     """A capture of a live response; a 304 is recorded as a sighting of the previous body."""
     if fetched.not_modified:
         assert previous is not None
-        capture = Capture(
+        capture = NewCapture(
             policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
             status=304, sha256=previous.sha256, size=previous.size, fetched_at=fetched.fetched_at,
             content_type=previous.content_type, charset=previous.charset, format=previous.format,
@@ -168,7 +168,7 @@ def live_capture(policy: str, fetched: Fetched, previous: Capture | None) -> tup
         flags.append("not-html")
     if fetched.redirects:
         flags.append("redirected")
-    capture = Capture(
+    capture = NewCapture(
         policy=policy, url=fetched.url, captured_at=fetched.fetched_at, source="live",
         status=fetched.status, sha256=None, fetched_at=fetched.fetched_at,
         content_type=content_type, charset=charset, format=fmt, headers=fetched.headers,

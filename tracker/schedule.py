@@ -92,7 +92,7 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def due_now(store: Store, job: Job, zone: ZoneInfo) -> bool:
-    state = store.job_state(job.name)
+    state = store.runs.job_state(job.name)
     return is_due(job.spec, zone, _moment(state["last_run"]), parse_iso(state["first_seen"]), datetime.now(timezone.utc))
 
 
@@ -113,7 +113,7 @@ def _check(config: Config, name: str):
         (policy,) = config.select([name])
         with _host_slot(config, policy.current_url):
             (outcome,) = runs.check(store, config, (name,))
-        failing = store.failures_in_a_row(name)
+        failing = store.runs.failures_in_a_row(name)
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
         if outcome.failed:
@@ -132,7 +132,7 @@ def _refresh(config: Config):
                 break
             if not policy.archives:
                 continue
-            last = store.last_archive_capture(policy.name)
+            last = store.captures.last_archived_at(policy.name)
             start = last[:10].replace("-", "") if last else None
             job = Backfill(store, config, client, start=start)
             for result in runs.backfill(store, config, (policy.name,), job):
@@ -187,7 +187,7 @@ class Runner:
                 outcome = f"internal error: {type(e).__name__}: {e}"
                 log.exception("%s failed", job.name)
             following = next_run()
-            store.job_ran(job.name, started, outcome, iso(following) if following else None)
+            store.runs.job_ran(job.name, started, outcome, iso(following) if following else None)
             return outcome
         finally:
             store.close()
@@ -302,6 +302,6 @@ def _record_next_runs(config: Config, scheduler: BackgroundScheduler) -> None:
     store = Store(config.db_path)
     try:
         for job in scheduler.get_jobs():
-            store.set_next_run(job.id, iso(job.next_run_time) if job.next_run_time else None)
+            store.runs.set_next_run(job.id, iso(job.next_run_time) if job.next_run_time else None)
     finally:
         store.close()

@@ -1,0 +1,50 @@
+"""The snapshot store: one SQLite file holding every capture, untouched, and what is derived.
+
+Captures and bodies are evidence and are never deleted in normal operation. Versions,
+capture assignments and changes are derived from them and can be rebuilt at any time.
+Every multi-row write happens in one transaction, so a killed process leaves either all of a
+write or none of it.
+
+A ``Store`` is a few repositories over one connection, one per concern:
+
+    store.captures   captures, their bodies, and the documents read from them  (captures.py)
+    store.history    versions, changes and their details, what each capture shows  (history.py)
+    store.digests    e-mail digests and the changes they carried  (digests.py)
+    store.runs       the policies, runs and their results, the daemon's schedule  (runs.py)
+
+Beneath them: ``connection.Connection``, the only code that talks to SQLite itself;
+``bodies.Bodies``, the compressed bodies that captures and history share; ``schema``, the
+tables and their migrations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tracker.store.bodies import Bodies
+from tracker.store.captures import CaptureRepository
+from tracker.store.connection import Connection, database_problem, opening
+from tracker.store.digests import DigestRepository
+from tracker.store.history import HistoryRepository, change_from_row
+from tracker.store.runs import RunRepository
+from tracker.store.schema import migrate
+
+__all__ = ["Store", "database_problem", "change_from_row"]
+
+
+class Store:
+    """Opens the database, brings its schema up to date, and holds the repositories."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        with opening(self.path):
+            self.db = Connection(self.path)
+            bodies = Bodies(self.db)
+            self.captures = CaptureRepository(self.db, bodies)
+            self.history = HistoryRepository(self.db, bodies)
+            self.digests = DigestRepository(self.db, bodies)
+            self.runs = RunRepository(self.db)
+            migrate(self.db, bodies, self.path)
+
+    def close(self) -> None:
+        self.db.close()
