@@ -11,7 +11,10 @@ Prints:
   policy) are classified, and how many substantive changes the noise-only snapshot pairs give
   (target 0);
 - time per consecutive pair (median, 95th percentile, worst) with diff-match-patch and with
-  fast-diff-match-patch when installed; the same worst pair diffed as one whole document.
+  fast-diff-match-patch when installed; the same worst pair diffed as one whole document;
+- policies that change language (histories in two languages spliced, with flips around the
+  switch): the changes within each language found, one `translated` change per switch, the
+  lone captures in the other language set aside.
 
 Usage: python benchmarks/diff.py [CORPUS_DIR] [--rebuild-only | --html-rebuild-only | --quality-only]
 """
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tracker import diff as diffmod
@@ -313,6 +317,67 @@ def _filled_store(path: Path, histories: list[tuple[str, list[tuple[str, Path]]]
     return store, policies, stored
 
 
+# A policy that changes language: one history spliced after another in another language, with
+# captures flipping back and forth around the switch as a site serving pages by location does.
+SWITCHES = [("ota-dating/match-privacy-policy", "ota-dating/parship-privacy-policy"),  # en -> fr
+            ("ota-dating/tinder-privacy-policy", "ota-dating/finya-privacy-policy"),  # en -> de
+            ("ota-dating/lovescout24-privacy-policy", "ota-dating/happn-privacy-policy")]  # de -> en
+SPLICED = 8  # versions taken from each history
+
+
+def language_switches() -> None:
+    """Each spliced history, derived: the changes within each language must all be found, the
+    switch must be one `translated` change, and each lone capture in the other language
+    (a flip) must be set aside."""
+    from tracker.history import rebuild
+
+    cases, kept, wanted, translations, flips, flipped = 0, 0, 0, 0, 0, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for first, second in SWITCHES:
+            a = _history_files(CORPUS / first)[:SPLICED]
+            b = _history_files(CORPUS / second)[:SPLICED]
+            if not a or not b:
+                continue
+            # a, then: b1, a_last (a flip back), b1, b2, a_last (a flip), b2, b3 ...
+            files = a + [b[0], a[-1], b[0], b[1], a[-1]] + b[1:]
+            dated = _daily(files)
+            name = f"{first.split('/')[1]}-then-{second.split('/')[1]}"[:60]
+            store, (policy,), _ = _filled_store(Path(tmp) / f"{cases}.db", [(name, dated)], "text")
+            history = rebuild(store, policy)
+            alone = [rebuild(*_single(Path(tmp) / f"{cases}-{side}.db", files_of, side)).changes
+                     for side, files_of in (("a", a), ("b", b))]
+            cases += 1
+            expected = {(c.kind, c.magnitude) for side in alone for c in side}
+            found = {(c.kind, c.magnitude) for c in history.changes if c.kind != "translated"}
+            wanted += len(expected)
+            kept += len(expected & found)
+            translations += sum(c.kind == "translated" for c in history.changes)
+            flips += 2
+            flipped += sum(1 for _, reason in history.assignments.values()
+                           if reason and reason.startswith("in another language"))
+            store.close()
+    print(f"language switches: {cases} histories spliced from two in different languages, with 2 flips each")
+    print(f"  changes within one language found: {kept} of {wanted}; translated changes: {translations} "
+          f"(one per switch: {cases}); lone captures in the other language set aside: {flipped} of {flips}")
+
+
+def _history_files(folder: Path) -> list[Path]:
+    meta = json.loads((folder / "meta.json").read_text())
+    return [folder / v["file"] for v in meta["versions"] if (folder / v["file"]).exists()]
+
+
+def _daily(files: list[Path]) -> list[tuple[str, Path]]:
+    """The files as captures a day apart, in order."""
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    return [((start + timedelta(days=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), f) for i, f in enumerate(files)]
+
+
+def _single(path: Path, files: list[Path], side: str):
+    dated = _daily(files)
+    store, (policy,), _ = _filled_store(path, [(side, dated)], "text")
+    return store, policy
+
+
 def _rebuild_all(store, policies) -> list[tuple[int, int, float, float]]:
     """Per policy: versions, changes, seconds, mean words per version; each policy rebuilt
     as `tracker rebuild` does it."""
@@ -350,3 +415,4 @@ if __name__ == "__main__":
     engines(pairs)
     del pairs
     noise()
+    language_switches()

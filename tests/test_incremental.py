@@ -83,9 +83,10 @@ def test_a_history_extended_capture_by_capture_is_the_one_derived_from_scratch(s
     # the checks that can be extended were: the same text, an error, a new text, a return
     took_the_short_way = [what for (what, *_), short in zip(STEPS, extended) if short]
     assert {"A again", "an error page", "B", "back to A", "B again", "A short text", "binary garbage",
-            "C", "C again", "C once more"} <= set(took_the_short_way), took_the_short_way
-    # and those that could change earlier captures' place were derived again
-    assert not {"A", "the short text again", "French", "an older capture arriving late"} & set(took_the_short_way)
+            "C again", "C once more"} <= set(took_the_short_way), took_the_short_way
+    # and those that could change earlier captures' place were derived again (after the French
+    # page, the latest, came C in English: the French page is then a lone one, set aside)
+    assert not {"A", "the short text again", "French", "C", "an older capture arriving late"} & set(took_the_short_way)
     versions = incremental.history.versions("acme")
     assert len(versions) >= 4 and any(c.reverts_to for c in incremental.history.changes("acme"))
 

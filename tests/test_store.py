@@ -169,7 +169,8 @@ def _as_schema_8(store: Store, path) -> None:
         old.executescript(script)
     old.execute(f"ATTACH DATABASE '{store.path}' AS new")
     for table in ("policies", "captures", "versions", "capture_versions"):
-        old.execute(f"INSERT INTO {table} SELECT * FROM new.{table}")
+        columns = ", ".join(row[1] for row in old.execute(f"PRAGMA table_info({table})"))
+        old.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM new.{table}")
     for sha, size in store.db.execute("SELECT sha256, size FROM bodies"):
         old.execute("INSERT INTO bodies VALUES (?, ?, 'zstd', ?)",
                     (sha, size, zstandard.ZstdCompressor(level=10).compress(store.captures.body(sha))))

@@ -162,9 +162,9 @@ def _out_of_language(ordered: list[Capture], keys: dict, docs: dict[str, Extract
                      pinned: str) -> dict[int, tuple[None, str]]:
     """The captures of the policy's text set aside for their language, with the reason.
 
-    A policy may change language (a site that moves to French): once the new language holds
-    for the next capture too, or is the latest, it is the policy's language and the change is
-    a translation. A lone capture in another language between captures in the usual one is a
+    The first capture's language is the policy's. It may change (a site that moves to
+    French): once a new language holds for the next capture too, or is the latest, it is the
+    policy's language and the change is a translation. A lone capture in another language between captures in the usual one is a
     page served by location or browser language, not the policy changing: it is set aside.
     With a pinned language, every capture in another one is."""
     texts = [(c, language) for c in ordered if keys[c.id][0] is not None
@@ -176,11 +176,11 @@ def _out_of_language(ordered: list[Capture], keys: dict, docs: dict[str, Extract
             continue
         if pinned:
             out[capture.id] = (None, f"in another language ({language}; the policy is set to {pinned})")
-        elif i + 1 == len(texts) or texts[i + 1][1] == language:
-            current = language
+        elif not current or i + 1 == len(texts) or texts[i + 1][1] == language:
+            current = language  # the first language, or a switch
         else:
-            out[capture.id] = (None, f"in another language ({language}) among captures in "
-                                     f"{current or texts[i + 1][1]}: a page served by location or browser language")
+            out[capture.id] = (None, f"in another language ({language}) among captures in {current}: "
+                                     "a page served by location or browser language")
     return out
 
 
