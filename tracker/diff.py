@@ -265,7 +265,7 @@ def units(document: Document, memo: Memo) -> list[Unit]:
     """The sections in document order, each with the headings enclosing it."""
     words_of, masked, read_text = memo.of(heading_key), memo.of(_mask_dates), memo.of(_read_text)
     out: list[Unit] = []
-    stack = [(top, []) for top in reversed(document.sections)]
+    stack: list[tuple[Section, list[str]]] = [(top, []) for top in reversed(document.sections)]
     while stack:
         section, path = stack.pop()
         words = words_of(section.heading)
