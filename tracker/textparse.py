@@ -45,8 +45,9 @@ def parse_text(text: str, title: str = "", memo: Memo | None = None) -> Document
 def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, list[str]]:
     """A leading blockquote naming the archived copy the text came from is provenance, not policy."""
     for i, line in enumerate(lines[:6]):
-        if line.lstrip().startswith(">") and PROVENANCE.search(line):
-            url = re.search(r"https?://web\.archive\.org/web/[^\s)\]]+", line).group(0)
+        if line.lstrip().startswith(">") and PROVENANCE.search(line) \
+                and (link := re.search(r"https?://web\.archive\.org/web/[^\s)\]]+", line)):
+            url = link.group(0)
             when = find_date(line)
             if when is None:
                 stamp = re.search(r"/web/(\d{4})(\d{2})(\d{2})", url)
