@@ -63,6 +63,7 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
     blocks: list[Block] = []
     stripped_lines = [line.strip() for line in lines] + [""]
     markdown = _declares_headings(stripped_lines)
+    rank: int | None  # of the line read as a heading; None for body text
     i = 0
     while i < len(lines):
         stripped = stripped_lines[i]
@@ -92,9 +93,9 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
             if bold_heading(inner):
                 blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
-        if first == "|" and TABLE_ROW.match(stripped):
+        if first == "|" and (row := TABLE_ROW.match(stripped)):
             if not TABLE_RULE.match(stripped):
-                cells = [clean(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
+                cells = [clean(c) for c in row.group(1).split("|")]
                 blocks.append(Block("row", " | ".join(cells)))
             continue
         rank = numbered_rank(stripped) if first.isdigit() and not line[:1].isspace() else None
