@@ -502,6 +502,7 @@ def _in_order(pairs: list[tuple[Unit, Unit]]) -> set[tuple[int, int]]:
     ordered = sorted(((a.index, b.index) for a, b in pairs))
     tails: list[int] = []  # index into ordered of the smallest tail of each length
     back: list[int | None] = [None] * len(ordered)
+    i: int | None  # an index into ordered; None past the start of the chain in back
     for i, (_, j) in enumerate(ordered):
         lo, hi = 0, len(tails)
         while lo < hi:
