@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, overload
 
 from tracker import export, history, runs
 from tracker.archive import ArchiveClient
@@ -209,6 +209,10 @@ def is_day(text: str) -> bool:
     return match is not None and _real_date(*(int(g) for g in match.groups()))
 
 
+@overload
+def date_prefix(text: str, what: str) -> str: ...
+@overload
+def date_prefix(text: None, what: str) -> None: ...
 def date_prefix(text: str | None, what: str) -> str | None:
     """'2016', '2016-03' or '2016-03-24' -> the archive timestamp prefix '20160324'."""
     if text is None:

@@ -353,7 +353,9 @@ def digest_command(ctx: Context, since: str | None, until: str | None, dry_run: 
             echo(f"{out_file}: {message['Subject']}")
         else:
             echo(f"Subject: {message['Subject']}\n")
-            echo(message.get_body(("plain",)).get_content())
+            body = message.get_body(("plain",))
+            assert body is not None  # digest.compose always sets the plain-text part
+            echo(body.get_content())
         return
     outcome = digest.run(store, config, since, until)
     for subject in outcome.sent:

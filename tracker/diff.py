@@ -265,7 +265,7 @@ def units(document: Document, memo: Memo) -> list[Unit]:
     """The sections in document order, each with the headings enclosing it."""
     words_of, masked, read_text = memo.of(heading_key), memo.of(_mask_dates), memo.of(_read_text)
     out: list[Unit] = []
-    stack = [(top, []) for top in reversed(document.sections)]
+    stack: list[tuple[Section, list[str]]] = [(top, []) for top in reversed(document.sections)]
     while stack:
         section, path = stack.pop()
         words = words_of(section.heading)
@@ -502,6 +502,7 @@ def _in_order(pairs: list[tuple[Unit, Unit]]) -> set[tuple[int, int]]:
     ordered = sorted(((a.index, b.index) for a, b in pairs))
     tails: list[int] = []  # index into ordered of the smallest tail of each length
     back: list[int | None] = [None] * len(ordered)
+    i: int | None  # an index into ordered; None past the start of the chain in back
     for i, (_, j) in enumerate(ordered):
         lo, hi = 0, len(tails)
         while lo < hi:

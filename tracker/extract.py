@@ -315,7 +315,7 @@ class _Blocks:
 
     def walk(self, root) -> None:
         """Depth first, with a stack of its own: pages nest elements thousands deep."""
-        stack: list[tuple[object, bool, bool]] = [(root, False, False)]  # (element, bold, leaving)
+        stack: list[tuple[lxml.etree._Element, bool, bool]] = [(root, False, False)]  # (element, bold, leaving)
         while stack:
             el, bold, leaving = stack.pop()
             if leaving:

@@ -357,7 +357,7 @@ def _other_companies(companies: list[tuple[str, str]], document: Document) -> li
     if companies:
         lower = document.text.lower()
         mentions = {first: lower.count(first) for first in dict.fromkeys(first for first, _ in companies)}
-        publisher = max(mentions, key=mentions.get)
+        publisher = max(mentions, key=mentions.__getitem__)
         if mentions[publisher] >= 3:
             own.add(publisher)
     return [name for first, name in companies if first not in own]

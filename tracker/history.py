@@ -125,6 +125,7 @@ def derive(captures: list[Capture], docs: dict[str, Extracted], pinned: str = ""
         if reason is not None:
             history.assignments[capture.id] = (None, reason)
             continue
+        assert key is not None  # a capture without a key has a reason (version_key, _out_of_language)
         version = by_key.get(key)
         if version is None:
             document = docs.get(reading(capture), (None, None))[0]
@@ -280,6 +281,7 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
 
 
 def _new_version(capture: Capture, document: Document | None, number: int) -> Version:
+    assert capture.sha256 is not None  # only a capture with a version key gets here: it has a body
     return Version(
         policy=capture.policy, number=number, key=document.text_hash if document else f"sha256:{capture.sha256}",
         sha256=capture.sha256, first_capture=capture.id, last_capture=capture.id,
@@ -315,7 +317,7 @@ def describe_changes(history: History, before: list[Change], known: set[int], me
     A history that flips between two texts (a page served in two variants) repeats a change:
     it is diffed once, as the same two versions give the same diff.
     """
-    earlier_by_capture = {c.to_capture: c for c in before if c.to_capture is not None}
+    earlier_by_capture: dict[int | None, Change] = {c.to_capture: c for c in before if c.to_capture is not None}
     versions = {v.number: v for v in history.versions}
     described: dict[tuple[int, int], Change] = {}
     now = utc_now()
@@ -325,7 +327,7 @@ def describe_changes(history: History, before: list[Change], known: set[int], me
         keys = [old.key, new.key]
         details = earlier.details if earlier else None
         same = described.get((old.number, new.number))
-        if details and details.get("keys") == keys and details.get("diff_version") == DIFF_VERSION:
+        if earlier is not None and details and details.get("keys") == keys and details.get("diff_version") == DIFF_VERSION:
             change.kind, change.magnitude, change.details = earlier.kind, earlier.magnitude, details
         elif same is not None:
             change.kind, change.magnitude, change.details = same.kind, same.magnitude, same.details

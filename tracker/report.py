@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -250,12 +251,12 @@ class PolicySite:
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
                                                           self._evidence_key(row)),
-                              lambda i=i: self.render_change(i)))
+                              partial(self.render_change, i)))
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
                               _hash(self.base, self.policy.display_title, version.key, version.first_seen,
                                     version.last_seen, version.captures, version is self.versions[-1]),
-                              lambda v=version: self.render_version(v)))
+                              partial(self.render_version, version)))
         return pages
 
     def _evidence_key(self, row: dict) -> tuple:

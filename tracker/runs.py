@@ -147,7 +147,7 @@ def _save(store: Store, archive: ArchiveClient, config: Config, capture_id: int)
 def _validators(previous: Capture | None) -> dict[str, str] | None:
     if previous is None:
         return None
-    wanted = {k: previous.headers[k] for k in ("etag", "last-modified") if k in previous.headers}
+    wanted: dict[str, str] = {k: previous.headers[k] for k in ("etag", "last-modified") if k in previous.headers}
     return wanted or None
 
 

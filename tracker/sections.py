@@ -126,7 +126,7 @@ def _take_title(blocks: list[Block], title: str) -> tuple[str, list[Block]]:
     if first.rank == top and sum(b.rank == top for b in headings) == 1 and len(headings) > 1:
         title = title or first.text
         blocks = [b for b in blocks if b is not first]
-    out = []
+    out: list[Block] = []
     for i, b in enumerate(blocks):
         if b.kind == "heading":
             if not (_restates_title(b.text, title) or (not title and TITLE_WORDS.search(b.text) and i == 0)):

@@ -45,8 +45,9 @@ def parse_text(text: str, title: str = "", memo: Memo | None = None) -> Document
 def _take_provenance(lines: list[str]) -> tuple[tuple[str, str | None] | None, list[str]]:
     """A leading blockquote naming the archived copy the text came from is provenance, not policy."""
     for i, line in enumerate(lines[:6]):
-        if line.lstrip().startswith(">") and PROVENANCE.search(line):
-            url = re.search(r"https?://web\.archive\.org/web/[^\s)\]]+", line).group(0)
+        if line.lstrip().startswith(">") and PROVENANCE.search(line) \
+                and (link := re.search(r"https?://web\.archive\.org/web/[^\s)\]]+", line)):
+            url = link.group(0)
             when = find_date(line)
             if when is None:
                 stamp = re.search(r"/web/(\d{4})(\d{2})(\d{2})", url)
@@ -62,6 +63,7 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
     blocks: list[Block] = []
     stripped_lines = [line.strip() for line in lines] + [""]
     markdown = _declares_headings(stripped_lines)
+    rank: int | None  # of the line read as a heading; None for body text
     i = 0
     while i < len(lines):
         stripped = stripped_lines[i]
@@ -91,9 +93,9 @@ def text_blocks(lines: list[str], memo: Memo) -> list[Block]:
             if bold_heading(inner):
                 blocks.append(Block("heading", inner, numbered_rank(inner) or RANK_BOLD))
                 continue
-        if first == "|" and TABLE_ROW.match(stripped):
+        if first == "|" and (row := TABLE_ROW.match(stripped)):
             if not TABLE_RULE.match(stripped):
-                cells = [clean(c) for c in TABLE_ROW.match(stripped).group(1).split("|")]
+                cells = [clean(c) for c in row.group(1).split("|")]
                 blocks.append(Block("row", " | ".join(cells)))
             continue
         rank = numbered_rank(stripped) if first.isdigit() and not line[:1].isspace() else None
