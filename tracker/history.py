@@ -165,9 +165,10 @@ def _out_of_language(ordered: list[Capture], keys: dict, docs: dict[str, Extract
 
     The first capture's language is the policy's. It may change (a site that moves to
     French): once a new language holds for the next capture too, or is the latest, it is the
-    policy's language and the change is a translation. A lone capture in another language between captures in the usual one is a
-    page served by location or browser language, not the policy changing: it is set aside.
-    With a pinned language, every capture in another one is."""
+    policy's language and the change is a translation. A lone capture in another language
+    between captures in the usual one is a page served by location or browser language, not
+    the policy changing: it is set aside. With a pinned language, every capture in another
+    one is."""
     texts = [(c, language) for c in ordered if keys[c.id][0] is not None
              and (language := _language(docs.get(reading(c), (None, None))[0]))]
     out: dict[int, tuple[None, str]] = {}
