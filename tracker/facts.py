@@ -76,7 +76,7 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:
                 else:
                     found[name].extend(values)
     found["declared date"] = [document.declared_date] if document.declared_date else []
-    found["third party"].extend(_other_companies(companies, document))
+    found["third party"] = _one_per_company(found["third party"] + _other_companies(companies, document))
     found["data collected"] = _collected(document)
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
@@ -364,6 +364,16 @@ def _other_companies(companies: list[tuple[str, str]], document: Document) -> li
 
 
 
+def _one_per_company(names: list[str]) -> list[str]:
+    """One name per company: 'OpenAI' and 'OpenAI L.L.C' are one, named the shorter way."""
+    by_company: dict[str, str] = {}
+    for name in names:
+        company = " ".join(re.findall(r"\w+", LEGAL_FORM.sub("", name).lower()))
+        if company not in by_company or len(name) < len(by_company[company]):
+            by_company[company] = name
+    return list(by_company.values())
+
+
 def _known_parties(text: str) -> tuple[str, ...]:
     """Known services named in the text; only those whose first word occurs are searched."""
     names = []
@@ -410,20 +420,29 @@ def _own_and_child_items(section: Section) -> list[str]:
 
 SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
-SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|disclosed|transfer)\b[^.]*\b(?:advertis\w*|"
-                   r"marketing|third[- ]part\w*)\b", re.I)
+SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
+                   r"transferred|trade|rent|release)\b[^.]*\b(?:advertis\w*|marketing|third[- ]part\w*|"
+                   r"(?:outside|other) (?:part\w*|compan\w*))\b", re.I)
 NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|n’t\b", re.I)
 
 
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
-SHARE_WORD = re.compile(r"(?:shar|disclos|transfer)")
-SHARE_WITH = ("advertis", "marketing", "third")  # one is in every SHARE statement
+SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release)")
+SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp")  # one is in every SHARE statement
+
+
+QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|whom|why|when|where|which|is|are|"
+                      r"may|should)\b", re.I)
 
 
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
-    """'no' or 'may' for each statement the policy makes about it (in a sentence with ``word``)."""
+    """'no' or 'may' for each statement the policy makes about it (in a sentence with ``word``);
+    a question ('Do we disclose any information to outside parties?', often a heading) states
+    nothing."""
     out = []
     for sentence in sentences.containing(word):
+        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+            continue
         match = pattern.search(sentence)
         if match:
             before = sentence[:match.end()]

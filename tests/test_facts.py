@@ -1,0 +1,34 @@
+"""Key facts read off a policy's text: each kind, with its negations and near misses."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker.facts import facts
+from tracker.textparse import parse_text
+
+
+def read(text: str) -> dict[str, list[str]]:
+    return facts(parse_text("# Acme privacy policy\n\n" + text))
+
+
+@pytest.mark.parametrize("text, sells, shares", [
+    ("We do not sell, trade, or otherwise transfer to outside parties your personally identifiable information.",
+     ["no"], ["no"]),
+    ("We may share your information with third parties for marketing.", [], ["may"]),
+    ("We never sell your personal data.", ["no"], []),
+    ("We may sell your personal information to data brokers.", ["may"], []),
+    ("We rent your e-mail address to other companies for their advertising.", [], ["may"]),
+    ("Do we disclose any information to outside parties?", [], []),  # a question states nothing
+    ("DO WE DISCLOSE ANY INFORMATION TO OUTSIDE PARTIES", [], []),  # nor does a heading asking it
+    ("We share photos with your friends when you ask us to.", [], []),  # not a third party
+])
+def test_sale_and_sharing_statements_and_their_negations(text, sells, shares):
+    found = read(text)
+    assert found["sells data"] == sells and found["shares data"] == shares
+
+
+def test_a_company_named_with_and_without_its_legal_form_is_one_third_party():
+    found = read("We use OpenAI, L.L.C. to answer your questions; OpenAI does not keep them. "
+                 "Payments go through Stripe, Inc. and Stripe's fraud checks.")
+    assert found["third party"] == ["OpenAI", "Stripe"]
