@@ -106,6 +106,10 @@ def predicted(result, old_md: str, new_md: str) -> set[str]:
     """The Markdown sections our section changes fall in (a pure move is not a text change)."""
     old_keys, new_keys = markdown_sections(old_md).keys(), markdown_sections(new_md).keys()
     out = set()
+    for fact in result.facts:  # a new title is reported as a key fact: the title's heading changed
+        if fact.name == "title":
+            out.update(key for title, keys in ((fact.old, old_keys), (fact.new, new_keys))
+                       for key in map(heading_key, title) if key in keys)
     for s in result.sections:
         if s.status == "unchanged" or (s.status == "moved" and not s.modified):
             continue

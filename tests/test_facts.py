@@ -32,3 +32,22 @@ def test_a_company_named_with_and_without_its_legal_form_is_one_third_party():
     found = read("We use OpenAI, L.L.C. to answer your questions; OpenAI does not keep them. "
                  "Payments go through Stripe, Inc. and Stripe's fraud checks.")
     assert found["third party"] == ["OpenAI", "Stripe"]
+
+
+def test_a_policy_that_renames_itself_changes_and_says_so_but_a_page_title_does_not():
+    from tracker.diff import diff_documents
+    from tracker.extract import ExtractSettings, extract
+
+    body = "\n\nWe collect your name when you sign up.\n\n## Sharing\n\nWe share it with processors.\n"
+    old, new = parse_text("# Privacy Policy" + body), parse_text("# Privacy Notice" + body)
+    assert old.text_hash != new.text_hash
+    change = diff_documents(old, new)
+    assert change.kind == "substantive"
+    assert [f.summary for f in change.facts] == ["title Privacy Policy -> Privacy Notice"]
+
+    def page(title: str) -> bytes:
+        return (f"<html><head><title>{title}</title></head><body><main><p>We collect your name when you "
+                "sign up for an account with us.</p><h2>Sharing</h2><p>We share it with processors.</p>"
+                "</main></body></html>").encode()
+    tabs = [extract(page(t), "html", "utf-8", ExtractSettings()) for t in ("Privacy", "Privacy | Acme | Sign up")]
+    assert tabs[0].text_hash == tabs[1].text_hash  # the browser tab's title is the page's, not the policy's

@@ -194,9 +194,15 @@ def classify(old: DiffSide, new: DiffSide, sections: list[SectionChange], magnit
     dates differ; rewrite: most of the text is new; else substantive."""
     if old.wording == new.wording:
         return "cosmetic" if old.document.text_hash != new.document.text_hash else "unchanged"
-    if _only_date_words(sections) and _only_dates_differ(sections):
+    if _same_title(old.document, new.document) and _only_date_words(sections) and _only_dates_differ(sections):
         return "date-only"
     return "rewrite" if magnitude >= REWRITE else "substantive"
+
+
+def _same_title(old: Document, new: Document) -> bool:
+    """Whether the titles the texts give themselves (if any) have the same words."""
+    titles = [heading_key(d.title) if d.title_in_text else "" for d in (old, new)]
+    return titles[0] == titles[1]
 
 
 DATE_WORD = re.compile(rf"(?:\d+|st|nd|rd|th|of|{MONTH})$", re.I)
@@ -232,8 +238,9 @@ def _only_dates_differ(sections: list[SectionChange]) -> bool:
 def _wording(document: Document, memo: Memo) -> str:
     """The words of a document in order, lower case, without numbering or punctuation."""
     words_of, read_text = memo.of(heading_key), memo.of(_read_text)
-    return " ".join(words for s in document.all_sections()
-                    for words in (words_of(s.heading), read_text(s.text)[0]) if words)
+    title = [words_of(document.title)] if document.title_in_text else []
+    return " ".join(title + [words for s in document.all_sections()
+                             for words in (words_of(s.heading), read_text(s.text)[0]) if words])
 
 
 def _read_text(text: str) -> tuple[str, int, frozenset]:

@@ -93,6 +93,7 @@ class Document:
     language: str | None = None
     truncated: bool = False
     version_history: list[str] = field(default_factory=list)
+    title_in_text: bool = False  # the title is the text's own (its first heading), not the page's <title>
 
     def all_sections(self) -> list[Section]:
         return [s for top in self.sections for s in top.walk()]
@@ -120,8 +121,10 @@ class Document:
 
     @cached_property
     def text_hash(self) -> str:
-        """Equal for texts that differ only in what is not wording (see ``normalise``)."""
-        return hashlib.sha256(self.folded.encode("utf-8")).hexdigest()
+        """Equal for texts that differ only in what is not wording (see ``normalise``). A title
+        the text gives itself is wording too: a policy renamed is a new version."""
+        text = f"{fold(self.title)}\n{self.folded}" if self.title_in_text else self.folded
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @cached_property
     def word_count(self) -> int:

@@ -20,7 +20,7 @@ from tracker.document import Document, Memo, Section
 from tracker.normalise import contains_any
 
 # The order facts are shown in.
-FACT_NAMES = ["declared date", "contact e-mail", "postal address", "retention", "minimum age",
+FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "retention", "minimum age",
               "law", "third party", "data collected", "sells data", "shares data"]
 STANCES = {"sells data", "shares data"}
 
@@ -76,6 +76,7 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:
                 else:
                     found[name].extend(values)
     found["declared date"] = [document.declared_date] if document.declared_date else []
+    found["title"] = [document.title] if document.title_in_text else []
     found["third party"] = _one_per_company(found["third party"] + _other_companies(companies, document))
     found["data collected"] = _collected(document)
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}

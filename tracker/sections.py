@@ -44,7 +44,8 @@ def build_document(blocks: list[Block], title: str = "", memo: Memo | None = Non
     for block in blocks:
         block.text = tidied(block.text)  # a block is one line: tidy leaves no newline
     blocks = _dated_headings([b for b in blocks if b.text])
-    title, blocks = _take_title(blocks, tidied(title))
+    given = tidied(title)
+    title, blocks = _take_title(blocks, given)
     ranks = sorted({b.rank for b in blocks if b.kind == "heading"})
     level_of = {rank: i + 1 for i, rank in enumerate(ranks)}
     opening = Section(heading="", level=1)
@@ -71,7 +72,8 @@ def build_document(blocks: list[Block], title: str = "", memo: Memo | None = Non
         sections.insert(0, opening)
     lines = [b.text for b in blocks]
     declared, history = declared_date(lines, memo)
-    return Document(title=title, sections=sections, declared_date=declared,
+    return Document(title=title, title_in_text=bool(title) and not given, sections=sections,
+                    declared_date=declared,
                     version_history=history, language=detect_language(lines, memo),
                     truncated=looks_truncated(blocks))
 
