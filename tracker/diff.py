@@ -494,8 +494,11 @@ def _order(alignment: Alignment, old: list[Unit], new: list[Unit]) -> list[Secti
         for part in parts:
             new_position_of_old[part.index] = whole.index
     for unit in alignment.added:
-        placed.append((unit.index, _one_sided("added", unit)))
+        if unit.words or unit.size:  # an untitled part with no text of its own says nothing
+            placed.append((unit.index, _one_sided("added", unit)))
     for unit in alignment.removed:
+        if not (unit.words or unit.size):
+            continue
         before = max((new_position_of_old[u.index] for u in old[:unit.index] if u.index in new_position_of_old),
                      default=-1)
         placed.append((before + 0.5 + unit.index / (10 * len(old) + 1), _one_sided("removed", unit)))

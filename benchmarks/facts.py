@@ -1,0 +1,108 @@
+"""Key facts against a labelled set of real changes: precision and recall, per kind and overall.
+
+`benchmarks/facts_labels.json` holds 62 changes between consecutive versions of real policies
+in ../shared/corpus (and the Krop -> KRROP seed pair), each labelled by a careful reading with
+the facts that changed (kind, subject, old value, new value, the sentences they were read
+from) and the facts a tool might be tempted to report but must not. Each pair is diffed as
+the tracker diffs it; every fact change it reports is split into atoms (a value added, a
+value removed, a value changed), as are the labels, and an atom is right when a label of the
+same kind has that value on that side (values compared by their words, dates as dates).
+
+Kinds the labels name that the tracker does not read yet count as missed. The tracker's
+"data collected" list and its "title" have no labels and are left out.
+
+Usage: python benchmarks/facts.py [CORPUS_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tracker.dates import find_date
+from tracker.diff import diff_documents
+from tracker.textparse import parse_text
+
+HERE = Path(__file__).resolve().parent
+CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[1] / "shared" / "corpus"
+SEEDS = CORPUS.parent / "seeds"
+KIND_OF = {"declared date": "effective date", "contact e-mail": "contact", "postal address": "contact",
+           "retention": "retention", "minimum age": "minimum age", "law": "law", "third party": "third party",
+           "sells data": "sale", "shares data": "sharing"}
+STANCE = {"no": "does not", "may": "does"}
+
+Atom = tuple[str, str, str]  # (kind, side: "old" or "new", value)
+
+
+def value_key(value: str) -> str:
+    """Values compared by their words ('30 days' and '30 Days.'), dates as dates."""
+    date = find_date(value)
+    return date if date else " ".join(re.findall(r"\w+", value.lower()))
+
+
+def reported(change) -> set[Atom]:
+    atoms: set[Atom] = set()
+    for fact in change.facts:
+        kind = KIND_OF.get(fact.name)
+        if kind is None:
+            continue
+        if fact.name in ("sells data", "shares data"):
+            old = {STANCE.get(v, v) for v in fact.old} or {"not stated"}
+            new = {STANCE.get(v, v) for v in fact.new} or {"not stated"}
+            atoms |= {(kind, "old", value_key(v)) for v in old - new}
+            atoms |= {(kind, "new", value_key(v)) for v in new - old}
+            continue
+        atoms |= {(kind, "old", value_key(v)) for v in fact.removed}
+        atoms |= {(kind, "new", value_key(v)) for v in fact.added}
+    return atoms
+
+
+def labelled(facts: list[dict]) -> set[Atom]:
+    atoms: set[Atom] = set()
+    for fact in facts:
+        for side in ("old", "new"):
+            if fact[side] is not None:
+                atoms.add((fact["kind"], side, value_key(fact[side])))
+    return atoms
+
+
+def document(change: dict, side: str):
+    if change["doc"].startswith("seeds/"):
+        return parse_text((SEEDS / change[side]).read_text(encoding="utf-8"))
+    return parse_text((CORPUS / change["doc"] / change[side]).read_text(encoding="utf-8"))
+
+
+def main() -> int:
+    labels = json.loads((HERE / "facts_labels.json").read_text(encoding="utf-8"))
+    right, wrong, missed = Counter(), Counter(), Counter()
+    forbidden = 0
+    for change in labels["changes"]:
+        result = diff_documents(document(change, "old"), document(change, "new"))
+        got, want = reported(result), labelled(change["facts"])
+        for kind, _, _ in got & want:
+            right[kind] += 1
+        for kind, _, _ in got - want:
+            wrong[kind] += 1
+        for kind, _, _ in want - got:
+            missed[kind] += 1
+        not_facts = {(n["kind"], value_key(str(n.get("value") or ""))) for n in change.get("not_facts", [])}
+        forbidden += sum((kind, value) in not_facts for kind, _, value in got - want)
+    kinds = sorted(set(right) | set(wrong) | set(missed))
+    print(f"{len(labels['changes'])} labelled changes; atoms: a value added, removed or changed, per side")
+    print(f"{'kind':<24} {'precision':>9} {'recall':>7}   right wrong missed")
+    for kind in kinds:
+        p = right[kind] / (right[kind] + wrong[kind]) if right[kind] + wrong[kind] else float("nan")
+        r = right[kind] / (right[kind] + missed[kind]) if right[kind] + missed[kind] else float("nan")
+        print(f"{kind:<24} {p:>9.3f} {r:>7.3f}   {right[kind]:>5} {wrong[kind]:>5} {missed[kind]:>6}")
+    total_right, total_wrong, total_missed = sum(right.values()), sum(wrong.values()), sum(missed.values())
+    print(f"{'overall':<24} {total_right / max(1, total_right + total_wrong):>9.3f} "
+          f"{total_right / max(1, total_right + total_missed):>7.3f}   {total_right:>5} {total_wrong:>5} {total_missed:>6}")
+    print(f"wrong atoms that a label names as a fact not to report: {forbidden}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
