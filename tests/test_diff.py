@@ -107,7 +107,20 @@ def test_a_split_section_lists_its_parts():
     result = diff_documents(md(*BASE), md(*new))
     (split,) = [s for s in result.sections if s.status == "split"]
     assert split.old_heading == "Sharing" and split.parts == ["Sharing with processors", "Sharing for e-mail"]
+    assert split.new_heading == "Sharing with processors"  # each side named: the first part carries it on
     assert changed(result) == {"Sharing": "split"}
+
+
+def test_a_split_section_that_keeps_its_heading_names_it_on_both_sides():
+    new = [BASE[0], BASE[1],
+           ("Sharing", "We share your information with the processors that host our servers in Europe."),
+           ("Sharing for e-mail", "We also share your e-mail address with the service that sends our newsletters."),
+           BASE[3], BASE[4]]
+    old = [BASE[0], BASE[1], ("Sharing", new[2][1] + "\n\n" + new[3][1]), BASE[3], BASE[4]]
+    result = diff_documents(md(*old), md(*new))
+    (split,) = [s for s in result.sections if s.status == "split"]
+    assert (split.old_heading, split.new_heading, split.parts) == ("Sharing", "Sharing", ["Sharing", "Sharing for e-mail"])
+    assert split.display_heading == "Sharing"
 
 
 def test_many_unmatched_sections_find_their_homes_through_the_index_as_without_it(monkeypatch):
@@ -146,6 +159,7 @@ def test_merged_sections_list_their_parts():
     result = diff_documents(md(*BASE), md(*new))
     (merged,) = [s for s in result.sections if s.status == "merged"]
     assert merged.new_heading == "Use and Sharing"
+    assert merged.old_heading == "How We Use Information"  # each side named
     assert set(merged.parts) == {"How We Use Information", "Sharing"}
     assert merged.words_added + merged.words_removed <= 4  # only the headings' words
 
