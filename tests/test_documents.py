@@ -121,6 +121,15 @@ def test_links_without_text_show_nothing_as_on_the_page():
     ("Our rules changed on 2020-02-02.\n\nLAST MODIFIED 12/31/2021", "2021-12-31"),  # a cue, not any date
     ("Version 1, dated October 31, 2024\n\nVersion 2, dated November 14, 2024", "2024-11-14"),  # the latest
     ("We updated our partners list.\n\nWe keep data for 30 days.", None),  # a cue word with no date after it
+    ("Effective January 1, 2020, the CCPA gives California residents new rights over their data.\n\n"
+     "Effective January 1, 2022", "2022-01-01"),  # a date line, not a law's date in a sentence
+    ("This Privacy Policy applies from February 28, 2025.", "2025-02-28"),
+    ("Last Update: Feb 10, 2026", "2026-02-10"),
+    ("Last updated: 2025.02.19", "2025-02-19"),
+    ("Dernière mise à jour : 1er janvier 2024", "2024-01-01"),
+    ("Entrée en vigueur : 12.05.2026", "2026-05-12"),
+    ("Stand: 26. März 2026", "2026-03-26"),
+    ("Última actualización: 26 de marzo de 2026", "2026-03-26"),
 ])
 def test_the_declared_date_is_the_date_after_a_cue(text, declared):
     assert parse_text(f"# Privacy Policy\n\n{text}\n\n## Contact\n\nWrite to us.").declared_date == declared

@@ -9,27 +9,48 @@ from datetime import date
 from tracker.document import Memo
 from tracker.normalise import contains_any
 
-MONTHS = {m: i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"], start=1)}
-MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
-MONTHS["sept"] = 9
-MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+# Month names in the languages policies are most often written in besides English (French,
+# German, Spanish, Italian, Dutch, Portuguese): a policy keeps its date when it is translated.
+MONTH_NAMES = [
+    "january february march april may june july august september october november december",
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "januar februar märz april mai juni juli august september oktober november dezember",
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
+    "januari februari maart april mei juni juli augustus september oktober november december",
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
+]
+MONTHS = {name: i for names in MONTH_NAMES for i, name in enumerate(names.split(), start=1)}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())[:12]})  # English abbreviations: 'Jan', 'Sep'
+MONTHS.update({"sept": 9, "jänner": 1, "setiembre": 9})
+MONTH = "(" + "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True)) + r")\.?"
+DAY_SUFFIX = r"(?:st|nd|rd|th|er|\.)?"  # 1st, 1er (French), 1. (German)
 DATE_PATTERNS = [
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
-    (re.compile(rf"\b{MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), ("M", "d", "y")),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH},?\s+(\d{{4}})\b", re.I), ("d", "M", "y")),
+    (re.compile(rf"\b{MONTH}\s+(\d{{1,2}}){DAY_SUFFIX},?\s+(\d{{4}})\b", re.I), ("M", "d", "y")),
+    (re.compile(rf"\b(\d{{1,2}}){DAY_SUFFIX}\s+(?:of\s+|de\s+)?{MONTH},?\s+(?:de\s+)?(\d{{4}})\b", re.I),
+     ("d", "M", "y")),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),
     (re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"), ("d", "m", "y")),
+    (re.compile(r"\b(\d{4})[./](\d{1,2})[./](\d{1,2})\b"), ("y", "m", "d")),
 ]
 DATE_CUE = re.compile(
-    r"(last\s+(?:updated|modified|revised|changed)|effective|updated|revised|version\s+\d+[^.\n]{0,20}dated|"
-    r"dated|date of last revision|valid (?:from|as of)|as of|in force)", re.I)
+    r"(last\s+(?:updated|modified|revised|changed)|last\s+update|effective|updated|revised|"
+    r"version\s+\d+[^.\n]{0,20}dated|dated|date of last (?:revision|update)|valid (?:from|as of)|as of|in force|"
+    r"in effect|applies from|applicable (?:from|as of)|"
+    r"mise à jour|mis à jour|en vigueur|"  # French
+    r"\bstand\b|aktualisiert|geändert|aktualisierung|gültig ab|in kraft|"  # German
+    r"actualizaci[oó]n|actualizad[oa]|vigente|en vigor|"  # Spanish
+    r"aggiornament[oi]|aggiornat[oa]|in vigore|"  # Italian
+    r"bijgewerkt|van kracht|"  # Dutch
+    r"atualiza[cç][aã]o|atualizad[oa])", re.I)  # Portuguese
 
 
 DATE_CUE_LOWER = re.compile(DATE_CUE.pattern)
-DATE_CUE_WORDS = ("updated", "modified", "revised", "changed", "effective", "dated", "date of", "valid ", "as of",
-                  "in force")  # a line has a date cue only if it has one of these
+DATE_CUE_WORDS = ("updated", "update", "modified", "revised", "changed", "effective", "dated", "date of", "valid ",
+                  "as of", "in force", "in effect", "applies from", "applicable", "mise à jour", "mis à jour",
+                  "vigueur", "stand", "aktualisier", "geändert", "gültig", "kraft", "actualiza", "vigente", "vigor",
+                  "aggiorna", "vigore", "bijgewerkt", "kracht", "atualiza")  # one is in every DATE_CUE
 VERSION_DATED = re.compile(r"version\s+\d+(?:\.\d+)*,?\s+dated\s+[^\n]{4,40}", re.I)
 VERSION_DATED_LOWER = re.compile(VERSION_DATED.pattern)
 
@@ -55,20 +76,27 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     """The date a policy states for itself ('Last updated May 16, 2024', 'Effective
     2025-06-01', 'Version 2, dated November 14, 2024'), and any version history lines.
 
-    The latest version in a version history wins; otherwise the first dated cue.
+    The latest version in a version history wins; otherwise the first dated cue on a line of
+    its own ('Effective January 1, 2022'), else the first in a sentence ('Effective January 1,
+    2020, the CCPA gives ...' speaks of a law, not of the policy).
     """
     line_dates = memo.of(_line_dates)
     history: list[str] = []
-    first_cued = None
+    first_cued: dict[bool, str] = {}  # on a short line or not -> the first date cued there
     for i, line in enumerate(lines):
         cue_ends, entries = line_dates(line)
         history.extend(entries)
-        if first_cued is None:
-            first_cued = next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)
+        short = line.count(" ") < DATE_LINE_WORDS
+        if cue_ends and short not in first_cued and (
+                cued := next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)):
+            first_cued[short] = cued
     dated_versions = [(d, h) for h in history if (d := find_date(h))]
     if dated_versions:
         return max(dated_versions)[0], history
-    return first_cued, history
+    return first_cued.get(True) or first_cued.get(False), history
+
+
+DATE_LINE_WORDS = 12  # a line with a date cue and fewer words states the policy's date
 
 
 def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
