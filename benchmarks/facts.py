@@ -6,7 +6,10 @@ the facts that changed (kind, subject, old value, new value, the sentences they 
 from) and the facts a tool might be tempted to report but must not. Each pair is diffed as
 the tracker diffs it; every fact change it reports is split into atoms (a value added, a
 value removed, a value changed), as are the labels, and an atom is right when a label of the
-same kind has that value on that side (values compared by their words, dates as dates).
+same kind names that value on that side: values are compared by their words (numbers
+written as words read as digits, dates as dates), and one names the other when its words
+stand in the other's ('rep_tinder@prighter.com' in a representative's whole address block,
+'Safe Harbor' in 'EU Safe Harbor', '30 days' in 'thirty days after project completion').
 
 Kinds the labels name that the tracker does not read yet count as missed. The tracker's
 "data collected" list and its "title" have no labels and are left out.
@@ -37,10 +40,27 @@ STANCE = {"no": "does not", "may": "does"}
 Atom = tuple[str, str, str]  # (kind, side: "old" or "new", value)
 
 
+NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "sixty": "60", "ninety": "90"}
+
+
 def value_key(value: str) -> str:
     """Values compared by their words ('30 days' and '30 Days.'), dates as dates."""
     date = find_date(value)
-    return date if date else " ".join(re.findall(r"\w+", value.lower()))
+    if date:
+        return date
+    return " ".join(NUMBER_WORDS.get(w, w) for w in re.findall(r"\w+", value.lower()))
+
+
+def names(a: Atom, b: Atom) -> bool:
+    """Whether two atoms name the same fact: same kind and side, one value in the other."""
+    return a[:2] == b[:2] and (f" {a[2]} " in f" {b[2]} " or f" {b[2]} " in f" {a[2]} ")
+
+
+def matched(got: set[Atom], want: set[Atom]) -> tuple[set[Atom], set[Atom]]:
+    """The reported atoms that name a label, and the labels some reported atom names."""
+    return {g for g in got if any(names(g, w) for w in want)}, {w for w in want if any(names(g, w) for g in got)}
 
 
 def reported(change) -> set[Atom]:
@@ -77,29 +97,31 @@ def document(change: dict, side: str):
 
 def main() -> int:
     labels = json.loads((HERE / "facts_labels.json").read_text(encoding="utf-8"))
-    right, wrong, missed = Counter(), Counter(), Counter()
+    right, wrong, found_labels, missed = Counter(), Counter(), Counter(), Counter()
     forbidden = 0
     for change in labels["changes"]:
         result = diff_documents(document(change, "old"), document(change, "new"))
         got, want = reported(result), labelled(change["facts"])
-        for kind, _, _ in got & want:
+        good, found = matched(got, want)
+        for kind, _, _ in good:
             right[kind] += 1
-        for kind, _, _ in got - want:
+        for kind, _, _ in got - good:
             wrong[kind] += 1
-        for kind, _, _ in want - got:
+        for kind, _, _ in found:
+            found_labels[kind] += 1
+        for kind, _, _ in want - found:
             missed[kind] += 1
         not_facts = {(n["kind"], value_key(str(n.get("value") or ""))) for n in change.get("not_facts", [])}
-        forbidden += sum((kind, value) in not_facts for kind, _, value in got - want)
+        forbidden += sum((kind, value) in not_facts for kind, _, value in got - good)
     kinds = sorted(set(right) | set(wrong) | set(missed))
     print(f"{len(labels['changes'])} labelled changes; atoms: a value added, removed or changed, per side")
-    print(f"{'kind':<24} {'precision':>9} {'recall':>7}   right wrong missed")
-    for kind in kinds:
-        p = right[kind] / (right[kind] + wrong[kind]) if right[kind] + wrong[kind] else float("nan")
-        r = right[kind] / (right[kind] + missed[kind]) if right[kind] + missed[kind] else float("nan")
-        print(f"{kind:<24} {p:>9.3f} {r:>7.3f}   {right[kind]:>5} {wrong[kind]:>5} {missed[kind]:>6}")
-    total_right, total_wrong, total_missed = sum(right.values()), sum(wrong.values()), sum(missed.values())
-    print(f"{'overall':<24} {total_right / max(1, total_right + total_wrong):>9.3f} "
-          f"{total_right / max(1, total_right + total_missed):>7.3f}   {total_right:>5} {total_wrong:>5} {total_missed:>6}")
+    print(f"{'kind':<24} {'precision':>9} {'recall':>7}   right wrong  found missed")
+    rows = [(kind, right[kind], wrong[kind], found_labels[kind], missed[kind]) for kind in kinds]
+    rows.append(("overall", sum(right.values()), sum(wrong.values()), sum(found_labels.values()), sum(missed.values())))
+    for kind, good, bad, hit, miss in rows:
+        p = good / (good + bad) if good + bad else float("nan")
+        r = hit / (hit + miss) if hit + miss else float("nan")
+        print(f"{kind:<24} {p:>9.3f} {r:>7.3f}   {good:>5} {bad:>5} {hit:>6} {miss:>6}")
     print(f"wrong atoms that a label names as a fact not to report: {forbidden}")
     return 0
 
