@@ -51,3 +51,20 @@ def test_a_policy_that_renames_itself_changes_and_says_so_but_a_page_title_does_
                 "</main></body></html>").encode()
     tabs = [extract(page(t), "html", "utf-8", ExtractSettings()) for t in ("Privacy", "Privacy | Acme | Sign up")]
     assert tabs[0].text_hash == tabs[1].text_hash  # the browser tab's title is the page's, not the policy's
+
+
+def test_each_changed_value_comes_with_the_sentence_that_states_it():
+    from tracker.diff import DocumentDiff, diff_documents
+
+    old = parse_text("# Acme privacy policy\n\n## Children\n\nOur service is for everyone. We do not collect any "
+                     "information from anyone under 13 years of age.\n\n## Contact\n\nWrite to support@acme.com.")
+    new = parse_text("# Acme privacy policy\n\n## Children\n\nOur service is for adults only.\n\n## Contact\n\n"
+                     "Write to privacy@acme.com or call us.")
+    change = diff_documents(old, new)
+    said = {f.name: ([(e.value, e.section, e.sentence) for e in f.old_evidence],
+                     [(e.value, e.section, e.sentence) for e in f.new_evidence]) for f in change.facts}
+    assert said["minimum age"] == (
+        [("13", "Children", "We do not collect any information from anyone under 13 years of age.")], [])
+    assert said["contact e-mail"] == ([("support@acme.com", "Contact", "Write to support@acme.com.")],
+                                      [("privacy@acme.com", "Contact", "Write to privacy@acme.com or call us.")])
+    assert DocumentDiff.from_dict(change.to_dict()) == change  # the evidence is stored with the change

@@ -13,6 +13,7 @@ import re
 import click
 
 from tracker.diff import Op, SectionChange, heading_name
+from tracker.facts import Evidence
 from tracker.history import Comparison
 from tracker.models import Version
 
@@ -34,6 +35,15 @@ def error_line(text: str) -> str:
     carry fetched text, such as a 60,000-character redirect target)."""
     line = " ".join(printable(text).split())
     return line if len(line) <= LONGEST_ERROR else f"{line[:LONGEST_ERROR - 40]} … {line[-35:]}"
+
+
+LONGEST_QUOTE = 300  # characters of a sentence quoted as a fact's evidence
+
+
+def quoted(text: str) -> str:
+    """A sentence quoted on one line, cut to a length a reader takes in."""
+    line = " ".join(printable(text).split())
+    return line if len(line) <= LONGEST_QUOTE else line[:LONGEST_QUOTE - 1] + "…"
 
 
 def json_text(data: object) -> str:
@@ -72,6 +82,14 @@ def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
 
 
+def evidence_line(side: str, evidence: Evidence, named: bool) -> str:
+    """'      before: "… under 13 years of age." (Children)': the sentence a value was read from;
+    the value is named when a fact has several."""
+    value = f" {quoted(evidence.value)}" if named else ""
+    section = f" ({quoted(evidence.section)})" if evidence.section else ""
+    return f"      {side}{value}: \"{quoted(evidence.sentence)}\"{section}"
+
+
 def section_counts(sections: list[SectionChange]) -> str:
     """'3 modified, 1 added, 2 removed'."""
     order = ["modified", "added", "removed", "renamed", "moved", "split", "merged"]
@@ -95,7 +113,10 @@ def render_change(change: Comparison, title: str, versions: dict[int, Version], 
         lines.append("technical: produced by an extraction upgrade, not by the policy (never notified)")
     if change.facts:
         lines.append("\nkey facts")
-        lines.extend(f"  {printable(f.summary)}" for f in change.facts)
+        for f in change.facts:
+            lines.append(f"  {printable(f.summary)}")
+            lines.extend(evidence_line(side, e, named=len(f.old_evidence) + len(f.new_evidence) > 2)
+                         for side, said in (("before", f.old_evidence), ("after", f.new_evidence)) for e in said)
     counts = section_counts(change.touched)
     unchanged = len(change.untouched)
     lines.append(f"\nsections: {counts or 'no section changed'}"

@@ -25,9 +25,9 @@ from rapidfuzz import fuzz
 
 from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
-from tracker.facts import FactChange, compare, facts
+from tracker.facts import FactChange, compare, facts, with_evidence
 
-DIFF_VERSION = 3  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 4  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
@@ -171,8 +171,9 @@ def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> Do
     removed = sum(s.words_removed for s in sections)
     total = old.word_count + new.word_count
     magnitude = round(min(1.0, (added + removed) / total), 4) if total else 0.0
+    changed_facts = [with_evidence(f, old, new, memo) for f in compare(before.facts, after.facts)]
     return DocumentDiff(kind=classify(before, after, sections, magnitude), magnitude=magnitude, sections=sections,
-                        facts=compare(before.facts, after.facts), words_added=added, words_removed=removed)
+                        facts=changed_facts, words_added=added, words_removed=removed)
 
 
 @dataclass

@@ -12,12 +12,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from tracker.normalise import fold
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
 
 REMEMBERED = 4096  # results kept per function: more than the distinct lines of most histories
 READINGS = 8  # documents whose readings are kept: a version is diffed with its neighbours
@@ -31,15 +32,15 @@ class Memo:
     its work."""
 
     def __init__(self) -> None:
-        self._functions: dict[Callable, Callable] = {}
+        self._functions: dict[Callable, Any] = {}
         self._readings: dict[tuple[Callable, int], tuple[Any, Any]] = {}
 
-    def of(self, function: Callable[[T], R]) -> Callable[[T], R]:
+    def of(self, function: Callable[P, R]) -> Callable[P, R]:
         """``function`` (of hashable arguments), remembering its results in this memo."""
         remembered = self._functions.get(function)
         if remembered is None:
             remembered = self._functions[function] = lru_cache(maxsize=REMEMBERED)(function)
-        return remembered
+        return cast("Callable[P, R]", remembered)  # lru_cache keeps the signature; its stub says less
 
     def reading(self, function: Callable[[T, Memo], R], document: T) -> R:
         """``function(document, memo)`` of a document, known by identity (documents are not

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import ahocorasick
 
+from tracker.dates import find_date
 from tracker.document import Document, Memo, Section
 from tracker.normalise import contains_any
 
@@ -26,10 +27,25 @@ STANCES = {"sells data", "shares data"}
 
 
 @dataclass
+class Evidence:
+    """Where a value was read: the sentence that states it, in the section that holds it."""
+
+    value: str
+    section: str  # the heading of the section ("" for the opening text)
+    sentence: str
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "section": self.section, "sentence": self.sentence}
+
+
+@dataclass
 class FactChange:
     name: str
     old: list[str]
     new: list[str]
+    # the sentences that state the values that changed, in the old and the new version
+    old_evidence: list[Evidence] = field(default_factory=list)
+    new_evidence: list[Evidence] = field(default_factory=list)
 
     @property
     def added(self) -> list[str]:
@@ -53,11 +69,15 @@ class FactChange:
 
     def to_dict(self) -> dict:
         # the summary is written for other tools, not read back: it follows from the values
-        return {"name": self.name, "old": self.old, "new": self.new, "summary": self.summary}
+        return {"name": self.name, "old": self.old, "new": self.new, "summary": self.summary,
+                "evidence": {"old": [e.to_dict() for e in self.old_evidence],
+                             "new": [e.to_dict() for e in self.new_evidence]}}
 
     @classmethod
     def from_dict(cls, data: dict) -> FactChange:
-        return cls(data["name"], data["old"], data["new"])
+        evidence = data.get("evidence", {})
+        return cls(data["name"], data["old"], data["new"], [Evidence(**e) for e in evidence.get("old", [])],
+                   [Evidence(**e) for e in evidence.get("new", [])])
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:
@@ -104,6 +124,46 @@ def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactCh
             for name in FACT_NAMES if old.get(name, []) != new.get(name, [])]
 
 
+def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo) -> FactChange:
+    """The change with the sentences that state its values: the values that went, in the old
+    version, and those that came, in the new (a stance's values on both sides)."""
+    shown = (change.old, change.new) if change.name in STANCES else (change.removed, change.added)
+    change.old_evidence = [e for v in shown[0] if (e := evidence(old, change.name, v, memo))]
+    change.new_evidence = [e for v in shown[1] if (e := evidence(new, change.name, v, memo))]
+    return change
+
+
+def evidence(document: Document, name: str, value: str, memo: Memo) -> Evidence | None:
+    """The first sentence of the document that states ``value`` of the fact ``name``: the
+    block that states it, then its sentence that states it alone (the block, when the value
+    takes more than one sentence to read)."""
+    if name == "title":
+        return Evidence(value, "", value)
+    states = memo.of(_states)
+    for section in document.all_sections():
+        for text in (section.heading, *(b.text for b in section.blocks)):
+            if states(text, name, value):
+                sentence = next((s for s in Sentences(text).all() if states(s, name, value)), text)
+                return Evidence(value, section.heading, sentence)
+    return None
+
+
+def _states(text: str, name: str, value: str) -> bool:
+    """Whether a text, read alone, states ``value`` of the fact ``name``."""
+    if name == "declared date":
+        return DATE_DIGIT.search(text) is not None and find_date(text) == value
+    if name == "data collected":
+        return text == value
+    found = _block_facts(text)
+    if name == "third party":
+        names = [*found.get("third party", ()), *(n for _, n in found.get("companies", ()))]
+        return any(len(_one_per_company([n, value])) == 1 for n in names)  # the same company
+    return value in found.get(name, ())
+
+
+DATE_DIGIT = re.compile(r"\d{4}")
+
+
 def _sort_key(value: str) -> tuple:
     number = re.match(r"\d+", value)
     return (int(number.group()) if number else 1 << 30, value.lower(), value)  # the last: deterministic
@@ -127,6 +187,10 @@ class Sentences:
     @cached_property  # most blocks have no cue at all: then their sentences are never needed
     def starts(self) -> list[int]:
         return [0] + [m.end() for m in SENTENCE_END.finditer(self.text)]
+
+    def all(self) -> list[str]:
+        ends = [*self.starts[1:], len(self.text)]
+        return [s for start, end in zip(self.starts, ends) if (s := self.text[start:end].strip())]
 
     def containing(self, pattern: re.Pattern) -> list[str]:
         """Sentences in which the lower-case ``pattern`` matches."""
