@@ -378,8 +378,11 @@ def test_export_is_the_whole_history_as_documented(tmp_path, site):
     (section,) = change["sections"]
     assert section["status"] == "modified" and section["words_added"] == section["words_removed"] == 1
     assert ["-", "30"] in section["ops"] and ["+", "90"] in section["ops"]
+    kept = "We keep your data for {} after you close your account, then delete it."
     assert change["facts"] == [{"name": "retention", "old": ["30 days"], "new": ["90 days"],
-                                "summary": "retention 30 days -> 90 days"}]
+                                "summary": "retention 30 days -> 90 days",
+                                "evidence": {side: [{"value": v, "section": "Retention", "sentence": kept.format(v)}]
+                                             for side, v in (("old", "30 days"), ("new", "90 days"))}}]
 
 
 def test_rebuild_keeps_changes_and_marks_extraction_upgrades_technical(tmp_path, site):

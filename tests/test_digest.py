@@ -83,7 +83,9 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     for part in (text, html):
         assert link in part and f"{BASE}/krop/index.html" in part and "rewrite" in part
     assert "support@krop.com removed" in text and "COPPA removed" in text
-    assert "<td style=\"border-bottom:1px solid #e5e5e5;\">support@krop.com</td>" in html  # before, in the facts table
+    assert "<td style=\"border-bottom:1px solid #e5e5e5;\">support@krop.com<br>" in html  # before, in the facts table
+    # with the sentence that stated it
+    assert "you may contact us at support@krop.com" in html and 'before: "If there are any questions' in text
     assert "between 2019-07-01 12:00 UTC and 2025-06-03 09:30 UTC" in text
     assert "<ins" in html  # the excerpts of insertions are marked up
     assert "<img" not in html and "http://" not in html.replace(BASE, "")  # nothing loaded from elsewhere

@@ -116,7 +116,21 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "shares data": _stance(sentences, SHARE_WORD, SHARE) if contains_any(sentences.lower, SHARE_WITH) else (),
         "companies": _companies(text),
     }
+    if found["third party"] or found["companies"]:
+        _drop_representatives(found, sentences)
     return {name: values for name, values in found.items() if values}
+
+
+REPRESENTATIVE = re.compile(r"\b(?:representative|data protection officer|dpo|c/o|care of)\b")
+
+
+def _drop_representatives(found: dict[str, tuple], sentences: Sentences) -> None:
+    """A company named as the publisher's representative or data protection officer is how
+    to reach the publisher (a contact), not someone who gets the data."""
+    named_there = " ".join(sentences.containing(REPRESENTATIVE))
+    if named_there:
+        found["third party"] = tuple(n for n in found["third party"] if n not in named_there)
+        found["companies"] = tuple((first, n) for first, n in found["companies"] if n.split()[0] not in named_there)
 
 
 def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactChange]:
@@ -487,13 +501,14 @@ SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|yo
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
 SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
                    r"transferred|trade|rent|release)\b[^.]*\b(?:advertis\w*|marketing|third[- ]part\w*|"
-                   r"(?:outside|other) (?:part\w*|compan\w*))\b", re.I)
+                   r"(?:outside|other) (?:part\w*|compan\w*)|partners?|affiliates?)\b", re.I)
 NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|n’t\b", re.I)
 
 
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release)")
-SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp")  # one is in every SHARE statement
+SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp", "partner",
+              "affiliate")  # one is in every SHARE statement
 
 
 QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|whom|why|when|where|which|is|are|"
