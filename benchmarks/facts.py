@@ -11,7 +11,8 @@ written as words read as digits, dates as dates), and one names the other when i
 stand in the other's ('rep_tinder@prighter.com' in a representative's whole address block,
 'Safe Harbor' in 'EU Safe Harbor', '30 days' in 'thirty days after project completion').
 
-Kinds the labels name that the tracker does not read yet count as missed. The tracker's
+Kinds the labels name that the tracker does not read yet (international transfers) count as
+missed. The tracker's
 "data collected" list and its "title" have no labels and are left out.
 
 Usage: python benchmarks/facts.py [CORPUS_DIR]
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from tracker.dates import find_date
 from tracker.diff import diff_documents
+from tracker.facts import STANCES
 from tracker.textparse import parse_text
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +36,8 @@ CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[1] / "shared" 
 SEEDS = CORPUS.parent / "seeds"
 KIND_OF = {"declared date": "effective date", "contact e-mail": "contact", "postal address": "contact",
            "retention": "retention", "minimum age": "minimum age", "law": "law", "third party": "third party",
-           "sells data": "sale", "shares data": "sharing"}
+           "sells data": "sale", "shares data": "sharing", "targeted advertising": "targeted advertising",
+           "trains AI on user data": "ai training", "user right": "user right"}
 STANCE = {"no": "does not", "may": "does"}
 
 Atom = tuple[str, str, str]  # (kind, side: "old" or "new", value)
@@ -69,7 +72,7 @@ def reported(change) -> set[Atom]:
         kind = KIND_OF.get(fact.name)
         if kind is None:
             continue
-        if fact.name in ("sells data", "shares data"):
+        if fact.name in STANCES:
             old = {STANCE.get(v, v) for v in fact.old} or {"not stated"}
             new = {STANCE.get(v, v) for v in fact.new} or {"not stated"}
             atoms |= {(kind, "old", value_key(v)) for v in old - new}

@@ -68,3 +68,28 @@ def test_each_changed_value_comes_with_the_sentence_that_states_it():
     assert said["contact e-mail"] == ([("support@acme.com", "Contact", "Write to support@acme.com.")],
                                       [("privacy@acme.com", "Contact", "Write to privacy@acme.com or call us.")])
     assert DocumentDiff.from_dict(change.to_dict()) == change  # the evidence is stored with the change
+
+
+@pytest.mark.parametrize("text, trains, targeted", [
+    ("We may use your chats to train and improve our machine learning models.", ["may"], []),
+    ("Files you add are not used to train our generative AI models.", ["no"], []),
+    ("We provide privacy training to our staff every year.", [], []),  # people trained, not models
+    ("We use cookies to deliver targeted ads.", [], ["may"]),
+    ("We never use your data for personalized advertising.", [], ["no"]),
+    ("We do not sell personal information or share it for cross-context behavioral advertising.", [], ["no"]),
+])
+def test_ai_training_and_targeted_advertising_statements(text, trains, targeted):
+    found = read(text)
+    assert found["trains AI on user data"] == trains and found["targeted advertising"] == targeted
+
+
+@pytest.mark.parametrize("text, rights", [
+    ("You have the right to access, correct or delete your data, and the right to data portability.",
+     ["access", "correction", "deletion", "portability"]),
+    ("You have the right to lodge a complaint with a supervisory authority.", ["complaint"]),
+    ("Residents of these states have the right to appeal our decision.", ["appeal"]),
+    ("You may ask us what we hold about you.", []),  # no right named
+    ("We reserve the right to change this policy.", []),  # the publisher's right, not the user's
+])
+def test_user_rights_named(text, rights):
+    assert read(text)["user right"] == rights

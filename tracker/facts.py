@@ -22,8 +22,9 @@ from tracker.normalise import contains_any
 
 # The order facts are shown in.
 FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "retention", "minimum age",
-              "law", "third party", "data collected", "sells data", "shares data"]
-STANCES = {"sells data", "shares data"}
+              "law", "third party", "data collected", "sells data", "shares data", "targeted advertising",
+              "trains AI on user data", "user right"]
+STANCES = {"sells data", "shares data", "targeted advertising", "trains AI on user data"}
 
 
 @dataclass
@@ -114,6 +115,10 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "third party": _known_parties(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
         "shares data": _stance(sentences, SHARE_WORD, SHARE) if contains_any(sentences.lower, SHARE_WITH) else (),
+        "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if "advertis" in sentences.lower
+        or " ads" in sentences.lower else (),
+        "trains AI on user data": _stance(sentences, TRAIN_WORD, TRAINS) if "train" in sentences.lower else (),
+        "user right": _rights(sentences) if "right" in sentences.lower else (),
         "companies": _companies(text),
     }
     if found["third party"] or found["companies"]:
@@ -509,6 +514,38 @@ SELL_WORD = re.compile(r"s(?:ell|old|ale)")
 SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release)")
 SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp", "partner",
               "affiliate")  # one is in every SHARE statement
+
+
+TARGETED = re.compile(r"\b(?:targeted|personali[sz]ed|interest[- ]based|behaviou?ral|cross[- ]context(?:ual)?|"
+                      r"tailored)\s+(?:behaviou?ral\s+)?(?:advertising|ads|advertisements)\b", re.I)
+ADS_WORD = re.compile(r"(?:advertis|\bads\b)")
+TRAINS = re.compile(r"\b(?:train|trains|trained|training|fine-tun\w*)\b[^.]*\b(?:models?|artificial intelligence|"
+                    r"machine[- ]learning|AI|algorithms?|LLMs?)\b|\b(?:models?|artificial intelligence|"
+                    r"machine[- ]learning|AI|LLMs?)\b[^.]*\b(?:train|trains|trained|training)\b", re.I)
+TRAIN_WORD = re.compile(r"train")
+RIGHT = re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(access|delet\w*|eras\w*|correct\w*|rectif\w*|"
+                   r"portab\w*|object\w*|restrict\w*|opt[- ]out|withdraw\w*|appeal\w*|lodge a complaint|"
+                   r"complain\w*|non-discrimination|know)\b", re.I)
+RIGHT_WORD = re.compile(r"\b(access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|"
+                        r"opt[- ]out|withdraw\w*|appeal\w*|lodge a complaint|complain\w*|non-discrimination)\b", re.I)
+CLAUSE_END = re.compile(r"[.;:]|\bright")  # what ends a list of rights: 'access, correct or delete'
+RIGHT_NAMES = [("access", "access"), ("delet", "deletion"), ("eras", "deletion"), ("correct", "correction"),
+               ("rectif", "correction"), ("portab", "portability"), ("object", "objection"),
+               ("restrict", "restriction"), ("opt", "opt-out"), ("withdraw", "withdrawal of consent"),
+               ("appeal", "appeal"), ("lodge", "complaint"), ("complain", "complaint"),
+               ("non-discrimination", "non-discrimination"), ("know", "to know")]
+
+
+def _rights(sentences: Sentences) -> tuple[str, ...]:
+    """The rights the text says users have: 'the right to request deletion', 'a right of access',
+    'the right to access, correct or delete it'."""
+    out = []
+    for sentence in sentences.containing(re.compile(r"right")):
+        for match in RIGHT.finditer(sentence):
+            listed = CLAUSE_END.split(sentence[match.end(1):], maxsplit=1)[0]
+            for word in [match.group(1), *(m.group(1) for m in RIGHT_WORD.finditer(listed))]:
+                out.append(next(name for start, name in RIGHT_NAMES if word.lower().startswith(start)))
+    return tuple(out)
 
 
 QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|whom|why|when|where|which|is|are|"
