@@ -54,9 +54,12 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
     assert "Between 2019-07-01 12:00 UTC and 2025-06-03 09:30 UTC" in history
 
     change = site[change_page]
-    facts = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td>', change))
+    facts = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)<', change))  # the values before
     assert facts["contact e-mail"] == "support@krop.com" and facts["law"] == "CalOPPA, COPPA"
-    assert re.search(r"<th scope=\"row\">declared date</th><td>2016-03-24</td><td>2025-06-01</td>", change)
+    assert re.search(r"<th scope=\"row\">declared date</th><td>2016-03-24<.*?</td><td>2025-06-01<", change)
+    # each value with the sentence that states it, and its section
+    assert "“If there are any questions regarding this privacy policy you may contact us at support@krop.com”" \
+        " <span class=\"muted\">(CONTACTING US)</span>" in change
     assert "<del>" in change and "<ins>" in change and "Removed:" in change and "Added:" in change
     store = Store(tmp_path / "snapshots" / "tracker.db")
     evidence = {c.sha256 for c in store.captures.timeline("krop") if c.captured_at[:10] in ("2019-07-01", "2025-06-03")
