@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -158,22 +158,22 @@ def evidence(document: Document, name: str, value: str, memo: Memo) -> Evidence 
     takes more than one sentence to read)."""
     if name == "title":
         return Evidence(value, "", value)
-    states = memo.of(_states)
+    block_facts = memo.of(_block_facts)  # the facts of each block are read once, as by ``facts``
     for section in document.all_sections():
         for text in (section.heading, *(b.text for b in section.blocks)):
-            if states(text, name, value):
-                sentence = next((s for s in Sentences(text).all() if states(s, name, value)), text)
+            if _states(block_facts, text, name, value):
+                sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, value)), text)
                 return Evidence(value, section.heading, sentence)
     return None
 
 
-def _states(text: str, name: str, value: str) -> bool:
+def _states(block_facts: Callable[[str], dict[str, tuple]], text: str, name: str, value: str) -> bool:
     """Whether a text, read alone, states ``value`` of the fact ``name``."""
     if name == "declared date":
         return DATE_DIGIT.search(text) is not None and find_date(text) == value
     if name == "data collected":
         return text == value
-    found = _block_facts(text)
+    found = block_facts(text)
     if name == "third party":
         names = [*found.get("third party", ()), *(n for _, n in found.get("companies", ()))]
         return any(len(_one_per_company([n, value])) == 1 for n in names)  # the same company
