@@ -115,10 +115,10 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "third party": _known_parties(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
         "shares data": _stance(sentences, SHARE_WORD, SHARE) if contains_any(sentences.lower, SHARE_WITH) else (),
-        "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if "advertis" in sentences.lower
-        or " ads" in sentences.lower else (),
+        "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if contains_any(sentences.lower, TARGETING)
+        else (),
         "trains AI on user data": _stance(sentences, TRAIN_WORD, TRAINS) if "train" in sentences.lower else (),
-        "user right": _rights(sentences) if "right" in sentences.lower else (),
+        "user right": _rights(sentences) if contains_any(sentences.lower, RIGHT_TO) else (),
         "companies": _companies(text),
     }
     if found["third party"] or found["companies"]:
@@ -147,40 +147,61 @@ def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo) 
     """The change with the sentences that state its values: the values that went, in the old
     version, and those that came, in the new (a stance's values on both sides)."""
     shown = (change.old, change.new) if change.name in STANCES else (change.removed, change.added)
-    change.old_evidence = [e for v in shown[0] if (e := evidence(old, change.name, v, memo))]
-    change.new_evidence = [e for v in shown[1] if (e := evidence(new, change.name, v, memo))]
+    change.old_evidence = evidence(old, change.name, shown[0], memo)
+    change.new_evidence = evidence(new, change.name, shown[1], memo)
     return change
 
 
-def evidence(document: Document, name: str, value: str, memo: Memo) -> Evidence | None:
-    """The first sentence of the document that states ``value`` of the fact ``name``: the
-    block that states it, then its sentence that states it alone (the block, when the value
-    takes more than one sentence to read)."""
+def evidence(document: Document, name: str, values: list[str], memo: Memo) -> list[Evidence]:
+    """For each value of the fact ``name``, the first sentence of the document that states it:
+    the block that states it, then its sentence that states it alone (the block, when the
+    value takes more than one sentence to read). One pass over the document for all values."""
     if name == "title":
-        return Evidence(value, "", value)
+        return [Evidence(value, "", value) for value in values]
     block_facts = memo.of(_block_facts)  # the facts of each block are read once, as by ``facts``
+    places = memo.reading(_places, document)
+    out = []
+    for value in values:
+        place = places.get((name, _company(value) if name == "third party" else value))
+        if place is None and name == "declared date":
+            place = next(((s.heading, text) for s in document.all_sections()
+                          for text in (s.heading, *(b.text for b in s.blocks)) if _states(block_facts, text, name, value)),
+                         None)
+        if place is not None:
+            heading, text = place
+            sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, value)), text)
+            out.append(Evidence(value, heading, sentence))
+    return out
+
+
+def _places(document: Document, memo: Memo) -> dict[tuple[str, str], tuple[str, str]]:
+    """Where each value of each fact is first stated: (fact, value) -> (section heading, block).
+    Read once per document (a version is diffed with the one before and the one after)."""
+    block_facts = memo.of(_block_facts)
+    places: dict[tuple[str, str], tuple[str, str]] = {}
     for section in document.all_sections():
         for text in (section.heading, *(b.text for b in section.blocks)):
-            if _states(block_facts, text, name, value):
-                sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, value)), text)
-                return Evidence(value, section.heading, sentence)
-    return None
+            places.setdefault(("data collected", text), (section.heading, text))  # an item is its own value
+            for name, values in block_facts(text).items():
+                if name == "companies":
+                    name, values = "third party", tuple(n for _, n in values)
+                for value in values:
+                    places.setdefault((name, _company(value) if name == "third party" else value), (section.heading, text))
+    return places
 
 
 def _states(block_facts: Callable[[str], dict[str, tuple]], text: str, name: str, value: str) -> bool:
     """Whether a text, read alone, states ``value`` of the fact ``name``."""
-    if name == "declared date":
-        return DATE_DIGIT.search(text) is not None and find_date(text) == value
+    if name == "declared date":  # an ISO date: the text holds its year, as digits
+        return value[:4] in text and find_date(text) == value
     if name == "data collected":
         return text == value
     found = block_facts(text)
     if name == "third party":
         names = [*found.get("third party", ()), *(n for _, n in found.get("companies", ()))]
-        return any(len(_one_per_company([n, value])) == 1 for n in names)  # the same company
+        return any(_company(n) == _company(value) for n in names)
     return value in found.get(name, ())
 
-
-DATE_DIGIT = re.compile(r"\d{4}")
 
 
 def _sort_key(value: str) -> tuple:
@@ -452,10 +473,15 @@ def _one_per_company(names: list[str]) -> list[str]:
     """One name per company: 'OpenAI' and 'OpenAI L.L.C' are one, named the shorter way."""
     by_company: dict[str, str] = {}
     for name in names:
-        company = " ".join(re.findall(r"\w+", LEGAL_FORM.sub("", name).lower()))
+        company = _company(name)
         if company not in by_company or len(name) < len(by_company[company]):
             by_company[company] = name
     return list(by_company.values())
+
+
+def _company(name: str) -> str:
+    """A company's name without its legal form, in lower case: 'OpenAI, L.L.C.' -> 'openai'."""
+    return " ".join(re.findall(r"\w+", LEGAL_FORM.sub("", name).lower()))
 
 
 def _known_parties(text: str) -> tuple[str, ...]:
@@ -519,6 +545,8 @@ SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other 
 TARGETED = re.compile(r"\b(?:targeted|personali[sz]ed|interest[- ]based|behaviou?ral|cross[- ]context(?:ual)?|"
                       r"tailored)\s+(?:behaviou?ral\s+)?(?:advertising|ads|advertisements)\b", re.I)
 ADS_WORD = re.compile(r"(?:advertis|\bads\b)")
+TARGETING = ("targeted", "personali", "interest", "behavio", "cross", "tailored")  # one is in every TARGETED
+RIGHT_TO = ("right to", "right of", "rights to", "rights of")  # one is in every RIGHT
 TRAINS = re.compile(r"\b(?:train|trains|trained|training|fine-tun\w*)\b[^.]*\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|algorithms?|LLMs?)\b|\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|LLMs?)\b[^.]*\b(?:train|trains|trained|training)\b", re.I)
@@ -528,6 +556,7 @@ RIGHT = re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(access|dele
                    r"complain\w*|non-discrimination|know)\b", re.I)
 RIGHT_WORD = re.compile(r"\b(access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|"
                         r"opt[- ]out|withdraw\w*|appeal\w*|lodge a complaint|complain\w*|non-discrimination)\b", re.I)
+RIGHT_SENTENCE = re.compile(r"rights? (?:to|of)")
 CLAUSE_END = re.compile(r"[.;:]|\bright")  # what ends a list of rights: 'access, correct or delete'
 RIGHT_NAMES = [("access", "access"), ("delet", "deletion"), ("eras", "deletion"), ("correct", "correction"),
                ("rectif", "correction"), ("portab", "portability"), ("object", "objection"),
@@ -540,7 +569,7 @@ def _rights(sentences: Sentences) -> tuple[str, ...]:
     """The rights the text says users have: 'the right to request deletion', 'a right of access',
     'the right to access, correct or delete it'."""
     out = []
-    for sentence in sentences.containing(re.compile(r"right")):
+    for sentence in sentences.containing(RIGHT_SENTENCE):
         for match in RIGHT.finditer(sentence):
             listed = CLAUSE_END.split(sentence[match.end(1):], maxsplit=1)[0]
             for word in [match.group(1), *(m.group(1) for m in RIGHT_WORD.finditer(listed))]:
