@@ -555,8 +555,9 @@ def _group_change(status: str, old: list[Unit], new: list[Unit]) -> SectionChang
     added, removed = _counts(ops)
     if status == "split":
         whole, kept = old[0], _counterpart(old[0], new)
-        return SectionChange(status, whole.heading, kept.heading, whole.path, kept.path, modified=bool(added or removed),
-                             parts=[u.heading for u in new], words_added=added, words_removed=removed, ops=ops)
+        return SectionChange(status, whole.heading, kept.heading, whole.path, kept.path,
+                             modified=bool(added or removed), parts=[u.heading for u in new], words_added=added,
+                             words_removed=removed, ops=ops)
     whole, kept = new[0], _counterpart(new[0], old)
     return SectionChange(status, kept.heading, whole.heading, kept.path, whole.path, modified=bool(added or removed),
                          parts=[u.heading for u in old], words_added=added, words_removed=removed, ops=ops)

@@ -3,7 +3,8 @@
 Readers of a changed policy ask the same few questions first: is the date new, can I still
 write to the same address, how long do they keep my data, from what age, under which laws,
 who else gets my data, what do they collect, do they sell it. Each fact is a set of short
-values read off the text, so that a change reads as "minimum age 13 -> 17" or "GDPR added".
+values read off the text, so that a change reads as "minimum age 13 -> 17" or "GDPR added",
+and each value that changed is shown with the sentence that states it (its evidence).
 """
 
 from __future__ import annotations
@@ -163,10 +164,9 @@ def evidence(document: Document, name: str, values: list[str], memo: Memo) -> li
     out = []
     for value in values:
         place = places.get((name, _company(value) if name == "third party" else value))
-        if place is None and name == "declared date":
-            place = next(((s.heading, text) for s in document.all_sections()
-                          for text in (s.heading, *(b.text for b in s.blocks)) if _states(block_facts, text, name, value)),
-                         None)
+        if place is None and name == "declared date":  # read off the whole text, not a block
+            place = next(((s.heading, text) for s in document.all_sections() for text in (s.heading, *_texts(s))
+                          if _states(block_facts, text, name, value)), None)
         if place is not None:
             heading, text = place
             sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, value)), text)
@@ -180,14 +180,19 @@ def _places(document: Document, memo: Memo) -> dict[tuple[str, str], tuple[str, 
     block_facts = memo.of(_block_facts)
     places: dict[tuple[str, str], tuple[str, str]] = {}
     for section in document.all_sections():
-        for text in (section.heading, *(b.text for b in section.blocks)):
-            places.setdefault(("data collected", text), (section.heading, text))  # an item is its own value
+        for text in (section.heading, *_texts(section)):
+            place = (section.heading, text)
+            places.setdefault(("data collected", text), place)  # an item is its own value
             for name, values in block_facts(text).items():
                 if name == "companies":
                     name, values = "third party", tuple(n for _, n in values)
                 for value in values:
-                    places.setdefault((name, _company(value) if name == "third party" else value), (section.heading, text))
+                    places.setdefault((name, _company(value) if name == "third party" else value), place)
     return places
+
+
+def _texts(section: Section) -> list[str]:
+    return [b.text for b in section.blocks]
 
 
 def _states(block_facts: Callable[[str], dict[str, tuple]], text: str, name: str, value: str) -> bool:
