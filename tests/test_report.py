@@ -3,6 +3,7 @@ hostile policy text opened in a real headless Chromium at desktop and phone widt
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -66,6 +67,11 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
                 and c.status == 200}
     store.close()
     assert all(sha in change for sha in evidence) and len(evidence) == 2
+    # the move to krrop.com is in the export, with the archived redirect that announced it
+    captures = json.loads(run_cli(config, "export", "krop", "--json").out)["captures"]
+    (moved,) = [c for c in captures if "archived-redirect" in c["flags"]]
+    assert moved["redirects"] == [{"status": 301, "url": "https://www.krop.com/privacy",
+                                   "location": "https://krrop.com/trust"}]
     assert 'href="version-1.html"' in change and 'href="index.html"' in change
 
     version = site["krop/version-1.html"]

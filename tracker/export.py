@@ -34,6 +34,8 @@ def _capture(store: Store, capture) -> dict:
         "captured_at": capture.captured_at, "url": capture.url, "source": capture.source,
         "archive_url": capture.archive_url, "status": capture.status, "sha256": capture.sha256,
         "version": number, "rejected": reason,
+        # where the page led: a move of the policy is announced by a redirect
+        "redirects": capture.redirects, "flags": capture.flags,
     }
 
 
