@@ -158,7 +158,7 @@ def evidence(document: Document, name: str, values: list[str], memo: Memo) -> li
     the block that states it, then its sentence that states it alone (the block, when the
     value takes more than one sentence to read). One pass over the document for all values."""
     if name == "title":
-        return [Evidence(value, "", value) for value in values]
+        return []  # the title is its own evidence
     block_facts = memo.of(_block_facts)  # the facts of each block are read once, as by ``facts``
     places = memo.reading(_places, document)
     out = []
