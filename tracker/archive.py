@@ -394,11 +394,11 @@ def read_warcs(archive: str, urls: list[str], start: str | None, end: str | None
                 if not _looks_like_warc(stream):
                     raise ValueError("it does not start with a WARC record")
                 records = ArchiveIterator(stream)
+                name = _named(path, base)
                 for record in records:
                     try:
                         retrieved = _wanted_response(record, wanted, start, end, max_bytes, path, archive,
-                                                     lambda: f"{_named(path, base)}#{records.get_record_offset()}",
-                                                     bodies)
+                                                     lambda: f"{name}#{records.get_record_offset()}", bodies)
                     except _BadRecord as e:
                         skipped.append(f"{path}#{records.get_record_offset()}: {e}")
                         retrieved = None

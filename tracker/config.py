@@ -103,12 +103,22 @@ def _check_not_negative(value: int) -> int:
     return value
 
 
+_HINTS: dict[type, dict[str, Any]] = {}  # a class's field types never change
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """A settings class's field types: worked out once, not for every object made."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
 class _Checked:
     """Settings check their own values, however they are made: read from a file (which adds
     the file and key path to the error) or built in code."""
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             if not f.init:
                 continue
@@ -410,7 +420,7 @@ class _Loader:
             raise ConfigError(self.file, where, f"must be a table, not {_type_name(table)}")
         # TOML key -> field (a key that is a Python keyword, such as `from`, names its field)
         fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls) if f.init}
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         for key in table:
             if key not in fields:
                 raise ConfigError(self.file, _join(where, key), "unknown key" + _did_you_mean(key, fields))

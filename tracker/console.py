@@ -33,8 +33,13 @@ def printable(text: str) -> str:
 def error_line(text: str) -> str:
     """An error as one printable line of a length a terminal shows whole (a message may
     carry fetched text, such as a 60,000-character redirect target)."""
-    line = " ".join(printable(text).split())
+    line = one_line(text)
     return line if len(line) <= LONGEST_ERROR else f"{line[:LONGEST_ERROR - 40]} … {line[-35:]}"
+
+
+def one_line(text: str) -> str:
+    """Fetched text, printable, its white space one space."""
+    return " ".join(printable(text).split())
 
 
 LONGEST_QUOTE = 300  # characters of a sentence quoted as a fact's evidence
@@ -42,7 +47,7 @@ LONGEST_QUOTE = 300  # characters of a sentence quoted as a fact's evidence
 
 def quoted(text: str) -> str:
     """A sentence quoted on one line, cut to a length a reader takes in."""
-    line = " ".join(printable(text).split())
+    line = one_line(text)
     return line if len(line) <= LONGEST_QUOTE else line[:LONGEST_QUOTE - 1] + "…"
 
 

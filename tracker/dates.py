@@ -47,7 +47,7 @@ DATE_CUE = re.compile(
 
 
 DATE_CUE_LOWER = re.compile(DATE_CUE.pattern)
-DATE_CUE_WORDS = ("updated", "update", "modified", "revised", "changed", "effective", "dated", "date of", "valid ",
+DATE_CUE_WORDS = ("update", "modified", "revised", "changed", "effective", "dated", "date of", "valid ",
                   "as of", "in force", "in effect", "applies from", "applicable", "mise à jour", "mis à jour",
                   "vigueur", "stand", "aktualisier", "geändert", "gültig", "kraft", "actualiza", "vigente", "vigor",
                   "aggiorna", "vigore", "bijgewerkt", "kracht", "atualiza")  # one is in every DATE_CUE

@@ -60,6 +60,11 @@ class Unit:
     def heading(self) -> str:
         return self.section.heading
 
+    @property
+    def says_nothing(self) -> bool:
+        """An untitled part with no text of its own: adding or removing it is no change."""
+        return not (self.words or self.size)
+
 
 UNTITLED = "(opening text)"  # what views call the text before a policy's first heading
 
@@ -495,10 +500,10 @@ def _order(alignment: Alignment, old: list[Unit], new: list[Unit]) -> list[Secti
         for part in parts:
             new_position_of_old[part.index] = whole.index
     for unit in alignment.added:
-        if unit.words or unit.size:  # an untitled part with no text of its own says nothing
+        if not unit.says_nothing:
             placed.append((unit.index, _one_sided("added", unit)))
     for unit in alignment.removed:
-        if not (unit.words or unit.size):
+        if unit.says_nothing:
             continue
         before = max((new_position_of_old[u.index] for u in old[:unit.index] if u.index in new_position_of_old),
                      default=-1)

@@ -274,6 +274,7 @@ def _get(session: requests.Session, url: str, headers: dict, deadline: float,
         urllib3.util.response.assert_header_parsing(response.raw._original_response.msg)
         return response
     except urllib3.exceptions.HeaderParsingError:
+        response.close()  # only its headers were read: the connection is not to be reused
         raise FetchError(f"{short(url)}: the server's answer has malformed or cut-off headers") from None
     except requests.Timeout:
         raise FetchError(f"{short(url)}: timed out after {config.timeout_s:g}s") from None

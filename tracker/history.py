@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, DocumentDiff, SectionChange, diff_documents
@@ -258,8 +259,10 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
     if earlier is None and store.history.shown_elsewhere(capture, key, extractor_id(policy)):
         return None  # shown before only by captures set aside: this one may bring them in
     if document is not None and document.language:
-        language = store.captures.language_of(current.sha256, cache_key(
-            extractor_id(policy), store.captures.get(current.first_capture)))
+        language = current.language
+        if language is None:  # a history derived before versions knew their language
+            language = store.captures.language_of(current.sha256, cache_key(
+                extractor_id(policy), store.captures.get(current.first_capture)))
         if language != document.language:
             return None  # another language: a translation, or a stray page that sets aside no other
     reason = _out_of_place(document, current, repeated=earlier is not None)
@@ -389,12 +392,12 @@ class Comparison:
             return f"translated from {self.diff.languages[0]} to {self.diff.languages[1]}"
         return self.kind
 
-    @property
+    @cached_property  # views read it several times
     def touched(self) -> list[SectionChange]:
         """The sections the change touched, in reading order."""
         return [s for s in self.diff.sections if s.touched] if self.diff else []
 
-    @property
+    @cached_property
     def untouched(self) -> list[SectionChange]:
         return [s for s in self.diff.sections if not s.touched] if self.diff else []
 
@@ -410,8 +413,7 @@ def stored_changes(store: Store, policy: str) -> list[Comparison]:
 
 def compare(store: Store, policy: PolicyConfig, old: Version, new: Version) -> Comparison:
     """What changed between any two versions: the stored change when they are consecutive."""
-    stored = next((c for c in store.history.changes(policy.name)
-                   if c.from_version == old.number and c.to_version == new.number), None)
+    stored = store.history.change_between(policy.name, old.number, new.number)
     if stored is not None and stored.details is not None:
         return Comparison.of(stored)
     memo = Memo()

@@ -87,6 +87,8 @@ def _name(heading: str) -> str:
     return name or heading
 
 
+# Fewer cues than dates.DATE_CUE: in a heading, 'as of', 'dated' or 'in force' may start a
+# section's own subject ('What changes as of 25 May 2018'), not the policy's date.
 HEADING_DATE = re.compile(r"\b(?:last\s+(?:updated|modified|revised|changed)|effective(?:\s+date)?|updated|revised)\b",
                           re.I)
 MAX_DATE_LINE = 60  # characters of 'Last modified: 9 February 2022' and the like

@@ -28,7 +28,8 @@ class CaptureRepository:
 
     def add(self, capture: NewCapture, body: bytes | None) -> Capture:
         """Store a capture (and its body, once per content); returns it saved. Storing the
-        same capture again leaves the store as it was, and returns the one stored before."""
+        same capture again leaves the store as it was, and returns it with the id it was
+        stored under before."""
         if body is not None:
             sha256 = hashlib.sha256(body).hexdigest()
             capture = replace(capture, sha256=sha256, size=len(body))
@@ -36,11 +37,13 @@ class CaptureRepository:
             if body is not None and not self.bodies.has(sha256):
                 self.bodies.put(sha256, body, self._delta_base(capture.policy))
             row = _capture_row(capture)
-            self.db.execute(
+            inserted = self.db.execute(
                 f"INSERT OR IGNORE INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
-        capture_id = self.db.execute(
+        if inserted.rowcount == 1 and inserted.lastrowid is not None:
+            return capture.saved_as(inserted.lastrowid)
+        capture_id = self.db.execute(  # stored before: its identity finds it
             "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
             "AND captured_at = ? AND archive_url = ?",
             (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),

@@ -123,8 +123,8 @@ class HistoryRepository:
 
     def change_between(self, policy: str, from_version: int, to_version: int) -> Change | None:
         """A stored change between these two versions (a page flipping between two texts)."""
-        rows = select_changes(self.db, self.bodies, "c.policy = ? AND c.from_version = ? AND c.to_version = ? LIMIT 1",
-                              [policy, from_version, to_version])
+        rows = select_changes(self.db, self.bodies, "c.policy = ? AND c.from_version = ? AND c.to_version = ? "
+                              "ORDER BY c.window_end, c.id LIMIT 1", [policy, from_version, to_version])
         return change_from_row(rows[0]) if rows else None
 
     def assigned_captures(self, policy: str) -> set[int]:
