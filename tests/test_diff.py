@@ -172,6 +172,24 @@ def test_added_and_removed_sections_keep_their_place():
     assert order == [("removed", "Sharing"), ("added", "Cookies")] or order == [("added", "Cookies"), ("removed", "Sharing")]
 
 
+
+def test_a_new_section_repeating_an_unchanged_one_is_added_not_split_from_it():
+    # A new "Complaints" section quotes Sharing word for word; Sharing itself is unchanged,
+    # so nothing was cut out of it: Complaints is new text, and Sharing did not change.
+    new = [*BASE, ("Complaints", "If you complain, remember: " + BODIES["share"])]
+    result = diff_documents(md(*BASE), md(*new))
+    assert changed(result) == {"Complaints": "added"}
+
+
+def test_a_bare_heading_printed_twice_is_no_change_when_printed_once():
+    # A page that prints a tab's label above its section ("Sharing" twice, the first with
+    # no text) and later once: the reader's text is the same.
+    doubled = [BASE[0], BASE[1], ("Sharing", ""), *BASE[2:]]
+    assert changed(diff_documents(md(*doubled), md(*BASE))) == {}
+    assert changed(diff_documents(md(*BASE), md(*doubled))) == {}
+    # a bare heading that is really gone is still reported
+    assert changed(diff_documents(md(*doubled[:2], ("Cookies", ""), *BASE[2:]), md(*BASE))) == {"Cookies": "removed"}
+
 # --- word diff and classification ----------------------------------------------------------
 
 def test_word_diff_works_on_whole_words():

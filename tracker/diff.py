@@ -27,7 +27,7 @@ from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
 from tracker.facts import FactChange, compare, facts, with_evidence
 
-DIFF_VERSION = 5  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 6  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
@@ -64,6 +64,11 @@ class Unit:
     def says_nothing(self) -> bool:
         """An untitled part with no text of its own: adding or removing it is no change."""
         return not (self.words or self.size)
+
+    def repeats_a_heading(self, other_keys: set[str]) -> bool:
+        """A bare heading (no text, no sub-sections) whose heading the other version still
+        has: a heading printed twice (a tab's label above its section) is no change."""
+        return not (self.size or self.section.children) and self.key in other_keys
 
 
 UNTITLED = "(opening text)"  # what views call the text before a policy's first heading
@@ -425,7 +430,7 @@ def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
     candidates = [u for u in free_parts if u.size >= MIN_PART_WORDS]
     for unit, shared in zip(candidates, _shared_pairs(candidates, [w.shingles for w in wholes])):
         whole = _home(unit, wholes, shared)
-        if whole is not None:
+        if whole is not None and not _kept_by_partner(unit, partner_of.get(whole.index)):
             parts_of.setdefault(whole.index, []).append(unit)
     for whole_index, parts in parts_of.items():
         whole = next(u for u in wholes if u.index == whole_index)
@@ -447,6 +452,12 @@ def _gather(result: Alignment, wholes: list[Unit], partner_of: dict[int, Unit],
             result.splits.append((whole, members))
         else:
             result.merges.append((members, whole))
+
+
+def _kept_by_partner(part: Unit, partner: Unit | None) -> bool:
+    """A part whose text its whole's partner still holds was not cut out of the whole: an
+    added paragraph that repeats a sentence of an unchanged section is new text, not a split."""
+    return partner is not None and contained(part.shingles, partner.shingles) >= CONTAINED
 
 
 def _old_new(whole: Unit, part: Unit, split: bool) -> tuple[Unit, Unit]:
@@ -499,11 +510,12 @@ def _order(alignment: Alignment, old: list[Unit], new: list[Unit]) -> list[Secti
         placed.append((whole.index, _group_change("merged", parts, [whole])))
         for part in parts:
             new_position_of_old[part.index] = whole.index
+    old_keys, new_keys = {u.key for u in old}, {u.key for u in new}
     for unit in alignment.added:
-        if not unit.says_nothing:
+        if not unit.says_nothing and not unit.repeats_a_heading(old_keys):
             placed.append((unit.index, _one_sided("added", unit)))
     for unit in alignment.removed:
-        if unit.says_nothing:
+        if unit.says_nothing or unit.repeats_a_heading(new_keys):
             continue
         before = max((new_position_of_old[u.index] for u in old[:unit.index] if u.index in new_position_of_old),
                      default=-1)
