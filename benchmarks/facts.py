@@ -11,11 +11,11 @@ written as words read as digits, dates as dates), and one names the other when i
 stand in the other's ('rep_tinder@prighter.com' in a representative's whole address block,
 'Safe Harbor' in 'EU Safe Harbor', '30 days' in 'thirty days after project completion').
 
-Kinds the labels name that the tracker does not read yet (international transfers) count as
-missed. The tracker's
+An international transfer is known by its destination (the label's subject): the tracker
+reads where data goes; the mechanism is a law or framework named. The tracker's
 "data collected" list and its "title" have no labels and are left out.
 
-Usage: python benchmarks/facts.py [CORPUS_DIR]
+Usage: python benchmarks/facts.py [CORPUS_DIR] [--show]   (--show: each wrong and missed atom)
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ from tracker.facts import STANCES
 from tracker.textparse import parse_text
 
 HERE = Path(__file__).resolve().parent
-CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[1] / "shared" / "corpus"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+CORPUS = Path(ARGS[0]) if ARGS else HERE.parents[1] / "shared" / "corpus"
+SHOW = "--show" in sys.argv
 SEEDS = CORPUS.parent / "seeds"
 KIND_OF = {"declared date": "effective date", "contact e-mail": "contact", "postal address": "contact",
            "retention": "retention", "minimum age": "minimum age", "law": "law", "third party": "third party",
            "sells data": "sale", "shares data": "sharing", "targeted advertising": "targeted advertising",
-           "trains AI on user data": "ai training", "user right": "user right"}
+           "trains AI on user data": "ai training", "user right": "user right",
+           "transfers to": "international transfer"}
 STANCE = {"no": "does not", "may": "does"}
 
 Atom = tuple[str, str, str]  # (kind, side: "old" or "new", value)
@@ -85,10 +88,14 @@ def reported(change) -> set[Atom]:
 
 def labelled(facts: list[dict]) -> set[Atom]:
     atoms: set[Atom] = set()
+    stances = {KIND_OF[name] for name in STANCES}
     for fact in facts:
         for side in ("old", "new"):
-            if fact[side] is not None:
-                atoms.add((fact["kind"], side, value_key(fact[side])))
+            if fact[side] is None and fact["kind"] in stances:  # a stance not there is not stated
+                atoms.add((fact["kind"], side, "not stated"))
+            elif fact[side] is not None:  # a transfer is known by where the data goes
+                value = fact["subject"] if fact["kind"] == "international transfer" and fact["subject"] else fact[side]
+                atoms.add((fact["kind"], side, value_key(value)))
     return atoms
 
 
@@ -114,6 +121,11 @@ def main() -> int:
             found_labels[kind] += 1
         for kind, _, _ in want - found:
             missed[kind] += 1
+        if SHOW:
+            for atom in sorted(got - good):
+                print(f"wrong   {change['doc']} {change['new']}: {atom}")
+            for atom in sorted(want - found):
+                print(f"missed  {change['doc']} {change['new']}: {atom}")
         not_facts = {(n["kind"], value_key(str(n.get("value") or ""))) for n in change.get("not_facts", [])}
         forbidden += sum((kind, value) in not_facts for kind, _, value in got - good)
     kinds = sorted(set(right) | set(wrong) | set(missed))

@@ -9,6 +9,11 @@ from tracker.textparse import parse_text
 
 
 def read(text: str) -> dict[str, list[str]]:
+    """The values of each kind of fact (subjects aside)."""
+    return {name: [value for _, value in found] for name, found in read_subjects(text).items()}
+
+
+def read_subjects(text: str) -> dict[str, list[tuple[str, str]]]:
     return facts(parse_text("# Acme privacy policy\n\n" + text))
 
 
@@ -93,3 +98,76 @@ def test_ai_training_and_targeted_advertising_statements(text, trains, targeted)
 ])
 def test_user_rights_named(text, rights):
     assert read(text)["user right"] == rights
+
+
+def test_retention_periods_are_paired_by_what_is_kept():
+    # The issue's case: one period changes, the other does not; the change says which is which.
+    from tracker.diff import diff_documents
+
+    def policy(account: str) -> object:
+        return parse_text("# Acme privacy policy\n\n## Retention\n\n"
+                          f"We delete your account data {account} after you close your account. "
+                          "Server logs are kept for 90 days.")
+    change = diff_documents(policy("30 days"), policy("18 months"))
+    assert [f.summary for f in change.facts] == [
+        "retention (account data after you close your account): 30 days -> 18 months"]
+    (fact,) = change.facts
+    assert [e.sentence for e in fact.old_evidence] == [
+        "We delete your account data 30 days after you close your account."]
+    assert [e.sentence for e in fact.new_evidence] == [
+        "We delete your account data 18 months after you close your account."]
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Server logs are kept for 90 days.", [("server logs", "90 days")]),
+    ("We store chat messages for up to 3 years unless you delete them.", [("chat messages", "3 years")]),
+    ("Log files are stored on our servers for 14 days.", [("log files", "14 days")]),
+    ("Backups: we keep them for 35 days.", [("backups", "35 days")]),
+    ("We retain it for 2 years.", [("", "2 years")]),  # a pronoun: the sentence does not say what
+    ("Users must be 13 years old.", []),  # an age, not a period of keeping
+])
+def test_what_a_retention_period_is_about(text, kept):
+    assert read_subjects(text)["retention"] == kept
+
+
+def test_sharing_statements_are_told_apart_by_recipient():
+    found = read_subjects("We share your data with our affiliates. We never share your information with advertisers.")
+    assert found["shares data"] == [("advertisers", "no"), ("affiliates", "may")]
+
+
+@pytest.mark.parametrize("text, countries", [
+    ("We may transfer your data to Canada, the UK or Brazil.", ["Brazil", "Canada", "United Kingdom"]),
+    ("We transfer data outside the EEA to the United States.", ["United States"]),  # where it goes, not from
+    ("Outside the European Economic Area, Switzerland and the UK, Gemini works differently.", []),
+    ("Our servers are located in the People's Republic of China.", ["China"]),
+    ("Our servers are located in New Jersey.", []),  # a state, not the island
+    ("Viet Nam and Vietnam: data centres in Vietnam store your files.", ["Vietnam"]),  # one country, one name
+    ("We were founded in Japan.", []),  # no transfer or storage said
+])
+def test_international_transfer_destinations(text, countries):
+    assert read(text)["transfers to"] == countries
+
+
+@pytest.mark.parametrize("text, laws", [
+    ("UK GDPR Representative: Prighter Group", ["UK GDPR"]),  # not also the GDPR
+    ("Under the GDPR and the UK GDPR you may ask.", ["GDPR", "UK GDPR"]),
+    ("We rely on Binding Corporate Rules and the EU's adequacy decisions.", ["Binding Corporate Rules",
+                                                                            "EU adequacy decision"]),
+])
+def test_laws_named_each_on_its_own(text, laws):
+    assert read(text)["law"] == laws
+
+
+def test_third_parties_listed_in_a_processor_table_or_with_their_privacy_policy():
+    doc = parse_text("# Acme privacy policy\n\n## Advertising partners\n\nWe share data with these partners:\n\n"
+                     "- Actirise: Privacy Policy\n- Learn more: Opt-out\n\n## Appendix: Sub-Processors\n\n"
+                     "| Company | Location | Service |\n| --- | --- | --- |\n| Pipedrive | EU | CRM System |\n"
+                     "| Brevo | EU | Marketing |\n")
+    assert [name for _, name in facts(doc)["third party"]] == ["Actirise", "Brevo", "Pipedrive"]
+
+
+def test_a_representative_is_a_contact_not_a_third_party():
+    found = read("You can reach our Swiss representative at rep_acme@prighter.com or by post:\n\n"
+                 "Prighter CH GmbH, Obergrundstrasse 17, 6002 Luzern\n\nWe use Stripe for payments.")
+    assert found["third party"] == ["Stripe"]
+    assert found["contact e-mail"] == ["rep_acme@prighter.com"]

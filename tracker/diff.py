@@ -25,9 +25,9 @@ from rapidfuzz import fuzz
 
 from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
-from tracker.facts import FactChange, compare, facts, with_evidence
+from tracker.facts import FactChange, Value, compare, facts, with_evidence
 
-DIFF_VERSION = 6  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 7  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
@@ -192,7 +192,7 @@ class DiffSide:
 
     document: Document
     units: list[Unit]
-    facts: dict[str, list[str]]
+    facts: dict[str, list[Value]]
     wording: str
 
 

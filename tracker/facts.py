@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import ahocorasick
+import pycountry
+from rapidfuzz import fuzz
 
 from tracker.dates import find_date
 from tracker.document import Document, Memo, Section
@@ -24,7 +26,7 @@ from tracker.normalise import contains_any
 # The order facts are shown in.
 FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "retention", "minimum age",
               "law", "third party", "data collected", "sells data", "shares data", "targeted advertising",
-              "trains AI on user data", "user right"]
+              "trains AI on user data", "transfers to", "user right"]
 STANCES = {"sells data", "shares data", "targeted advertising", "trains AI on user data"}
 
 
@@ -48,6 +50,12 @@ class FactChange:
     # the sentences that state the values that changed, in the old and the new version
     old_evidence: list[Evidence] = field(default_factory=list)
     new_evidence: list[Evidence] = field(default_factory=list)
+    subject: str = ""  # what the values are about ("server logs"), for the kinds that have one
+
+    @property
+    def label(self) -> str:
+        """'retention (server logs)', 'shares data (advertisers)', 'law'."""
+        return f"{self.name} ({self.subject})" if self.subject else self.name
 
     @property
     def added(self) -> list[str]:
@@ -59,19 +67,21 @@ class FactChange:
 
     @property
     def summary(self) -> str:
-        """'minimum age 13 -> 17', 'GDPR added', 'contact e-mail a@x.com removed'."""
-        if self.name in STANCES:  # "sells data: no -> may", "shares data: not stated -> no"
-            return f"{self.name}: {'/'.join(self.old) or 'not stated'} -> {'/'.join(self.new) or 'not stated'}"
-        name = self.name
+        """'minimum age 13 -> 17', 'GDPR added', 'retention (server logs): 90 days -> 30 days'."""
+        if self.name in STANCES:  # "sells data: no -> may", "shares data (advertisers): not stated -> no"
+            return f"{self.label}: {'/'.join(self.old) or 'not stated'} -> {'/'.join(self.new) or 'not stated'}"
+        name = f"{self.label}:" if self.subject else self.label
         if len(self.old) == 1 and len(self.new) == 1:
             return f"{name} {self.old[0]} -> {self.new[0]}"
-        label = "" if self.name in ("law", "third party") else f"{name} "
+        if self.subject:
+            return f"{name} {', '.join(self.old) or 'not stated'} -> {', '.join(self.new) or 'not stated'}"
+        label = "" if self.name in ("law", "third party", "transfers to") else f"{name} "
         parts = [f"{label}{v} added" for v in self.added] + [f"{label}{v} removed" for v in self.removed]
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
         # the summary is written for other tools, not read back: it follows from the values
-        return {"name": self.name, "old": self.old, "new": self.new, "summary": self.summary,
+        return {"name": self.name, "subject": self.subject, "old": self.old, "new": self.new, "summary": self.summary,
                 "evidence": {"old": [e.to_dict() for e in self.old_evidence],
                              "new": [e.to_dict() for e in self.new_evidence]}}
 
@@ -79,115 +89,194 @@ class FactChange:
     def from_dict(cls, data: dict) -> FactChange:
         evidence = data.get("evidence", {})
         return cls(data["name"], data["old"], data["new"], [Evidence(**e) for e in evidence.get("old", [])],
-                   [Evidence(**e) for e in evidence.get("new", [])])
+                   [Evidence(**e) for e in evidence.get("new", [])], data.get("subject", ""))
 
 
-def facts(document: Document, memo: Memo | None = None) -> dict[str, list[str]]:
-    """Every key fact of a version, each a sorted list of distinct values. Each fact is read
-    within a sentence or a line, so a version's facts are those of its blocks; along a
+Value = tuple[str, str]  # (subject, value): what a value is about ("" for kinds without a subject) and the value
+SUBJECTED = {"retention", "shares data"}  # kinds whose values are compared per subject
+
+
+def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]]:
+    """Every key fact of a version, each a sorted list of distinct (subject, value). Each fact
+    is read within a sentence or a line, so a version's facts are those of its blocks; along a
     history most blocks recur: ``memo`` reads each once, also when a long section changes
     by a word."""
     block_facts = (memo or Memo()).of(_block_facts)
-    found: dict[str, list[str]] = {name: [] for name in FACT_NAMES}
+    found: dict[str, list[Value]] = {name: [] for name in FACT_NAMES}
     companies: list[tuple[str, str]] = []
+    representing: set[str] = set()
     for section in document.all_sections():
         for text in (section.heading, *(b.text for b in section.blocks)):
             for name, values in block_facts(text).items():
                 if name == "companies":
                     companies.extend(values)
+                elif name == "representing":
+                    representing.update(values)
                 else:
                     found[name].extend(values)
-    found["declared date"] = [document.declared_date] if document.declared_date else []
-    found["title"] = [document.title] if document.title_in_text else []
-    found["third party"] = _one_per_company(found["third party"] + _other_companies(companies, document))
-    found["data collected"] = _collected(document)
+    found["declared date"] = [("", document.declared_date)] if document.declared_date else []
+    found["title"] = [("", document.title)] if document.title_in_text else []
+    parties = [v for _, v in found["third party"]] + _other_companies(companies, document) + _tabled_parties(document)
+    found["third party"] = [("", name) for name in _one_per_company(_not_representatives(parties, representing))]
+    found["data collected"] = [("", item) for item in _collected(document)]
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
 
 
 def _block_facts(text: str) -> dict[str, tuple]:
-    """The facts one heading or paragraph states (only the kinds it states any of)."""
+    """The facts one heading or paragraph states (only the kinds it states any of): (subject,
+    value) pairs, and the companies it names by their legal form."""
     sentences = Sentences(text)
-    found = {
+    found: dict[str, tuple] = {
         "contact e-mail": tuple(e.lower() for e in EMAIL.findall(text)) if "@" in text else (),
         "postal address": _addresses(text),
-        "retention": _retention(sentences),
         "minimum age": _ages(sentences),
         "law": _laws(sentences),
-        "third party": _known_parties(text),
+        "third party": _known_parties(text) + _linked_party(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
-        "shares data": _stance(sentences, SHARE_WORD, SHARE) if contains_any(sentences.lower, SHARE_WITH) else (),
         "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if contains_any(sentences.lower, TARGETING)
         else (),
         "trains AI on user data": _stance(sentences, TRAIN_WORD, TRAINS) if "train" in sentences.lower else (),
         "user right": _rights(sentences) if contains_any(sentences.lower, RIGHT_TO) else (),
+        "transfers to": _destinations(sentences) if contains_any(sentences.lower, TRANSFER_WORDS) else (),
         "companies": _companies(text),
     }
-    if found["third party"] or found["companies"]:
-        _drop_representatives(found, sentences)
-    return {name: values for name, values in found.items() if values}
+    out = {name: tuple(("", v) for v in values) for name, values in found.items() if values and name != "companies"}
+    if found["companies"]:
+        out["companies"] = found["companies"]
+    if contains_any(sentences.lower, REPRESENTATIVE_WORDS):
+        out["representing"] = tuple(re.findall(r"\w+", " ".join(sentences.containing(REPRESENTATIVE)).lower()))
+    retention = _retention(sentences)
+    if retention:
+        out["retention"] = retention
+    sharing = _sharing(sentences) if contains_any(sentences.lower, SHARE_WITH) else ()
+    if sharing:
+        out["shares data"] = sharing
+    return out
 
 
-REPRESENTATIVE = re.compile(r"\b(?:representative|data protection officer|dpo|c/o|care of)\b")
+REPRESENTATIVE_WORDS = ("representative", "data protection officer", "dpo", "c/o", "care of", "vertreter",
+                        "datenschutzbeauftragte", "représentant", "délégué", "representante", "rappresentante")
+REPRESENTATIVE = re.compile(r"\b(?:representatives?|data protection officer|dpo|c/o|care of|vertreter\w*|"
+                            r"datenschutzbeauftragte\w*|représentant\w*|délégué à la protection|"
+                            r"representante|rappresentante)\b")
 
 
-def _drop_representatives(found: dict[str, tuple], sentences: Sentences) -> None:
-    """A company named as the publisher's representative or data protection officer is how
-    to reach the publisher (a contact), not someone who gets the data."""
-    named_there = " ".join(sentences.containing(REPRESENTATIVE))
-    if named_there:
-        found["third party"] = tuple(n for n in found["third party"] if n not in named_there)
-        found["companies"] = tuple((first, n) for first, n in found["companies"] if n.split()[0] not in named_there)
+def _not_representatives(names: list[str], representing: set[str]) -> list[str]:
+    """A company named as the publisher's representative or data protection officer (its
+    name among the words of a sentence saying so: 'our Swiss representative at
+    rep@prighter.com') is how to reach the publisher, not someone who gets the data."""
+    return [name for name in names if not _company(name) or _company(name).split()[0] not in representing]
 
 
-def compare(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[FactChange]:
-    return [FactChange(name, old.get(name, []), new.get(name, []))
-            for name in FACT_NAMES if old.get(name, []) != new.get(name, [])]
+def compare(old: dict[str, list[Value]], new: dict[str, list[Value]]) -> list[FactChange]:
+    """The facts that changed, one change per kind and subject: a value is paired with the
+    value of the same thing on the other side ("server logs: 90 days -> 30 days")."""
+    out = []
+    for name in FACT_NAMES:
+        before, after = _by_subject(old.get(name, [])), _by_subject(new.get(name, []))
+        for old_subject, new_subject in _paired_subjects(list(before), list(after)):
+            values_before, values_after = before.get(old_subject, []), after.get(new_subject, [])
+            if values_before != values_after:
+                out.append(FactChange(name, values_before, values_after, subject=new_subject or old_subject))
+    return out
+
+
+def _by_subject(values: list[Value]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for subject, value in values:
+        out.setdefault(subject, []).append(value)
+    return out
+
+
+SAME_SUBJECT = 80  # rapidfuzz token-set ratio of two subjects taken as one thing reworded
+
+
+def _paired_subjects(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+    """Subjects as (old, new) pairs: the same words first, then the most alike (a subject
+    reworded: 'account data' and 'your account data after closing'); "" for a subject one
+    side does not have."""
+    pairs = [(s, s) for s in old if s in new]
+    free_old, free_new = [s for s in old if s not in new], [s for s in new if s not in old]
+    scored = sorted(((-fuzz.token_set_ratio(a, b), i, j) for i, a in enumerate(free_old)
+                     for j, b in enumerate(free_new) if a and b), key=lambda t: t)
+    used_old, used_new = set(), set()
+    for score, i, j in scored:
+        if -score >= SAME_SUBJECT and i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            pairs.append((free_old[i], free_new[j]))
+    pairs += [(s, "") for i, s in enumerate(free_old) if i not in used_old]
+    pairs += [("", s) for j, s in enumerate(free_new) if j not in used_new]
+    return sorted(pairs, key=lambda p: (p[1] or p[0]).lower())
 
 
 def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo) -> FactChange:
     """The change with the sentences that state its values: the values that went, in the old
     version, and those that came, in the new (a stance's values on both sides)."""
     shown = (change.old, change.new) if change.name in STANCES else (change.removed, change.added)
-    change.old_evidence = evidence(old, change.name, shown[0], memo)
-    change.new_evidence = evidence(new, change.name, shown[1], memo)
+    change.old_evidence = evidence(old, change.name, shown[0], memo, _subject_in(change, old, memo, "old"))
+    change.new_evidence = evidence(new, change.name, shown[1], memo, _subject_in(change, new, memo, "new"))
     return change
 
 
-def evidence(document: Document, name: str, values: list[str], memo: Memo) -> list[Evidence]:
-    """For each value of the fact ``name``, the first sentence of the document that states it:
-    the block that states it, then its sentence that states it alone (the block, when the
-    value takes more than one sentence to read). One pass over the document for all values."""
+def _subject_in(change: FactChange, document: Document, memo: Memo, side: str) -> str:
+    """The subject the change's values have in one version: a reworded subject is the new
+    version's words, not the old one's."""
+    if change.name not in SUBJECTED:
+        return ""
+    values = set(change.old if side == "old" else change.new)
+    facts_of = memo.reading(_facts_reading, document)
+    subjects = [subject for subject, value in facts_of.get(change.name, []) if value in values]
+    return change.subject if change.subject in subjects or not subjects else \
+        max(subjects, key=lambda s: fuzz.token_set_ratio(s, change.subject))
+
+
+def _facts_reading(document: Document, memo: Memo) -> dict[str, list[Value]]:
+    return facts(document, memo)
+
+
+def evidence(document: Document, name: str, values: list[str], memo: Memo, subject: str = "") -> list[Evidence]:
+    """For each value of the fact ``name`` about ``subject``, the first sentence of the
+    document that states it: the block that states it, then its sentence that states it
+    alone (the block, when the value takes more than one sentence to read). One pass over
+    the document for all values."""
     if name == "title":
         return []  # the title is its own evidence
     block_facts = memo.of(_block_facts)  # the facts of each block are read once, as by ``facts``
     places = memo.reading(_places, document)
     out = []
     for value in values:
-        place = places.get((name, _company(value) if name == "third party" else value))
+        place = places.get((name, subject, _company(value) if name == "third party" else value))
         if place is None and name == "declared date":  # read off the whole text, not a block
             place = next(((s.heading, text) for s in document.all_sections() for text in (s.heading, *_texts(s))
-                          if _states(block_facts, text, name, value)), None)
+                          if _states(block_facts, text, name, ("", value))), None)
         if place is not None:
             heading, text = place
-            sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, value)), text)
+            sentence = next((s for s in Sentences(text).all() if _states(block_facts, s, name, (subject, value))),
+                            text)
             out.append(Evidence(value, heading, sentence))
     return out
 
 
-def _places(document: Document, memo: Memo) -> dict[tuple[str, str], tuple[str, str]]:
-    """Where each value of each fact is first stated: (fact, value) -> (section heading, block).
-    Read once per document (a version is diffed with the one before and the one after)."""
+def _places(document: Document, memo: Memo) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """Where each value of each fact is first stated: (fact, subject, value) -> (section
+    heading, block). Read once per document (a version is diffed with the one before and
+    the one after)."""
     block_facts = memo.of(_block_facts)
-    places: dict[tuple[str, str], tuple[str, str]] = {}
+    places: dict[tuple[str, str, str], tuple[str, str]] = {}
     for section in document.all_sections():
         for text in (section.heading, *_texts(section)):
             place = (section.heading, text)
-            places.setdefault(("data collected", text), place)  # an item is its own value
+            places.setdefault(("data collected", "", text), place)  # an item is its own value
             for name, values in block_facts(text).items():
+                if name == "representing":
+                    continue
                 if name == "companies":
-                    name, values = "third party", tuple(n for _, n in values)
-                for value in values:
-                    places.setdefault((name, _company(value) if name == "third party" else value), place)
+                    name, values = "third party", tuple(("", n) for _, n in values)
+                for subject, value in values:
+                    places.setdefault((name, subject, _company(value) if name == "third party" else value), place)
+        for row, party in _party_rows(section):
+            places.setdefault(("third party", "", _company(party)), (section.heading, row))
     return places
 
 
@@ -195,23 +284,25 @@ def _texts(section: Section) -> list[str]:
     return [b.text for b in section.blocks]
 
 
-def _states(block_facts: Callable[[str], dict[str, tuple]], text: str, name: str, value: str) -> bool:
-    """Whether a text, read alone, states ``value`` of the fact ``name``."""
+def _states(block_facts: Callable[[str], dict[str, tuple]], text: str, name: str, fact: Value) -> bool:
+    """Whether a text, read alone, states the (subject, value) ``fact`` of the kind ``name``."""
+    value = fact[1]
     if name == "declared date":  # an ISO date: the text holds its year, as digits
         return value[:4] in text and find_date(text) == value
     if name == "data collected":
         return text == value
     found = block_facts(text)
     if name == "third party":
-        names = [*found.get("third party", ()), *(n for _, n in found.get("companies", ()))]
+        names = [*(n for _, n in found.get("third party", ())), *(n for _, n in found.get("companies", ()))]
         return any(_company(n) == _company(value) for n in names)
-    return value in found.get(name, ())
+    return fact in found.get(name, ())
 
 
 
-def _sort_key(value: str) -> tuple:
+def _sort_key(fact: Value) -> tuple:
+    subject, value = fact
     number = re.match(r"\d+", value)
-    return (int(number.group()) if number else 1 << 30, value.lower(), value)  # the last: deterministic
+    return (subject.lower(), int(number.group()) if number else 1 << 30, value.lower(), fact)  # the last: deterministic
 
 
 SENTENCE_END = re.compile(r"\n|(?<=[.!?;])\s+(?=[A-Z(\"“])")
@@ -295,9 +386,10 @@ def _number(word: str) -> int | None:
     return int(word) if word.isdigit() else NUMBER_WORDS.get(word.lower())
 
 
-def _retention(sentences: Sentences) -> tuple[str, ...]:
-    """'thirty days after project completion' -> '30 days', when the sentence is about keeping
-    or deleting data."""
+def _retention(sentences: Sentences) -> tuple[Value, ...]:
+    """'We delete account data thirty days after you close your account' -> ('account data
+    after you close your account', '30 days'), when the sentence is about keeping or deleting
+    data: each period with what it is the period of."""
     out = []
     for sentence in sentences.containing(PERIOD_UNIT):
         if not RETENTION_CUE.search(sentence) or AGE_CUE.search(sentence):
@@ -306,8 +398,51 @@ def _retention(sentences: Sentences) -> tuple[str, ...]:
             n = _number(match.group(1))
             if n:
                 unit = match.group(2).lower()
-                out.append(f"{n} {unit}{'s' if n != 1 else ''}")
+                out.append((_kept_what(sentence, match), f"{n} {unit}{'s' if n != 1 else ''}"))
     return tuple(out)
+
+
+KEEP_VERB = (r"(?:retain|retains|retained|keep|keeps|kept|store|stores|stored|hold|holds|held|preserve[sd]?|"
+             r"maintain|maintains|maintained|save[sd]?|delete[sd]?|remove[sd]?|erase[sd]?|destroy|destroys|destroyed|"
+             r"purge[sd]?|anonymi[sz]e[sd]?)")
+KEPT_AFTER_VERB = re.compile(KEEP_VERB + r"\s+((?:[\w'’-]+\s+){0,7}?)(?:for|up to|until|within|no longer than|"
+                             r"not longer than|at most|after|beyond|of)?\s*$", re.I)
+KEPT_BEFORE_VERB = re.compile(r"([\w'’-]+(?:\s+[\w'’-]+){0,5}?)\s+(?:is|are|will be|may be|shall be|can be|gets?|"
+                              r"will|may)\s+(?:be\s+)?(?:automatically\s+|permanently\s+|only\s+)?" + KEEP_VERB + r"\b",
+                              re.I)
+SINCE = re.compile(r"\s*(?:after|following)\s+((?:[\w'’-]+\s*){1,6}?)(?=[,.;:()]|\s+(?:and|or|unless|except|if|"
+                   r"when|so|to|in|for|before|at|with)\b|$)", re.I)
+DETERMINER = {"your", "the", "all", "any", "such", "this", "that", "these", "those", "our", "their", "its", "a", "an",
+              "some", "certain", "each", "also", "then", "only", "generally", "usually", "typically"}
+PLACE_WORDS = {"from", "in", "on", "for", "within", "at", "up", "until", "by", "with", "to"}
+PRONOUN = {"it", "them", "this", "that", "these", "those", "we", "us", "you", "they", "which"}
+
+
+def _noun_phrase(words: list[str]) -> str:
+    """'your [account data] from our systems' -> 'account data'; '' for a pronoun."""
+    cut = next((i for i, w in enumerate(words) if w.lower() in PLACE_WORDS), len(words))
+    words = words[:cut]
+    while words and words[0].lower() in DETERMINER:
+        words.pop(0)
+    return "" if not words or words[0].lower() in PRONOUN else " ".join(words).lower()
+
+
+def _kept_what(sentence: str, period: re.Match) -> str:
+    """What a retention period is the period of, in a few words ('' when the sentence does
+    not say): the words the keeping verb governs ('we keep [server logs] for 90 days') or
+    the subject of a passive ('[server logs] are kept for ...'), with the event the period
+    runs from ('after you close your account')."""
+    before = sentence[:period.start()]
+    what = ""
+    for pattern in (KEPT_AFTER_VERB, KEPT_BEFORE_VERB):
+        found = [m.group(1).split() for m in pattern.finditer(before)]
+        what = _noun_phrase(found[-1]) if found else ""
+        if what:
+            break
+    if not what and ":" in before:  # a list item: 'Server logs: we keep it ...'
+        what = _noun_phrase(before.split(":", 1)[0].split()[-6:])
+    since = SINCE.match(sentence, period.end())
+    return f"{what} after {since.group(1).strip().lower()}".strip() if since else what
 
 
 AGE_CUE = re.compile(r"\b(?:age|aged|years? old|children|child|minors?|teen\w*|under \d{1,2}|older)\b", re.I)
@@ -365,6 +500,8 @@ LAWS = [
     _law("Safe Harbor", r"Safe Harbou?r\b"),
     _law("Data Privacy Framework", r"Data Privacy Framework"),
     _law("Standard Contractual Clauses", r"Standard Contractual Clauses|(?-i:\bSCCs?\b)"),
+    _law("Binding Corporate Rules", r"Binding Corporate Rules|(?-i:\bBCRs?\b)"),
+    _law("EU adequacy decision", r"adequacy decisions?"),
     _law("PIPEDA", r"\bPIPEDA\b|Personal Information Protection and Electronic Documents Act"),
     _law("LGPD", r"\bLGPD\b|Lei Geral de Prote"),
     _law("CAN-SPAM", r"CAN-SPAM"),
@@ -406,11 +543,20 @@ LAW_FINDER = _finder({trigger for _, _, triggers in LAWS for trigger in triggers
 
 
 def _laws(sentences: Sentences) -> tuple[str, ...]:
+    """The laws named; one named only inside another's name ('GDPR' in 'UK GDPR') is not."""
     present = {trigger for _, trigger in LAW_FINDER.iter(sentences.lower)}
     if not present:
         return ()
-    return tuple(name for name, pattern, triggers in LAWS
-                 if present.intersection(triggers) and pattern.search(sentences.text))
+    spans = {name: [m.span() for m in pattern.finditer(sentences.text)] for name, pattern, triggers in LAWS
+             if present.intersection(triggers)}
+    spans = {name: found for name, found in spans.items() if found}
+    return tuple(name for name, found in spans.items()
+                 if not all(_within(span, [b for other, theirs in spans.items() if other != name for b in theirs])
+                            for span in found))
+
+
+def _within(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end and span != (start, end) for start, end in others)
 
 
 KNOWN_PARTIES = [
@@ -489,6 +635,43 @@ def _company(name: str) -> str:
     return " ".join(re.findall(r"\w+", LEGAL_FORM.sub("", name).lower()))
 
 
+PARTY_HEADING = re.compile(r"processor|third[- ]part|vendor|partner|service provider|recipient|sub-?contractor|"
+                           r"who we share|providers", re.I)
+TABLE_HEADER = re.compile(r"(?:company|name|processor|sub-?processor|vendor|provider|partner|entity|recipient|"
+                          r"third[- ]party|service provider)s?", re.I)
+NAME = re.compile(r"[A-Z0-9][\w&.,'’ -]{0,48}")
+LINKED_PARTY = re.compile(r"([A-Z][\w&.'’-]*(?: [A-Z0-9][\w&.'’-]*){0,3})\s*(?::|[-–—]|\()\s*(?:its\s+)?"
+                          r"(?i:privacy (?:policy|notice|statement)|opt[- ]out)(?i: page| link| here)?\W*")
+NOT_A_PARTY = {"learn", "read", "see", "contact", "our", "your", "view", "more", "click", "visit", "link", "opt",
+               "the", "this", "privacy", "cookie", "cookies", "here", "website", "app"}
+
+
+def _tabled_parties(document: Document) -> list[str]:
+    return [party for section in document.all_sections() for _, party in _party_rows(section)]
+
+
+def _party_rows(section: Section) -> list[tuple[str, str]]:
+    """The companies a table of processors or partners lists, each with its row: the first
+    cell of each row under a heading about them ('Appendix: Sub-Processors')."""
+    if not PARTY_HEADING.search(section.heading):
+        return []
+    out = []
+    for block in section.blocks:
+        if block.kind != "row":
+            continue
+        first = block.text.split(" | ", 1)[0].strip()
+        if NAME.fullmatch(first) and not TABLE_HEADER.fullmatch(first) and len(first.split()) <= 5:
+            out.append((block.text, first))
+    return out
+
+
+def _linked_party(text: str) -> tuple[str, ...]:
+    """A list entry naming a company with a link to its privacy policy: 'Actirise: Privacy
+    Policy', the way policies list their advertising partners."""
+    match = LINKED_PARTY.fullmatch(text)
+    return (match.group(1),) if match and match.group(1).split()[0].lower() not in NOT_A_PARTY else ()
+
+
 def _known_parties(text: str) -> tuple[str, ...]:
     """Known services named in the text; only those whose first word occurs are searched."""
     names = []
@@ -536,8 +719,10 @@ def _own_and_child_items(section: Section) -> list[str]:
 SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
 SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
-                   r"transferred|trade|rent|release)\b[^.]*\b(?:advertis\w*|marketing|third[- ]part\w*|"
+                   r"transferred|trade|rent|release)\b[^.]*?\b(advertis\w*|marketing|third[- ]part\w*|"
                    r"(?:outside|other) (?:part\w*|compan\w*)|partners?|affiliates?)\b", re.I)
+RECIPIENTS = [("advertis", "advertisers"), ("marketing", "for marketing"), ("partner", "partners"),
+              ("affiliate", "affiliates")]  # any other recipient word: third, outside or other parties
 NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|n’t\b", re.I)
 
 
@@ -582,8 +767,84 @@ def _rights(sentences: Sentences) -> tuple[str, ...]:
     return tuple(out)
 
 
+# --- international transfers ---------------------------------------------------------------
+
+def _country_names() -> dict[str, str]:
+    """Every country's names as written in policies -> the name shown ('Viet Nam' and
+    'Vietnam' -> 'Vietnam'), from ISO 3166 (pycountry), with the usual short forms."""
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        shown = getattr(country, "common_name", None) or country.name.split(",")[0]
+        for name in (country.name, shown, getattr(country, "official_name", None)):
+            if name and "," not in name:
+                names[name] = shown
+    names.update({"U.S.": "United States", "U.S.A.": "United States", "USA": "United States",
+                  "United States of America": "United States", "UK": "United Kingdom", "Great Britain":
+                  "United Kingdom", "Korea": "South Korea", "Republic of Korea": "South Korea", "Russia":
+                  "Russian Federation", "People's Republic of China": "China", "PRC": "China",
+                  "European Economic Area": "European Economic Area", "European Union": "European Union"})
+    return names
+
+
+COUNTRIES = _country_names()
+COUNTRY_FINDER = _finder(COUNTRIES)
+TRANSFER = re.compile(r"\b(?:transfer\w*|cross-border|international(?:ly)?|outside|abroad|countr(?:y|ies)|"
+                      r"(?:stor\w*|process\w*|host\w*|locat\w*|held|kept|servers?|data cent(?:er|re)s?)\s+"
+                      r"(?:[\w'’-]+\s+){0,4}?in)\b")
+TRANSFER_WORDS = ("transfer", "cross-border", "international", "outside", "abroad", "countr", "stor", "process",
+                  "host", "locat", "held", "kept", "server", "data cent")  # one is in every TRANSFER
+ORIGIN = re.compile(r"(?:outside|from|beyond|leaves?|within|inside)\s+(?:of\s+)?(?:the\s+)?$", re.I)
+ORIGIN_WORD = re.compile(r"outside|from|beyond|leaves?|within|inside", re.I)
+LIST_TOKEN = re.compile(r"[\w.'’-]+|,")
+LIST_GLUE = {",", "and", "or", "the", "of"}
+
+
+def _destinations(sentences: Sentences) -> tuple[str, ...]:
+    """The countries (and the EEA, the EU) a sentence about moving or keeping data abroad
+    names, except where the data comes from ('transfer data outside the EEA to the United
+    States' -> United States). 'New Jersey' is not Jersey."""
+    out = []
+    for sentence in sentences.containing(TRANSFER):
+        for name in _whole_words(COUNTRY_FINDER, sentence):
+            for at in (m.start() for m in re.finditer(re.escape(name), sentence)):
+                before = sentence[max(0, at - 200):at]
+                if not before.endswith("New ") and not ORIGIN.search(_before_list(before)):
+                    out.append(COUNTRIES[name])
+                    break
+    return tuple(out)
+
+
+def _before_list(text: str) -> str:
+    """The text before the list of names it ends in: 'outside [the EEA, Switzerland and the ]'
+    -> 'outside ' (read backwards, token by token: a pattern for it backtracks without end
+    on 'and , and , ...')."""
+    start = len(text)
+    for token in reversed(list(LIST_TOKEN.finditer(text))):
+        word = token.group()
+        if word not in LIST_GLUE and not word[0].isupper():
+            break
+        if word[0].isupper() and ORIGIN_WORD.fullmatch(word):
+            break  # 'Outside the UK': the cue itself, capitalised at the start of a sentence
+        start = token.start()
+    return text[:start]
+
+
 QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|whom|why|when|where|which|is|are|"
                       r"may|should)\b", re.I)
+
+
+def _sharing(sentences: Sentences) -> tuple[Value, ...]:
+    """A sharing statement per kind of recipient: ('advertisers', 'no'), ('third parties',
+    'may'): 'we share with our affiliates' and 'we never share with advertisers' are two facts."""
+    out = []
+    for sentence in sentences.containing(SHARE_WORD):
+        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+            continue
+        for match in SHARE.finditer(sentence):
+            recipient = match.group(1).lower()
+            subject = next((name for start, name in RECIPIENTS if recipient.startswith(start)), "third parties")
+            out.append((subject, "no" if NEGATION.search(sentence[:match.end()]) else "may"))
+    return tuple(out)
 
 
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
