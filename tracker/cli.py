@@ -446,6 +446,9 @@ def report(ctx: Context, out: Path | None) -> None:
     echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
                + f"; open {out / 'index.html'}")
+    if not ctx.config.report.base_url:
+        echo("note: the feeds link to the pages relative to where they are published; set [report] base_url "
+             "to that address for links a feed reader opens from anywhere")
 
 
 @cli.command()
