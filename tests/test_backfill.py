@@ -130,7 +130,7 @@ def test_a_dated_backfill_reads_a_revisit_whose_original_is_older(tmp_path):
     config = write_config(tmp_path, [archive_policy(
         "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])])
     result = run_cli(config, "backfill", "--from", "2016-06", "--to", "2016-12")
-    assert result.exit_code == 0 and "1 captures listed" in result.out, result.out + result.stderr
+    assert result.exit_code == 0 and "1 capture listed" in result.out, result.out + result.stderr
     exported = __import__("json").loads(run_cli(config, "export", "krop", "--json").stdout)
     assert [c["captured_at"][:10] for c in exported["captures"]] == ["2016-11-02"]
     assert exported["captures"][0]["version"] == 1  # the revisit's body: the 2016-03-30 capture's
