@@ -100,7 +100,9 @@ def test_the_bundled_demo_backfills_offline_into_the_krop_history(tmp_path):
         "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])])
     result = run_cli(config, "backfill")
     assert result.exit_code == 0, result.stderr
-    assert "8 captures listed" in result.out and "2 versions, 1 changes" in result.out
+    # a WARC is read, not fetched; one change is "1 change"
+    assert "8 captures listed, 8 new, 8 read from the WARC; 2 versions, 1 change\n" in result.out
+    assert "fetched" not in result.out
     history = run_cli(config, "history", "krop")
     assert "declared 2016-03-24" in history.out and "declared 2025-06-01" in history.out
     assert "rewrite" in history.out and "between 2019-07-01 12:00 UTC and 2025-06-03 09:30 UTC" in history.out
@@ -128,7 +130,7 @@ def test_a_dated_backfill_reads_a_revisit_whose_original_is_older(tmp_path):
     config = write_config(tmp_path, [archive_policy(
         "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])])
     result = run_cli(config, "backfill", "--from", "2016-06", "--to", "2016-12")
-    assert result.exit_code == 0 and "1 captures listed" in result.out, result.out + result.stderr
+    assert result.exit_code == 0 and "1 capture listed" in result.out, result.out + result.stderr
     exported = __import__("json").loads(run_cli(config, "export", "krop", "--json").stdout)
     assert [c["captured_at"][:10] for c in exported["captures"]] == ["2016-11-02"]
     assert exported["captures"][0]["version"] == 1  # the revisit's body: the 2016-03-30 capture's
@@ -211,6 +213,17 @@ def test_the_changes_strategy_finds_every_change_with_fewer_fetches(tmp_path, py
             assert report.fetched <= 2 * 2 * 5 + 2  # about 2 changes x log2(30) fetches, and the ends
         store.close()
     assert len(windows["all"]) == 2 and windows["changes"] == windows["all"]
+
+
+def test_the_changes_strategy_says_how_many_fetches_all_would_have_made(tmp_path, pywb):
+    config = write_config(tmp_path, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST)
+    first = run_cli(config, "backfill", "--strategy", "changes", "--to", "2019-03")  # 2 captures, one text
+    assert first.exit_code == 0, first.stderr
+    assert "2 captures listed, 2 new, 2 fetched, `all` would have made 2 fetches; 1 version, 0 changes" in first.out
+    result = run_cli(config, "backfill", "--strategy", "changes")
+    assert result.exit_code == 0, result.stderr
+    fetched = int(result.out.split(" fetched")[0].rsplit(" ", 1)[-1])
+    assert fetched < 28 and ", `all` would have made 28 fetches; 3 versions, 2 changes" in result.out
 
 
 def test_the_interval_strategy_takes_one_capture_per_interval(tmp_path, pywb):

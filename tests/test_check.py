@@ -331,6 +331,9 @@ def test_the_current_url_is_the_last_of_urls_and_live_false_is_skipped(tmp_path,
     assert result.exit_code == 0
     assert [path for path, _ in site.requests] == ["/new"]
     assert "archived-only skipped (live = false)" in result.out
+    status = run_cli(config, "status").out
+    assert "\narchived-only\n last check not checked (live = false)\n" in status
+    assert "\nmoved\n last check " in status and "not checked" not in status.split("archived-only")[0]
 
 
 def test_every_check_is_recorded_as_a_run(tmp_path, site):

@@ -123,6 +123,14 @@ def test_help_works_without_a_config(tmp_path):
         assert result.returncode == 0 and "Usage: " in result.stdout
 
 
+def test_the_help_overview_says_what_each_command_does_in_full(tmp_path):
+    result = run_tracker("--help", cwd=tmp_path, env={"COLUMNS": "80"})
+    overview = " ".join(result.stdout.split("Commands:")[1].split())
+    assert result.returncode == 0 and "..." not in overview
+    assert "backfill Pull the archived history of each policy (or of NAMES) and derive its versions." in overview
+    assert "export The whole history of policy NAME as one JSON document: captures, versions, changes." in overview
+
+
 def test_unwritable_database_location_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -355,6 +355,20 @@ def test_history_diff_and_a_revert(tmp_path, site):
     assert by_date["from"]["number"] == by_date["from_version"] == 1 and by_date["to_version"] == 2
 
 
+def test_the_terminal_diff_keeps_the_space_before_and_after_a_change(tmp_path, site):
+    # unchanged text long enough to be shortened on both sides of the change
+    before = " ".join(f"word{i}" for i in range(40))
+    after = " ".join(f"more{i}" for i in range(40))
+    deletion = "<h2>Deletion</h2><p>{} We delete your data within {} days of a request. {}</p>"
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    check(config, site, policy_html(extra=deletion.format(before, "thirty", after)))
+    check(config, site, policy_html(extra=deletion.format(before, "eighteen", after)))
+    shown = run_cli(config, "diff", "acme").stdout
+    section = shown.split('## modified: "Deletion"\n')[1]
+    assert "data within [-thirty-]{+eighteen+} days of" in section
+    assert section.startswith("… word") and section.endswith(" more6 …\n")  # the unchanged text shortened
+
+
 def test_a_page_flipping_between_two_texts_is_diffed_once_per_direction(tmp_path, site, monkeypatch):
     import tracker.history
     diffed = []
@@ -388,6 +402,7 @@ def test_export_is_the_whole_history_as_documented(tmp_path, site):
     check(config, site, policy_html("90 days"))
 
     data = json.loads(run_cli(config, "export", "acme", "--json").out)
+    assert json.loads(run_cli(config, "export", "acme").out) == data  # JSON is its one format: the default
     assert data["policy"] == {"name": "acme", "title": "acme", "urls": [site.url("/privacy")]}
     assert [c["version"] for c in data["captures"]] == [1, None, 2]
     assert data["captures"][1]["rejected"].startswith("error or bot-challenge page")

@@ -410,7 +410,7 @@ def test_show_prints_a_version_as_sectioned_text(tmp_path, site):
     assert latest.exit_code == 0 and "version 2 of 2" in latest.stdout
     assert "\n## 1 Information We Collect\n" in latest.stdout and "- Usage data from our apps" in latest.stdout
     assert "for 90 days" in latest.stdout and "for 30 days" in first.stdout
-    assert "declared date: 2024-03-03" in latest.stdout
+    assert "declared date: 2024-03-03\nlanguage: en\n" in latest.stdout  # as the README says it prints
     missing = run_cli(config, "show", "acme", "7")
     assert missing.exit_code == 1 and "no version 7 (versions 1 to 2)" in missing.stderr
 

@@ -75,8 +75,8 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
     assert 'href="version-1.html"' in change and 'href="index.html"' in change
 
     version = site["krop/version-1.html"]
-    anchors = set(re.findall(r'href="#(s\d+)"', version))
-    assert anchors and anchors <= set(re.findall(r'id="(s\d+)"', version))
+    anchors = set(re.findall(r'href="#(s-[^"]+)"', version))
+    assert anchors and anchors <= set(re.findall(r'id="(s-[^"]+)"', version))
     assert "INFORMATION WE COLLECT" in version
 
 

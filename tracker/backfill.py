@@ -47,6 +47,8 @@ class Backfilled:
     missing: int = 0  # listed by the archive's index, but not found when fetched
     new: int = 0  # captures this run stored
     all_would_fetch: int = 0  # what the `all` strategy would have fetched
+    read: int = 0  # captures read from WARC files: stored without a fetch
+    strategy: str = "all"
     versions: int = 0
     changes: int = 0
     errors: list[str] = field(default_factory=list)
@@ -59,20 +61,29 @@ class Backfilled:
     def summary(self) -> str:
         """'14 captures listed, 12 new, 9 fetched, 3 reused (same digest), 2 already stored;
         3 versions, 2 changes'."""
-        parts = [f"{self.listed} captures listed", f"{self.new} new", f"{self.fetched} fetched"]
+        parts = [f"{_count(self.listed, 'capture')} listed", f"{self.new} new"]
+        if self.fetched or not self.read:  # a WARC is read, not fetched: "0 fetched" would say nothing happened
+            parts.append(f"{self.fetched} fetched")
+        if self.read:
+            parts.append(f"{self.read} read from the WARC")
         if self.reused:
             parts.append(f"{self.reused} reused (same digest)")
         if self.stored_before:
             parts.append(f"{self.stored_before} already stored")
         if self.missing:
             parts.append(f"{self.missing} listed but missing from the archive")
-        if self.fetched < self.all_would_fetch:
-            parts.append(f"{self.all_would_fetch} fetches for the `all` strategy")
-        text = ", ".join(parts) + f"; {self.versions} versions, {self.changes} changes"
+        if self.strategy != "all":
+            parts.append(f"`all` would have made {_count(self.all_would_fetch, 'fetch')}")
+        text = ", ".join(parts) + f"; {_count(self.versions, 'version')}, {_count(self.changes, 'change')}"
         if self.skipped:
             text += (f"; warning: {len(self.skipped)} capture(s) not stored: {self.skipped[0]}"
                      f"{' (and more)' if len(self.skipped) > 1 else ''}")
         return text + "".join(f"; error: {e}" for e in self.errors)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 change', '2 changes', '3 fetches'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
 
 
 def parse_every(text: str) -> timedelta:
@@ -95,7 +106,7 @@ class Backfill:
         self.start, self.end, self.strategy, self.every = start, end, strategy, every
 
     def run(self, policy: PolicyConfig, progress: Progress | None = None) -> Backfilled:
-        report = Backfilled(policy.name)
+        report = Backfilled(policy.name, strategy=self.strategy)
         listed: list[Memento] = []
         for archive in policy.archives:
             try:
@@ -153,6 +164,7 @@ class Backfill:
         for retrieved in read_warcs(archive, policy.urls, self.start, self.end, self.config.fetch.max_bytes,
                                     report.skipped, self.config.path.parent.resolve()):
             report.listed += 1
+            report.read += 1
             if retrieved.memento.archive_url in stored:
                 report.stored_before += 1
                 continue

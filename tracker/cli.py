@@ -45,8 +45,17 @@ class Context:
         return self.tracker.store
 
 
+class TrackerCommand(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The whole first sentence in the overview of `tracker --help`, wrapped rather than
+        cut off: a description cut at 45 characters does not say what a command does."""
+        return super().get_short_help_str(limit=1000)
+
+
 class TrackerGroup(click.Group):
     """Turns user errors into one line on stderr, at every depth of the command tree."""
+
+    command_class = TrackerCommand
 
     def invoke(self, ctx: click.Context):
         try:
@@ -213,7 +222,7 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
         change = row["last_change"]
         error = row["last_error"]
         echo(f"\n{row['policy']}")
-        echo(f"  last check     {console.when(check['at']) + '  ' + check['message'] if check else 'never'}")
+        echo(f"  last check     {_last_check(check, ctx.tracker.policy(row['policy']))}")
         backfill = row["last_backfill"]
         if backfill:
             echo(f"  last backfill  {console.when(backfill['at'])}  {backfill['message']}")
@@ -246,6 +255,8 @@ def show(ctx: Context, name: str, version: str | None) -> None:
         return
     if document.declared_date:
         echo(f"declared date: {document.declared_date}")
+    if chosen.language:
+        echo(f"language: {chosen.language}")
     if document.provenance:
         echo(f"provenance: {document.provenance}")
     echo(f"\n# {document.title}\n" if document.title else "")
@@ -256,9 +267,11 @@ def show(ctx: Context, name: str, version: str | None) -> None:
 @click.argument("name")
 @click.argument("from_version", metavar="[FROM]", required=False)
 @click.argument("to_version", metavar="[TO]", required=False)
+@click.option("--stat", is_flag=True, help="Only each section touched, with the words added and removed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the change as JSON.")
 @pass_context
-def diff(ctx: Context, name: str, from_version: str | None, to_version: str | None, as_json: bool) -> None:
+def diff(ctx: Context, name: str, from_version: str | None, to_version: str | None, stat: bool,
+         as_json: bool) -> None:
     """Show what changed in policy NAME, section by section.
 
     Without FROM and TO: the latest change. With FROM only: from FROM to the latest version.
@@ -268,11 +281,12 @@ def diff(ctx: Context, name: str, from_version: str | None, to_version: str | No
     policy = ctx.tracker.policy(name)
     by_number = {v.number: v for v in ctx.tracker.versions(name)}
     if as_json:
-        echo(console.json_text(export.diff_json(policy, by_number[change.from_version], by_number[change.to_version],
-                                                change)))
+        as_data = export.stat_json if stat else export.diff_json
+        echo(console.json_text(as_data(policy, by_number[change.from_version], by_number[change.to_version], change)))
         return
     color = sys.stdout.isatty()
-    echo(console.render_change(change, policy.display_title, by_number, color=color), styled=color)
+    render = console.render_stat if stat else console.render_change
+    echo(render(change, policy.display_title, by_number, color=color), styled=color)
 
 
 @cli.command("history")
@@ -300,8 +314,8 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 
 @cli.command("export")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, required=True,
-              help="Write JSON (the one format; the README documents the schema).")
+@click.option("--json", "as_json", is_flag=True, default=True,
+              help="Write JSON: the one format, and the default (the README documents the schema).")
 @pass_context
 def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
@@ -432,6 +446,9 @@ def report(ctx: Context, out: Path | None) -> None:
     echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
                + f"; open {out / 'index.html'}")
+    if not ctx.config.report.base_url:
+        echo("note: the feeds link to the pages relative to where they are published; set [report] base_url "
+             "to that address for links a feed reader opens from anywhere")
 
 
 @cli.command()
@@ -453,6 +470,12 @@ def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
 
     if any(rebuilt.error for rebuilt in ctx.tracker.rebuild(*names, each=show, collector_paused=True)):
         sys.exit(1)
+
+
+def _last_check(check: dict | None, policy: PolicyConfig) -> str:
+    if check:
+        return f"{console.when(check['at'])}  {check['message']}"
+    return "never" if policy.live else "not checked (live = false)"
 
 
 def _change_line(change: dict) -> str:

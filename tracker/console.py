@@ -102,7 +102,8 @@ def section_counts(sections: list[SectionChange]) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
 
 
-def render_change(change: Comparison, title: str, versions: dict[int, Version], color: bool) -> str:
+def _change_header(change: Comparison, title: str, versions: dict[int, Version]) -> list[str]:
+    """The versions, kind and window of a change: how `diff` and `diff --stat` begin."""
     old, new = versions[change.from_version], versions[change.to_version]
     lines = [f"{title}: version {old.number} -> {new.number}: {change.label}"
              + (f", magnitude {change.magnitude:.2f}" if change.magnitude is not None else "")]
@@ -112,6 +113,11 @@ def render_change(change: Comparison, title: str, versions: dict[int, Version], 
     else:
         lines.append(f"version {old.number} first seen {when(old.first_seen)}; "
                      f"version {new.number} first seen {when(new.first_seen)}")
+    return lines
+
+
+def render_change(change: Comparison, title: str, versions: dict[int, Version], color: bool) -> str:
+    lines = _change_header(change, title, versions)
     if change.reverts_to:
         lines.append(f"reverts to the version first seen {versions[change.reverts_to].first_seen[:10]}")
     if change.technical:
@@ -133,6 +139,37 @@ def render_change(change: Comparison, title: str, versions: dict[int, Version], 
         if body:
             lines.append(body)
     return "\n".join(lines)
+
+
+def render_stat(change: Comparison, title: str, versions: dict[int, Version], color: bool) -> str:
+    """Each section the change touched with the words it gained and lost, and the totals: a
+    rewrite read in one screen, before its text (what `diff --stat` prints)."""
+    rows = [(s.status, s.words_added, s.words_removed, stat_name(s)) for s in change.touched]
+    added, removed = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    width = max(len(f"{added:,}") + 1, len(f"{removed:,}") + 1, len("removed"))
+    status_width = max([len(r[0]) for r in rows] + [len("status")])
+
+    def line(status: str, plus: str, minus: str, name: str) -> str:
+        if color and plus[0] == "+":
+            plus, minus = (click.style(text, fg=fg) for text, fg in ((f"{plus:>{width}}", "green"),
+                                                                     (f"{minus:>{width}}", "red")))
+        return f"{status:<{status_width}}  {plus:>{width}}  {minus:>{width}}  {name}"
+
+    lines = _change_header(change, title, versions) + [""]
+    lines.append(line("status", "added", "removed", "section"))
+    lines.extend(line(status, f"+{a:,}", f"-{r:,}", name) for status, a, r, name in rows)
+    counts = section_counts(change.touched) or "no section changed"
+    unchanged = f"; {len(change.untouched)} unchanged" if change.untouched else ""
+    lines.append(line("total", f"+{added:,}", f"-{removed:,}", f"{counts}{unchanged}"))
+    return "\n".join(lines)
+
+
+def stat_name(section: SectionChange) -> str:
+    """A section on one line of `diff --stat`: a renamed one by both its names."""
+    name = one_line(section.display_heading)
+    if section.status == "renamed":
+        name = f"{one_line(heading_name(section.old_heading))} -> {one_line(heading_name(section.new_heading))}"
+    return name + (" (moved)" if section.moved and section.status != "moved" else "")
 
 
 def _section_title(section: SectionChange, color: bool) -> str:
@@ -172,6 +209,7 @@ def _shorten(text: str, keep_start: bool, keep_end: bool) -> str:
     keep = 2 * CONTEXT_WORDS
     if len(words) <= 2 * keep + 1:
         return text
-    head = "".join(words[:keep]) if keep_start else ""
-    tail = "".join(words[-keep:]) if keep_end else ""
-    return f"{head} … {tail}".strip(" ") if head or tail else "…"
+    head = "".join(words[:keep]).rstrip() if keep_start else ""
+    tail = "".join(words[-keep:]).lstrip() if keep_end else ""
+    # the spaces at either end are the ones next to a change: they stay, or words run together
+    return " ".join(part for part in (head, "…", tail) if part)

@@ -84,3 +84,17 @@ def change_json(change: Comparison) -> dict:
 def diff_json(policy: PolicyConfig, old: Version, new: Version, change: Comparison) -> dict:
     """What `tracker diff --json` prints: the change, with the policy and its two versions."""
     return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new), **change_json(change)}
+
+
+def stat_json(policy: PolicyConfig, old: Version, new: Version, change: Comparison) -> dict:
+    """What `tracker diff --stat --json` prints: each section touched with the words it
+    gained and lost, without its text."""
+    sections = [{"status": s.status, "heading": s.heading, "old_heading": s.old_heading, "new_heading": s.new_heading,
+                 "moved": s.moved, "words_added": s.words_added, "words_removed": s.words_removed}
+                for s in change.touched]
+    return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new),
+            "from_version": change.from_version, "to_version": change.to_version,
+            "kind": change.kind, "magnitude": change.magnitude, "sections": sections,
+            "words_added": sum(s["words_added"] for s in sections),
+            "words_removed": sum(s["words_removed"] for s in sections),
+            "unchanged_sections": len(change.untouched)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from tracker import __version__, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.diff import heading_name
-from tracker.document import Memo
+from tracker.document import Block, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison
 from tracker.models import Version, parse_iso
@@ -52,8 +53,59 @@ def environment() -> jinja2.Environment:
     env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
                        heading_name=heading_name,
                        local=lambda path: path.split("/", 1)[-1],  # a link from a page in the same folder
-                       percent=lambda x: "-" if x is None else f"{100 * x:.0f}%")
+                       percent=lambda x: "-" if x is None else f"{100 * x:.0f}%",
+                       anchors=anchor_ids, opening=opening, grouped=grouped_blocks)
     return env
+
+
+def anchor_ids(headings: list[str]) -> list[str]:
+    """Ids for a page's sections, made from their headings, so that a link to a section
+    (its ¶) still leads there when the page is rendered again; a heading met twice gets
+    -2, -3. The prefix keeps them apart from the page's own ids (main, summary, ...)."""
+    taken: set[str] = set()
+    ids = []
+    for heading in headings:
+        base = "s-" + ("-".join(re.findall(r"\w+", heading_name(heading).casefold()))[:60].strip("-_") or "section")
+        anchor, n = base, 1
+        while anchor in taken:
+            n += 1
+            anchor = f"{base}-{n}"
+        taken.add(anchor)
+        ids.append(anchor)
+    return ids
+
+
+OPENING_LINES = 3  # lines of a long added or removed section shown before the rest is folded
+OPENING_WORDS = 60  # at most this many words of them
+FOLDED_WORDS = 25  # a rest shorter than this is shown, not folded away
+
+
+def opening(text: str) -> tuple[str, str]:
+    """The first lines of a whole section added or removed, and the rest (empty when the
+    section is short): a rewrite's new sections read as a list, each opened on demand."""
+    head = "\n".join(text.split("\n")[:OPENING_LINES])
+    words = re.split(r"(\s+)", head)  # words and the spaces between them
+    if len(words) > 2 * OPENING_WORDS:
+        head = "".join(words[:2 * OPENING_WORDS - 1])
+    rest = text[len(head):]
+    return (text, "") if len(rest.split()) < FOLDED_WORDS else (head, rest)
+
+
+CELLS = re.compile(r"(?<!\S)\|(?!\S)")  # extraction joins a row's cells with " | " (white space normalised)
+
+
+def grouped_blocks(blocks: list[Block]) -> list[tuple[str, list]]:
+    """A section's blocks as the version page lays them out: a run of table rows is one
+    table (each row split back into its cells), a run of list items one list."""
+    groups: list[tuple[str, list]] = []
+    for block in blocks:
+        kind = block.kind if block.kind in ("row", "item") else "para"
+        item = [cell.strip() for cell in CELLS.split(block.text)] if kind == "row" else block.text
+        if groups and kind != "para" and groups[-1][0] == kind:
+            groups[-1][1].append(item)
+        else:
+            groups.append((kind, [item]))
+    return groups
 
 
 def safe_url(url: str | None) -> str | None:
@@ -105,9 +157,9 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
     except OSError as e:
         raise TrackerError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
     base = _templates_fingerprint()
-    sites = [PolicySite(store, policy, env, base) for policy in config.policies]
+    sites = [PolicySite(store, policy, env, base, config.report.base_url) for policy in config.policies]
     pages = [page for site in sites for page in site.pages()]
-    pages += _site_pages(env, base, sites)
+    pages += _site_pages(env, base, sites, config.report.base_url)
     return _write(out, pages)
 
 
@@ -184,8 +236,9 @@ def _hash(*parts) -> str:
 class PolicySite:
     """The pages of one policy, and the figures the index shows of it."""
 
-    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str):
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str = ""):
         self.store, self.policy, self.env, self.base = store, policy, env, base
+        self.feed_root = feed_root(base_url, "../")
         self.dir = policy.name
         self.versions = store.history.versions(policy.name)
         self.rows = store.history.change_rows(policy.name)  # details unparsed: cheap fingerprints
@@ -246,7 +299,7 @@ class PolicySite:
 
     def pages(self) -> list[Page]:
         pages = [Page(self.history_path, self.fingerprint, self.render_history),
-                 Page(f"{self.dir}/feed.xml", self.fingerprint, lambda: self.render_feed())]
+                 Page(f"{self.dir}/feed.xml", _hash(self.fingerprint, self.feed_root), lambda: self.render_feed())]
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
@@ -286,7 +339,7 @@ class PolicySite:
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(
             title=f"{self.policy.display_title}: changes", feed_id=self.policy.name,
-            entries=[(self, c) for c in reversed(self.changes) if not c.change.technical], root="../",
+            entries=[(self, c) for c in reversed(self.changes) if not c.change.technical], root=self.feed_root,
             updated=_updated(self.rows))
 
     def urls_over_time(self) -> list[dict]:
@@ -312,7 +365,14 @@ def _updated(rows: list[dict]) -> str:
 
 # --- pages across policies ---------------------------------------------------------------
 
-def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite]) -> list[Page]:
+def feed_root(base_url: str, relative: str) -> str:
+    """What a feed's links begin with: the published reports' address when [report] base_url
+    says where that is, so that a feed reader can open them wherever it read the feed from;
+    else the way from the feed to the report folder, resolved against the feed's own URL."""
+    return base_url.rstrip("/") + "/" if base_url else relative
+
+
+def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], base_url: str) -> list[Page]:
     fingerprint = _hash(base, [s.fingerprint for s in sites])
 
     def recent(count: int) -> list[tuple[PolicySite, int]]:
@@ -328,9 +388,10 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite]) -> 
     def feed() -> str:
         entries = recent(100)
         return env.get_template("feed.xml").render(title="Policy changes", feed_id="all",
-                                                   entries=[(s, s.change(i)) for s, i in entries], root="",
+                                                   entries=[(s, s.change(i)) for s, i in entries],
+                                                   root=feed_root(base_url, ""),
                                                    updated=_updated([s.rows[i] for s, i in entries]))
-    return [Page("index.html", fingerprint, index), Page("feed.xml", fingerprint, feed)]
+    return [Page("index.html", fingerprint, index), Page("feed.xml", _hash(fingerprint, base_url), feed)]
 
 
 # --- charts ------------------------------------------------------------------------------
