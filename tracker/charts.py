@@ -64,7 +64,7 @@ def _ticks(made: Axis) -> list[Tick]:
     """The finest of years, months or days that gives at most MOST_TICKS ticks."""
     low = datetime.fromtimestamp(made.start, timezone.utc)
     high = datetime.fromtimestamp(made.end, timezone.utc)
-    for unit, step in (("day", 1), ("day", 2), ("day", 7), ("month", 1), ("month", 3), ("month", 6),
+    for unit, step in (("day", 1), ("day", 2), ("day", 7), ("month", 1), ("month", 2), ("month", 3), ("month", 6),
                        ("year", 1), ("year", 2), ("year", 5), ("year", 10), ("year", 25), ("year", 50)):
         moments = list(_steps(low, high, unit, step))
         if len(moments) <= MOST_TICKS:
@@ -119,7 +119,8 @@ class Span:
 
     @property
     def width(self) -> float:
-        return round(self.x2 - self.x, 2)
+        """At least a tenth of a percent: a version seen once is a mark, not nothing."""
+        return max(round(self.x2 - self.x, 2), 0.1)
 
 
 @dataclass
