@@ -70,9 +70,9 @@ def test_the_krop_move_is_in_tracker_history_and_the_export(tmp_path):
     for document in (json.loads(run_cli(config, "history", "krop", "--json").out),
                      json.loads(run_cli(config, "export", "krop", "--json").out)):
         (move,) = document["moves"]
-        assert {k: move[k] for k in ("at", "from_url", "to_url", "redirected")} == {
+        assert {k: move[k] for k in ("at", "from_url", "to_url", "redirect")} == {
             "at": "2025-06-03T09:30:00.000Z", "from_url": "https://www.krop.com/privacy",
-            "to_url": "https://krrop.com/trust", "redirected": True}
+            "to_url": "https://krrop.com/trust", "redirect": {"status": 301, "location": "https://krrop.com/trust"}}
         assert {k: move["evidence"][k] for k in evidence} == evidence
         assert "krop-demo.warc.gz#" in move["evidence"]["archive_url"]
 
@@ -233,3 +233,29 @@ def test_the_overview_has_a_row_per_policy_and_shows_one_kind_without_script(tmp
     page.click("a[href='#overview-all']")
     assert page.evaluate(shown) == ["k-rewrite", "k-substantive"]
     context.close()
+
+
+# --- moves read off live checks ------------------------------------------------------------------
+
+def test_a_live_page_that_starts_redirecting_elsewhere_is_a_move_and_a_trailing_slash_is_not(tmp_path, site):
+    from conftest import Page
+
+    site.pages["/privacy"] = Page(policy_html(retention="30 days"))
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}])
+    assert run_cli(config, "check").exit_code == 0
+    site.pages["/privacy"] = Page(status=301, headers={"Location": "/privacy/"})  # the same page
+    site.pages["/privacy/"] = Page(policy_html(retention="30 days"))
+    assert run_cli(config, "check").exit_code == 0
+    assert json.loads(run_cli(config, "export", "acme", "--json").out)["moves"] == []
+
+    site.pages["/privacy"] = Page(status=301, headers={"Location": site.url("/legal/trust")})
+    site.pages["/legal/trust"] = Page(policy_html(retention="90 days"))
+    assert run_cli(config, "check").exit_code == 0
+    (move,) = json.loads(run_cli(config, "export", "acme", "--json").out)["moves"]
+    assert (move["from_url"], move["to_url"]) == (site.url("/privacy/"), site.url("/legal/trust"))
+    assert move["redirect"] == {"status": 301, "location": site.url("/legal/trust")}
+    assert move["evidence"]["source"] == "live" and move["evidence"]["url"] == site.url("/privacy")
+    lines = run_cli(config, "history", "acme").out.splitlines()
+    assert lines[-3].strip().startswith(f"moved {site.url('/privacy/')} -> {site.url('/legal/trust')} ")
+    assert lines[-3].strip().endswith(" HTTP 301 redirect (live capture)")
+    assert lines[-2].strip().startswith("change 1 -> 2")

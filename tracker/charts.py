@@ -165,7 +165,7 @@ def timeline(captures: list[Capture], versions: list[Version], changes: list[Cha
     return Timeline(
         made, _url_spans(made, captures, versions, moves, shown),
         [Span(x(m.at), x(m.at), f"moved from {m.from_url} to {m.to_url} on {m.at[:10]}"
-              + (f" (HTTP {m.evidence.status} redirect)" if m.redirected else ""), move_link(i),
+              + (f" (HTTP {m.redirect.status} redirect)" if m.redirect else ""), move_link(i),
               text=f"moved to {_short(m.to_url)}") for i, m in enumerate(moves, 1)],
         [Span(x(v.first_seen), x(v.last_seen), f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
               f"{v.captures} capture(s), {v.word_count or 0:,} words", version_link(v.number), f"v{v.number % 2}",

@@ -91,7 +91,7 @@ def move_line(move: Move) -> str:
     """'  moved A -> B  2025-06-03 09:30 UTC  HTTP 301 redirect (warc capture)': the URLs may
     come from a page's redirect, so they are made printable."""
     evidence = move.evidence
-    how = f"HTTP {evidence.status} redirect" if move.redirected else "first capture at the new URL"
+    how = f"HTTP {move.redirect.status} redirect" if move.redirect else "first capture at the new URL"
     return (f"  moved {one_line(move.from_url)} -> {one_line(move.to_url)}  {when(move.at)}"
             f"  {how} ({evidence.source} capture)")
 

@@ -43,7 +43,8 @@ def _capture(store: Store, capture) -> dict:
 def move_json(move: Move) -> dict:
     """A move, with the capture that shows it."""
     evidence = move.evidence
-    return {"at": move.at, "from_url": move.from_url, "to_url": move.to_url, "redirected": move.redirected,
+    return {"at": move.at, "from_url": move.from_url, "to_url": move.to_url,
+            "redirect": asdict(move.redirect) if move.redirect else None,
             "evidence": {"captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
                          "archive_url": evidence.archive_url, "status": evidence.status,
                          "sha256": evidence.sha256}}

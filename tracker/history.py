@@ -441,9 +441,17 @@ class Move:
     evidence: Capture
 
     @property
-    def redirected(self) -> bool:
-        """Whether a redirect announced the move (else the new URL simply showed the policy)."""
-        return redirect_target(self.evidence) is not None
+    def redirect(self) -> Redirect | None:
+        """The redirect that announced the move; None when the new URL simply showed the policy."""
+        return redirect_of(self.evidence)
+
+
+@dataclass
+class Redirect:
+    """Where a policy's page sent its readers, and with which status."""
+
+    status: int
+    location: str
 
 
 def published_url(capture: Capture) -> str:
@@ -452,14 +460,14 @@ def published_url(capture: Capture) -> str:
     return (capture.final_url or capture.url) if capture.source == "live" else capture.url
 
 
-def redirect_target(capture: Capture) -> str | None:
-    """Where the policy's page sent its readers, when it redirected them. An archived capture's
-    own hops are the archive's (to its nearest copy), not the page's: only its archived
-    redirect counts."""
+def redirect_of(capture: Capture) -> Redirect | None:
+    """The redirect a capture recorded of the policy's page. An archived capture's own hops are
+    the archive's (to its nearest copy), not the page's: only its archived redirect counts. A
+    live fetch followed the page's redirects to their end."""
     if "archived-redirect" in capture.flags and capture.redirects:
-        return capture.redirects[-1]["location"]
-    if capture.source == "live" and capture.redirects and capture.final_url != capture.url:
-        return capture.final_url
+        return Redirect(capture.redirects[-1]["status"], capture.redirects[-1]["location"])
+    if capture.source == "live" and capture.redirects and capture.final_url:
+        return Redirect(capture.redirects[0]["status"], capture.final_url)
     return None
 
 
@@ -472,17 +480,21 @@ def moves(captures: list[Capture], shown: set[int]) -> list[Move]:
     where: str | None = None
     redirects: list[Capture] = []  # since the last capture showing a version
     for capture in sorted(captures, key=lambda c: (c.captured_at, c.id)):
-        if redirect_target(capture) is not None:
+        if redirect_of(capture) is not None:
             redirects.append(capture)
         if capture.id not in shown:
             continue
         url = published_url(capture)
         if where is not None and _address(where) != _address(url):
-            announced = next((r for r in reversed(redirects) if _address(redirect_target(r)) == _address(url)),
-                             capture)
+            announced = next((r for r in reversed(redirects) if _address(_location(r)) == _address(url)), capture)
             out.append(Move(announced.captured_at, where, url, announced))
         where, redirects = url, []
     return out
+
+
+def _location(capture: Capture) -> str | None:
+    redirect = redirect_of(capture)
+    return redirect.location if redirect else None
 
 
 def _address(url: str | None) -> tuple[str, str, str]:

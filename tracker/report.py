@@ -223,7 +223,7 @@ class PolicySite:
         return [m for m in self.moves if window and window.start <= m.at <= window.end]
 
     def move_evidence(self, move: Move) -> dict | None:
-        return self._evidence(move.evidence.id, "redirect that announced it" if move.redirected
+        return self._evidence(move.evidence.id, "redirect that announced it" if move.redirect
                               else "first capture at the new URL")
 
     def change_windows(self, local: bool) -> list[charts.ChangeWindow]:
