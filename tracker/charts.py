@@ -163,22 +163,27 @@ def timeline(captures: list[Capture], versions: list[Version], changes: list[Cha
     made = axis([c.captured_at for c in captures] + [day for _, day in declared])
     x = made.x
     return Timeline(
-        made, _url_spans(made, captures, versions, moves, shown),
-        [Span(x(m.at), x(m.at), f"moved from {m.from_url} to {m.to_url} on {m.at[:10]}"
-              + (f" (HTTP {m.redirect.status} redirect)" if m.redirect else ""), move_link(i),
-              text=f"moved to {_short(m.to_url)}") for i, m in enumerate(moves, 1)],
-        [Span(x(v.first_seen), x(v.last_seen), f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
-              f"{v.captures} capture(s), {v.word_count or 0:,} words", version_link(v.number), f"v{v.number % 2}",
-              text=f"v{v.number}") for v in versions],
-        [Span(x(c.start), x(c.end), f"version {c.from_version} → {c.to_version}: {c.kind}, changed between "
-              f"{c.start[:10]} and {c.end[:10]}", c.link, c.kind, max(c.magnitude or 0, 0.25)) for c in changes],
-        [Span(x(day), x(day), f"version {v.number} declares {day}", version_link(v.number)) for v, day in declared],
-        _capture_marks(made, [c for c in captures if c.id in shown], "showing the policy"),
-        _capture_marks(made, [c for c in captures if c.id not in shown], "not the policy (error, redirect, ...)"),
-        [Span(x(a.captured_at), x(b.captured_at), f"no capture from {a.captured_at[:10]} to {b.captured_at[:10]}")
+        axis=made, urls=_url_spans(made, captures, moves, shown),
+        moves=[Span(x(m.at), x(m.at), f"moved from {m.from_url} to {m.to_url} on {m.at[:10]}"
+                    + (f" (HTTP {m.redirect.status} redirect)" if m.redirect else ""), move_link(i),
+                    text=f"moved to {_short(m.to_url)}") for i, m in enumerate(moves, 1)],
+        versions=[Span(x(v.first_seen), x(v.last_seen),
+                       f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
+                       f"{v.captures} capture(s), {v.word_count or 0:,} words",
+                       version_link(v.number), f"v{v.number % 2}", text=f"v{v.number}") for v in versions],
+        changes=[Span(x(c.start), x(c.end),
+                      f"version {c.from_version} → {c.to_version}: {c.kind}, changed between "
+                      f"{c.start[:10]} and {c.end[:10]}", c.link, c.kind, max(c.magnitude or 0, 0.25))
+                 for c in changes],
+        declared=[Span(x(day), x(day), f"version {v.number} declares {day}", version_link(v.number))
+                  for v, day in declared],
+        captures=_capture_marks(made, [c for c in captures if c.id in shown], "showing the policy"),
+        set_aside=_capture_marks(made, [c for c in captures if c.id not in shown],
+                                 "not the policy (error, redirect, ...)"),
+        gaps=[Span(x(a.captured_at), x(b.captured_at), f"no capture from {a.captured_at[:10]} to {b.captured_at[:10]}")
          for a, b in zip(captures, captures[1:])
          if _seconds(b.captured_at) - _seconds(a.captured_at) > GAP_DAYS * DAY],
-        captures[0].captured_at[:10], captures[-1].captured_at[:10])
+        start=captures[0].captured_at[:10], end=captures[-1].captured_at[:10])
 
 
 def _short(url: str) -> str:
@@ -186,8 +191,7 @@ def _short(url: str) -> str:
     return url.split("://", 1)[-1]
 
 
-def _url_spans(made: Axis, captures: list[Capture], versions: list[Version], moves: list[Move],
-               shown: set[int]) -> list[Span]:
+def _url_spans(made: Axis, captures: list[Capture], moves: list[Move], shown: set[int]) -> list[Span]:
     """Where the policy was published: one span per URL, from move to move."""
     showing = [c for c in captures if c.id in shown]
     if not showing:
@@ -245,7 +249,8 @@ def overview(tracks: list[Track]) -> Overview | None:
         return None
     made = axis([t.first for t in tracks] + [t.last for t in tracks])
     x = made.x
-    rows = [Row(t.title, t.link, Span(x(t.first), x(t.last), f"{t.title}: captured from {t.first[:10]} to {t.last[:10]}"),
+    rows = [Row(t.title, t.link,
+                Span(x(t.first), x(t.last), f"{t.title}: captured from {t.first[:10]} to {t.last[:10]}"),
                 [Span(x(c.start), x(c.end), f"{t.title}: version {c.from_version} → {c.to_version}, {c.kind}, "
                       f"changed between {c.start[:10]} and {c.end[:10]}", c.link, c.kind) for c in t.changes],
                 [Span(x(m.at), x(m.at), f"{t.title}: moved from {m.from_url} to {m.to_url} on {m.at[:10]}",
