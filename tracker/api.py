@@ -30,7 +30,7 @@ from tracker.backfill import STRATEGIES, Backfill, Backfilled, Progress, parse_e
 from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
 from tracker.errors import TrackerError
-from tracker.history import Comparison
+from tracker.history import Comparison, Move
 from tracker.models import Version
 from tracker.store import Store
 
@@ -123,6 +123,10 @@ class Tracker:
 
     def changes(self, name: str) -> list[Comparison]:
         return history.stored_changes(self.store, self.policy(name).name)
+
+    def moves(self, name: str) -> list[Move]:
+        """Where the policy was published over time: each change of URL, oldest first."""
+        return history.policy_moves(self.store, self.policy(name).name)
 
     def version(self, name: str, which: int | str | None = None) -> Version:
         """A version by number, or by a date (YYYY-MM-DD: the one shown that day); the latest

@@ -298,18 +298,24 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
     policy, versions = ctx.tracker.policy(name), ctx.tracker.versions(name)
     if not versions:
         ctx.tracker.version(name)  # says there is none yet
-    changes = ctx.tracker.changes(name)
+    changes, moves = ctx.tracker.changes(name), ctx.tracker.moves(name)
     if as_json:
         echo(console.json_text({"policy": policy.name, "versions": [export.version_summary(v) for v in versions],
-                               "changes": [export.change_json(c) for c in changes]}))
+                               "changes": [export.change_json(c) for c in changes],
+                               "moves": [export.move_json(m) for m in moves]}))
         return
     by_number = {v.number: v for v in versions}
-    echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)")
+    echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)"
+         + (f", {len(moves)} move(s)" if moves else ""))
     echo(console.version_line(versions[0]))
     for change in changes:
+        while moves and change.window and moves[0].at <= change.window.end:  # in time order
+            echo(console.move_line(moves.pop(0)))
         echo(console.change_line(change, by_number))
         if not change.reverts_to:
             echo(console.version_line(by_number[change.to_version]))
+    for move in moves:
+        echo(console.move_line(move))
 
 
 @cli.command("export")

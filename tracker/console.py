@@ -14,7 +14,7 @@ import click
 
 from tracker.diff import Op, SectionChange, heading_name
 from tracker.facts import Evidence
-from tracker.history import Comparison
+from tracker.history import Comparison, Move
 from tracker.models import Version
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
@@ -85,6 +85,15 @@ def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     parts = [f"  change {change.from_version} -> {change.to_version}  {kind}",
              f"between {when(change.window.start)} and {when(change.window.end)}"]
     return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
+
+
+def move_line(move: Move) -> str:
+    """'  moved A -> B  2025-06-03 09:30 UTC  HTTP 301 redirect (warc capture)': the URLs may
+    come from a page's redirect, so they are made printable."""
+    evidence = move.evidence
+    how = f"HTTP {move.redirect.status} redirect" if move.redirect else "first capture at the new URL"
+    return (f"  moved {one_line(move.from_url)} -> {one_line(move.to_url)}  {when(move.at)}"
+            f"  {how} ({evidence.source} capture)")
 
 
 def evidence_line(side: str, evidence: Evidence, named: bool) -> str:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from tracker import history
 from tracker.config import PolicyConfig
 from tracker.document import Document, Memo, Section
-from tracker.history import Comparison
+from tracker.history import Comparison, Move
 from tracker.models import Version
 from tracker.store import Store
 
@@ -25,6 +25,7 @@ def history_json(store: Store, policy: PolicyConfig) -> dict:
         "captures": [_capture(store, c) for c in store.captures.timeline(policy.name)],
         "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
         "changes": [change_json(c) for c in history.stored_changes(store, policy.name)],
+        "moves": [move_json(m) for m in history.policy_moves(store, policy.name)],
     }
 
 
@@ -37,6 +38,16 @@ def _capture(store: Store, capture) -> dict:
         # where the page led: a move of the policy is announced by a redirect
         "redirects": capture.redirects, "flags": capture.flags,
     }
+
+
+def move_json(move: Move) -> dict:
+    """A move, with the capture that shows it."""
+    evidence = move.evidence
+    return {"at": move.at, "from_url": move.from_url, "to_url": move.to_url,
+            "redirect": asdict(move.redirect) if move.redirect else None,
+            "evidence": {"captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
+                         "archive_url": evidence.archive_url, "status": evidence.status,
+                         "sha256": evidence.sha256}}
 
 
 def _version(version: Version, document: Document | None) -> dict:

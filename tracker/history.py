@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, DocumentDiff, SectionChange, diff_documents
@@ -424,3 +425,84 @@ def compare(store: Store, policy: PolicyConfig, old: Version, new: Version) -> C
                            "is not a text this tool reads yet (PDF or other format): no section diff")
     result = diff_documents(old_doc, new_doc, memo)
     return Comparison(old.number, new.number, result.kind, result.magnitude, result)
+
+
+@dataclass
+class Move:
+    """The policy published at another URL: an event of its history, like a change.
+
+    ``evidence`` is the capture that shows it: the redirect that announced it (an archived 301,
+    or a live fetch that was redirected), else the first capture at the new URL; ``at`` is its
+    time."""
+
+    at: str
+    from_url: str
+    to_url: str
+    evidence: Capture
+
+    @property
+    def redirect(self) -> Redirect | None:
+        """The redirect that announced the move; None when the new URL simply showed the policy."""
+        return redirect_of(self.evidence)
+
+
+@dataclass
+class Redirect:
+    """Where a policy's page sent its readers, and with which status."""
+
+    status: int
+    location: str
+
+
+def published_url(capture: Capture) -> str:
+    """Where a capture found the policy: a live fetch ends where its redirects led; an archived
+    capture's ``final_url`` is the archive's copy, not the page's address."""
+    return (capture.final_url or capture.url) if capture.source == "live" else capture.url
+
+
+def redirect_of(capture: Capture) -> Redirect | None:
+    """The redirect a capture recorded of the policy's page. An archived capture's own hops are
+    the archive's (to its nearest copy), not the page's: only its archived redirect counts. A
+    live fetch followed the page's redirects to their end."""
+    if "archived-redirect" in capture.flags and capture.redirects:
+        return Redirect(capture.redirects[-1]["status"], capture.redirects[-1]["location"])
+    if capture.source == "live" and capture.redirects and capture.final_url:
+        return Redirect(capture.redirects[0]["status"], capture.final_url)
+    return None
+
+
+def moves(captures: list[Capture], shown: set[int]) -> list[Move]:
+    """The moves of a policy, oldest first, from its captures and those of them that show a
+    version (``shown``): where the policy is published is read only off captures of the policy
+    itself, so an error page or a redirect elsewhere is no move. A redirect to the new URL seen
+    since the last capture at the old one is the move's evidence."""
+    out: list[Move] = []
+    where: str | None = None
+    redirects: list[Capture] = []  # since the last capture showing a version
+    for capture in sorted(captures, key=lambda c: (c.captured_at, c.id)):
+        if redirect_of(capture) is not None:
+            redirects.append(capture)
+        if capture.id not in shown:
+            continue
+        url = published_url(capture)
+        if where is not None and _address(where) != _address(url):
+            announced = next((r for r in reversed(redirects) if _address(_location(r)) == _address(url)), capture)
+            out.append(Move(announced.captured_at, where, url, announced))
+        where, redirects = url, []
+    return out
+
+
+def _location(capture: Capture) -> str | None:
+    redirect = redirect_of(capture)
+    return redirect.location if redirect else None
+
+
+def _address(url: str | None) -> tuple[str, str, str]:
+    """A page's address as a move is told by: http to https, or a trailing slash, is no move."""
+    parts = urlsplit(url or "")
+    return (parts.hostname or "", parts.path.rstrip("/"), parts.query)
+
+
+def policy_moves(store: Store, policy: str) -> list[Move]:
+    """A policy's moves, read off its stored captures and the versions they show."""
+    return moves(store.captures.timeline(policy), store.history.shown_captures(policy))

@@ -24,14 +24,14 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from tracker import __version__, history
+from tracker import __version__, charts, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.diff import heading_name
 from tracker.document import Block, Memo
 from tracker.errors import TrackerError
-from tracker.history import Comparison
-from tracker.models import Version, parse_iso
+from tracker.history import Comparison, Move, Window
+from tracker.models import Version
 from tracker.store import Store, change_from_row
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -245,6 +245,8 @@ class PolicySite:
         self.captures = store.captures.timeline(policy.name)
         self.by_number = {v.number: v for v in self.versions}
         self.capture_by_id = {c.id: c for c in self.captures}
+        self.shown = store.history.shown_captures(policy.name)
+        self.moves = history.moves(self.captures, self.shown)
         self._parsed: dict[int, ChangePage] = {}
 
     # what pages link to
@@ -263,7 +265,27 @@ class PolicySite:
         return _hash(self.base, self.policy.display_title, self.policy.urls,
                      [(v.number, v.key, v.first_seen, v.last_seen, v.captures) for v in self.versions],
                      [self._row_key(r) for r in self.rows], len(self.captures),
-                     self.captures[-1].captured_at if self.captures else None)
+                     self.captures[-1].captured_at if self.captures else None, self._moves_key(self.moves))
+
+    @staticmethod
+    def _moves_key(moves: list[Move]) -> list:
+        return [(m.at, m.from_url, m.to_url, m.evidence.id) for m in moves]
+
+    def moves_during(self, window: Window | None) -> list[Move]:
+        """The moves in a change's window, or at its edges: a change and a move that coincide."""
+        return [m for m in self.moves if window and window.start <= m.at <= window.end]
+
+    def move_evidence(self, move: Move) -> dict | None:
+        return self._evidence(move.evidence.id, "redirect that announced it" if move.redirect
+                              else "first capture at the new URL")
+
+    def change_windows(self, local: bool) -> list[charts.ChangeWindow]:
+        """The changes as the charts draw them, linked from the policy's folder (``local``) or
+        from the index."""
+        return [charts.ChangeWindow(r["from_version"], r["to_version"], r["kind"], r["magnitude"], r["window_start"],
+                                    r["window_end"], self.change_path(r).split("/", 1)[-1] if local
+                                    else self.change_path(r))
+                for r in self.rows if not (r["technical"] and not local)]
 
     def _row_key(self, row: dict) -> tuple:
         return (row["to_capture"], row["from_version"], row["to_version"], row["kind"], row["magnitude"],
@@ -303,7 +325,7 @@ class PolicySite:
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
-                                                          self._evidence_key(row)),
+                                                          self._evidence_key(row), self._moves_key(self.moves)),
                               partial(self.render_change, i)))
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
@@ -383,7 +405,7 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
 
     def index() -> str:
         return env.get_template("index.html").render(sites=sites, recent=[(s, s.change(i)) for s, i in recent(200)],
-                                                      root="", sparkline=sparkline)
+                                                      root="", sparkline=sparkline, overview=overview(sites))
 
     def feed() -> str:
         entries = recent(100)
@@ -396,41 +418,17 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
 
 # --- charts ------------------------------------------------------------------------------
 
-def _seconds(timestamp: str) -> float:
-    return parse_iso(timestamp).timestamp()
+def timeline(site: PolicySite) -> charts.Timeline | None:
+    """The chart of a policy's history, on its history page."""
+    return charts.timeline(site.captures, site.versions, site.change_windows(local=True), site.moves, site.shown,
+                           lambda number: f"version-{number}.html", lambda i: f"#move-{i}")
 
 
-GAP_DAYS = 180  # no capture for this long is shown as a gap in the record
-
-
-def timeline(site: PolicySite, width: int = 720, height: int = 160) -> dict | None:
-    """Coordinates of the history chart: versions along time, change magnitude as bars, text
-    length as a line, gaps in the captures, declared dates against capture dates."""
-    if not site.captures:
-        return None
-    start, end = _seconds(site.captures[0].captured_at), _seconds(site.captures[-1].captured_at)
-    span = max(end - start, 86400.0)
-    left, right, top, bottom = 40, width - 10, 10, height - 30
-    x = lambda t: round(left + (right - left) * (_seconds(t) - start) / span, 1)  # noqa: E731
-    words = [v.word_count or 0 for v in site.versions]
-    most = max(words, default=0) or 1
-    y_words = lambda n: round(bottom - (bottom - top) * n / most, 1)  # noqa: E731
-    versions = [{"x": x(v.first_seen), "x2": max(x(v.last_seen), x(v.first_seen) + 2), "number": v.number,
-                 "y": y_words(v.word_count or 0), "path": site.version_path(v.number),
-                 "label": f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
-                          f"{v.word_count or 0:,} words"} for v in site.versions]
-    bars = [{"x": x(r["window_end"]), "h": round((bottom - top) * (r["magnitude"] or 0), 1),
-             "kind": r["kind"], "path": site.change_path(r),
-             "label": f"change to version {r['to_version']}, {r['kind']}, magnitude {r['magnitude'] or 0:.2f}"}
-            for r in site.rows]
-    times = [c.captured_at for c in site.captures]
-    gaps = [{"x": x(a), "x2": x(b), "label": f"no capture from {a[:10]} to {b[:10]}"}
-            for a, b in zip(times, times[1:]) if _seconds(b) - _seconds(a) > GAP_DAYS * 86400]
-    declared = [{"x": x(v.declared_date + "T00:00:00"), "label": f"version {v.number} declares {v.declared_date}"}
-                for v in site.versions if v.declared_date and start <= _seconds(v.declared_date + "T00:00:00") <= end]
-    return {"width": width, "height": height, "top": top, "bottom": bottom, "left": left, "right": right,
-            "versions": versions, "bars": bars, "gaps": gaps, "declared": declared,
-            "start": times[0][:10], "end": times[-1][:10], "most": most}
+def overview(sites: list[PolicySite]) -> charts.Overview | None:
+    """The chart of every policy, on the index: what changed when, and which moved."""
+    return charts.overview([charts.Track(s.policy.display_title, s.history_path, s.captures[0].captured_at,
+                                         s.captures[-1].captured_at, s.change_windows(local=False), s.moves)
+                            for s in sites if s.captures])
 
 
 def sparkline(site: PolicySite, width: int = 120, height: int = 24) -> str:

@@ -134,6 +134,11 @@ class HistoryRepository:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def shown_captures(self, policy: str) -> set[int]:
+        """The captures that show a version of the policy (not those set aside)."""
+        return {row[0] for row in self.db.execute(
+            "SELECT capture_id FROM capture_versions WHERE policy = ? AND version IS NOT NULL", (policy,))}
+
     def versions(self, policy: str) -> list[Version]:
         rows = self.db.query(f"SELECT {_VERSION_COLUMNS} FROM versions WHERE policy = ? ORDER BY number", [policy])
         return [Version(**r) for r in rows]
