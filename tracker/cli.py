@@ -266,7 +266,8 @@ def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) ->
         raise click.UsageError("--raw and --text: choose one")
     if raw:
         body = ctx.tracker.capture_body(capture_id)
-        click.get_binary_stream("stdout").write(body)
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
     elif as_text_:
         document = ctx.tracker.capture_document(capture_id)
         echo(f"# {document.title}\n" if document.title else "", nl=bool(document.title))
