@@ -185,3 +185,22 @@ def test_tracker_capture_prints_a_summary_its_text_and_its_exact_bytes(tmp_path)
     assert both.exit_code == 2 and "choose one" in both.stderr
     error_page = run_cli(config, "capture", "4", "--text")  # the archived 503
     assert error_page.exit_code == 1 and "HTTP 503 answer" in error_page.stderr
+
+
+def test_a_copy_is_written_once_and_removed_when_no_page_cites_it(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html())
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    out = tmp_path / "reports"
+    copies = out / "acme" / "captures"
+    assert run_cli(config, "check").exit_code == 0
+    render(config, out)
+    first = (copies / "1.html").stat().st_mtime_ns
+
+    assert run_cli(config, "check").exit_code == 0  # the same text: capture 2 is the version's last
+    render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "2.html"]
+    assert run_cli(config, "check").exit_code == 0  # capture 3 is now the last: no page cites capture 2
+    line = render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html"] and "1 removed" in line
+    assert (copies / "1.html").stat().st_mtime_ns == first  # written once
+    assert "0 page(s) written" in render(config, out)
