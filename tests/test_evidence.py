@@ -95,13 +95,18 @@ def test_a_hostile_live_capture_is_copied_inert_and_opens_in_chromium(tmp_path, 
     assert result.exit_code == 0 and result.stdout_bytes == served
 
 
-def test_a_pdf_capture_gets_a_note_and_its_exact_bytes(tmp_path, site):
+def test_a_pdf_capture_gets_a_note_and_its_exact_bytes_a_text_capture_its_text(tmp_path, site):
     pdf = b"%PDF-1.4\r\n%\xe2\xe3\xcf\xd3\r\n1 0 obj\n<< /Type /Catalog >>\x00\xff\nendobj\n%%EOF\n"
     site.pages["/privacy.pdf"] = Page(pdf, headers={"Content-Type": "application/pdf"})
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy.pdf")]}])
+    text_policy = b"Privacy policy\n\n1. Data\nWe keep <script>window.__xss = 1</script> personal data for 30 days.\n" * 20
+    site.pages["/privacy.txt"] = Page(text_policy, headers={"Content-Type": "text/plain; charset=utf-8"})
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy.pdf")]},
+                                     {"name": "notes", "urls": [site.url("/privacy.txt")]}])
     assert run_cli(config, "check").exit_code == 0
     out = tmp_path / "reports"
     render(config, out)
+    shown = (out / "notes" / "captures" / "2.html").read_text()
+    assert "<pre>Privacy policy\n\n1. Data\nWe keep &lt;script&gt;window.__xss = 1&lt;/script&gt; personal" in shown
     copy = (out / "acme" / "captures" / "1.html").read_text()
     assert "A PDF, not shown here" in copy and "tracker capture 1 --raw &gt; capture-1.pdf" in copy
     assert hashlib.sha256(pdf).hexdigest() in copy

@@ -35,6 +35,7 @@ ATTRIBUTES = {tag: set(names) - {"width", "height", "src"} for tag, names in nh3
 REMOVED_WHOLE = {"script", "style", "title", "noscript", "template", "iframe", "noframes", "noembed",
                  "object", "svg", "math", "form", "select", "button", "textarea"}
 LINK_REL = "noopener noreferrer nofollow"
+CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")  # no HTML holds them; a page may
 
 
 @dataclass
@@ -106,8 +107,6 @@ def plain_text(body: bytes, charset: str | None) -> str:
     """A captured text file, printable (autoescaped where it is shown)."""
     return printable(decode_body(body, charset))
 
-
-CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")  # no HTML holds them; a page may
 
 
 def _joined(page_url: str, url: str) -> str | None:

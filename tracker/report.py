@@ -26,11 +26,11 @@ import jinja2
 from tracker import __version__, copies, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
+from tracker.copies import Cited
 from tracker.diff import heading_name
 from tracker.document import Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison
-from tracker.copies import Cited
 from tracker.models import Capture, Version, parse_iso
 from tracker.store import Store, change_from_row
 
