@@ -85,7 +85,7 @@ def test_a_hostile_live_capture_is_copied_inert_and_opens_in_chromium(tmp_path, 
     assert requests == [copy.as_uri()]  # nothing loaded, from the web or from 127.0.0.1
     assert len(site.requests) == asked  # the test server was never asked for its beacon
     assert seen["visible"] and site.url("/privacy") in seen["banner"]
-    assert hashlib.sha256(served).hexdigest() in seen["banner"] and "fetched live by policy-tracker" in seen["banner"]
+    assert hashlib.sha256(served).hexdigest() in seen["banner"] and "from a live fetch by policy-tracker" in seen["banner"]
     assert re.search(r"captured on \d{4}-\d\d-\d\d \d\d:\d\d UTC", seen["banner"])
     assert "3. Retention" in seen["text"] and seen["images"] == ["the beacon"]  # the text, and an image's alt
     assert "you@example.com" not in seen["text"] and "Send" not in seen["text"]

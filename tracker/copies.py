@@ -83,7 +83,7 @@ def where(capture: Capture) -> str:
         path, _, offset = capture.archive_url.rpartition("#")
         return f"the WARC file {path}, record at offset {offset}" if path else f"the WARC file {offset}"
     if capture.source == "live":
-        return "fetched live by policy-tracker"
+        return "a live fetch by policy-tracker"
     archive = "the Internet Archive" if capture.source == "ia" else "a Memento archive"
     host = urlsplit(capture.archive_url or "").hostname
     return f"{archive} ({host})" if host else archive
