@@ -84,8 +84,11 @@ def test_the_krop_move_is_on_the_history_page_its_timeline_and_the_change_page(t
     text = html.unescape(re.sub(r"<[^>]+>", "", item))
     assert "On 2025-06-03 09:30 UTC the policy moved from https://www.krop.com/privacy to https://krrop.com/trust." \
         in " ".join(text.split())
-    assert "Evidence: the redirect that announced it, https://www.krop.com/privacy (HTTP 301 to " \
-           "https://krrop.com/trust), captured 2025-06-03 09:30 UTC from warc: " in " ".join(text.split())
+    said = " ".join(text.split())
+    assert "Evidence: the redirect that announced it (HTTP 301 to https://krrop.com/trust):" in said
+    assert "Captured2025-06-03 09:30 UTC Pagehttps://www.krop.com/privacy (HTTP 301)" in said  # <dt><dd> pairs
+    copy = re.search(r'<a href="(captures/\d+\.html)">the copy kept with these reports</a>', item).group(1)
+    assert (out / "krop" / copy).exists()  # the redirect's own copy, written with the reports
     # on the timeline: a mark at the move, linked to it, with its hover text
     assert re.search(r'<a href="#move-1"><circle [^>]*class="move"><title>moved from https://www.krop.com/privacy '
                      r'to https://krrop.com/trust on 2025-06-03 \(HTTP 301 redirect\)</title>', history)

@@ -190,7 +190,8 @@ def test_table_cells_on_a_phone_wrap_between_words_never_inside_one(tmp_path, br
     for page in sorted(out.rglob("*.html")):
         view.goto(page.as_uri())
         name = str(page.relative_to(out))
-        assert view.evaluate("document.querySelectorAll('td, th').length") > 0 or name.startswith("krop/version-")
+        assert view.evaluate("document.querySelectorAll('td, th').length") > 0 or \
+            name.startswith(("krop/version-", "krop/captures/"))  # a capture's copy has the tables it had
         assert view.evaluate(BROKEN_WORDS) == [], name  # no "decla red date", no "1,1 81"
         assert view.evaluate("document.documentElement.scrollWidth") <= 390, name
         view.screenshot(path=str(shots / f"{name.replace('/', '_')}-390.png"), full_page=True)

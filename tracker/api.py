@@ -31,7 +31,7 @@ from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move
-from tracker.models import Version
+from tracker.models import Capture, Version
 from tracker.store import Store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -181,6 +181,43 @@ class Tracker:
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in the README)."""
         return export.history_json(self.store, self.policy(name))
+
+    # -- captures: the evidence --------------------------------------------------------------
+
+    def capture(self, capture_id: int) -> Capture:
+        """A stored capture by its id (the reports name each capture they cite by it)."""
+        try:
+            return self.store.captures.get(capture_id)
+        except KeyError:
+            raise TrackerError(f"no capture {capture_id}: the reports show the id of each capture they cite, "
+                               "and 'tracker export NAME' of every capture") from None
+
+    def capture_version(self, capture_id: int) -> tuple[int | None, str | None]:
+        """The version a capture shows, or None and why it shows none (an error page, a
+        redirect, ...); (None, None) before its history is derived."""
+        return self.store.history.version_of(self.capture(capture_id).id)
+
+    def capture_body(self, capture_id: int) -> bytes:
+        """The bytes a capture stored, exactly as they were received."""
+        capture = self.capture(capture_id)
+        if capture.sha256 is None:
+            raise TrackerError(f"capture {capture_id} has no body: it is known from an archive's index alone "
+                               f"(HTTP {capture.status})")
+        return self.store.captures.body(capture.sha256)
+
+    def capture_document(self, capture_id: int) -> Document:
+        """The text read from a capture, as its policy's history reads it."""
+        capture = self.capture(capture_id)
+        if capture.sha256 is None or not capture.ok:
+            raise TrackerError(f"capture {capture_id} is an HTTP {capture.status} answer: no text is read from it "
+                               "(--raw writes what was stored)")
+        read = history.documents(self.store, self.policy(capture.policy), [capture], Memo())
+        document, reason = read[history.reading(capture)]
+        if document is None:
+            raise TrackerError(f"capture {capture_id}: " + (f"its text {reason}" if reason else
+                               f"a {capture.format} file, whose text this tool does not read yet")
+                               + " (--raw writes what was stored)")
+        return document
 
     def _stored_versions(self, name: str) -> list[Version]:
         versions = self.versions(name)

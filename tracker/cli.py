@@ -263,6 +263,31 @@ def show(ctx: Context, name: str, version: str | None) -> None:
     echo(as_text(document), nl=False)
 
 
+@cli.command("capture")
+@click.argument("capture_id", metavar="ID", type=int)
+@click.option("--raw", is_flag=True, help="Write the stored body to standard output, byte for byte.")
+@click.option("--text", "as_text_", is_flag=True, help="Print the text read from it.")
+@pass_context
+def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) -> None:
+    """Print stored capture ID: what it is, where it came from, the version it shows.
+
+    The reports show the ID of each capture they cite (and `tracker export` of every one).
+    """
+    if raw and as_text_:
+        raise click.UsageError("--raw and --text: choose one")
+    if raw:
+        body = ctx.tracker.capture_body(capture_id)
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+    elif as_text_:
+        document = ctx.tracker.capture_document(capture_id)
+        echo(f"# {document.title}\n" if document.title else "", nl=bool(document.title))
+        echo(as_text(document), nl=False)
+    else:
+        capture = ctx.tracker.capture(capture_id)
+        echo("\n".join(console.capture_lines(capture, *ctx.tracker.capture_version(capture_id))))
+
+
 @cli.command()
 @click.argument("name")
 @click.argument("from_version", metavar="[FROM]", required=False)

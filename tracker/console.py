@@ -15,7 +15,7 @@ import click
 from tracker.diff import Op, SectionChange, heading_name
 from tracker.facts import Evidence
 from tracker.history import Comparison, Move
-from tracker.models import Version
+from tracker.models import Capture, Version
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
 # Control characters, but for tab and line feed: fetched text holding them could move the
@@ -222,3 +222,27 @@ def _shorten(text: str, keep_start: bool, keep_end: bool) -> str:
     tail = "".join(words[-keep:]).lstrip() if keep_end else ""
     # the spaces at either end are the ones next to a change: they stay, or words run together
     return " ".join(part for part in (head, "…", tail) if part)
+
+
+def capture_lines(capture: Capture, version: int | None, reason: str | None) -> list[str]:
+    """A stored capture, one field a line: what it is, where it came from, what it shows."""
+    size = f", {capture.size:,} bytes" if capture.size else ""
+    lines = [f"capture {capture.id} of {capture.policy}",
+             f"  url        {quoted(capture.url)}",
+             f"  source     {capture.source}" + (f"  {quoted(capture.archive_url)}" if capture.archive_url else ""),
+             f"  captured   {when(capture.captured_at)}  (read {when(capture.fetched_at)})",
+             f"  status     HTTP {capture.status}  {quoted(capture.content_type or capture.format)}{size}",
+             f"  sha256     {capture.sha256 or 'none: no body stored'}"]
+    if capture.flags:
+        lines.append(f"  flags      {', '.join(capture.flags)}")
+    lines += [f"  redirect   {hop.get('status')} {quoted(str(hop.get('url')))} -> {quoted(str(hop.get('location')))}"
+              for hop in capture.redirects]
+    if capture.saved_url:
+        lines.append(f"  saved      {quoted(capture.saved_url)}")
+    if version is not None:
+        lines.append(f"  version    {version}")
+    elif reason:
+        lines.append(f"  rejected   {quoted(reason)}")
+    else:
+        lines.append("  version    none yet (not placed in a history)")
+    return lines

@@ -32,6 +32,7 @@ def history_json(store: Store, policy: PolicyConfig) -> dict:
 def _capture(store: Store, capture) -> dict:
     number, reason = store.history.version_of(capture.id)
     return {
+        "id": capture.id,  # what the reports cite it by, and `tracker capture ID` reads
         "captured_at": capture.captured_at, "url": capture.url, "source": capture.source,
         "archive_url": capture.archive_url, "status": capture.status, "sha256": capture.sha256,
         "version": number, "rejected": reason,

@@ -24,14 +24,15 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from tracker import __version__, charts, history
+from tracker import __version__, charts, copies, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
+from tracker.copies import Cited
 from tracker.diff import heading_name
 from tracker.document import Block, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move, Window
-from tracker.models import Version
+from tracker.models import Capture, Version
 from tracker.store import Store, change_from_row
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -137,7 +138,7 @@ class ChangePage:
 
     change: Comparison
     path: str
-    evidence: list[dict | None]
+    evidence: list[Cited | None]
     old: Version | None
     new: Version | None
 
@@ -275,7 +276,7 @@ class PolicySite:
         """The moves in a change's window, or at its edges: a change and a move that coincide."""
         return [m for m in self.moves if window and window.start <= m.at <= window.end]
 
-    def move_evidence(self, move: Move) -> dict | None:
+    def move_evidence(self, move: Move) -> Cited | None:
         return self._evidence(move.evidence.id, "redirect that announced it" if move.redirect
                               else "first capture at the new URL")
 
@@ -309,15 +310,17 @@ class PolicySite:
                            self._evidence(change.to_capture, "first capture of the new version")],
                           self.by_number.get(change.from_version), self.by_number.get(change.to_version))
 
-    def _evidence(self, capture_id: int | None, role: str) -> dict | None:
+    def _evidence(self, capture_id: int | None, role: str) -> Cited | None:
         capture = self.capture_by_id.get(capture_id) if capture_id is not None else None
-        if capture is None:
-            return None
-        link = capture.archive_url if capture.source in ("ia", "memento") else capture.saved_url or \
-            (capture.url if capture.source == "live" else None)
-        return {"role": role, "captured_at": capture.captured_at, "source": capture.source, "url": capture.url,
-                "link": safe_url(link), "where": capture.archive_url if capture.source == "warc" else None,
-                "sha256": capture.sha256, "status": capture.status}
+        return None if capture is None else copies.cite(capture, role)
+
+    def cited(self) -> list[Capture]:
+        """The captures the pages cite as evidence, in timeline order: a page that cites one
+        more must name it here, so that its copy is written."""
+        ids = {i for r in self.rows for i in (r["from_capture"], r["to_capture"])}
+        ids |= {i for v in self.versions for i in (v.first_capture, v.last_capture)}
+        ids |= {m.evidence.id for m in self.moves}
+        return [c for c in self.captures if c.id in ids]
 
     def pages(self) -> list[Page]:
         pages = [Page(self.history_path, self.fingerprint, self.render_history),
@@ -330,9 +333,20 @@ class PolicySite:
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
                               _hash(self.base, self.policy.display_title, version.key, version.first_seen,
-                                    version.last_seen, version.captures, version is self.versions[-1]),
+                                    version.last_seen, version.captures, version is self.versions[-1],
+                                    version.first_capture, version.last_capture),
                               partial(self.render_version, version)))
-        return pages
+        return pages + self.copy_pages()
+
+    def copy_pages(self) -> list[Page]:
+        """A copy of each cited capture that no archive serves, written once: its fingerprint
+        is the capture's, which never changes, and how copies are made."""
+        made = copies.fingerprint()
+        return [Page(f"{self.dir}/{copies.copy_name(c.id)}",
+                     _hash(self.base, made, self.policy.display_title, c.id, c.sha256, c.captured_at, c.url,
+                           c.status, c.archive_url, c.redirects, c.content_type),
+                     partial(self.render_copy, c))
+                for c in self.cited() if copies.has_copy(c)]
 
     def _evidence_key(self, row: dict) -> tuple:
         ids = (row["from_capture"], row["to_capture"])
@@ -356,7 +370,22 @@ class PolicySite:
         return self.env.get_template("version.html").render(
             site=self, policy=self.policy, version=version, document=document, root="../",
             sections=[s for top in document.sections for s in top.walk()] if document else [],
-            last=version is self.versions[-1])
+            last=version is self.versions[-1], evidence=self._version_evidence(version))
+
+    def _version_evidence(self, version: Version) -> list[Cited]:
+        ends = [(version.first_capture, "first capture of this version")]
+        if version.last_capture != version.first_capture:
+            ends.append((version.last_capture, "last capture of this version"))
+        return [e for e in (self._evidence(i, role) for i, role in ends) if e]
+
+    def render_copy(self, capture: Capture) -> str:
+        assert capture.sha256 is not None, "only a capture with a body has a copy"
+        body = self.store.captures.body(capture.sha256)
+        page_url = capture.final_url if capture.source == "live" and capture.final_url else capture.url
+        return self.env.get_template("capture.html").render(
+            site=self, policy=self.policy, capture=capture, where=copies.where(capture), size=len(body),
+            content=copies.inert_html(body, capture.charset, page_url) if capture.format == "html" else None,
+            text=copies.plain_text(body, capture.charset) if capture.format == "text" else None, root="../../")
 
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(
