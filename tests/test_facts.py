@@ -171,3 +171,35 @@ def test_a_representative_is_a_contact_not_a_third_party():
                  "Prighter CH GmbH, Obergrundstrasse 17, 6002 Luzern\n\nWe use Stripe for payments.")
     assert found["third party"] == ["Stripe"]
     assert found["contact e-mail"] == ["rep_acme@prighter.com"]
+
+
+@pytest.mark.parametrize("text, addresses", [
+    ("## Who we are\n\nThe company responsible for your information is:\n\n> Acme Ltd\n>\n> 1 Hatch Street Upper\n>\n> Dublin 2\n>\n> D02 PY28\n>\n> Ireland",
+     ["1 Hatch Street"]),  # a line a paragraph
+    ("c/o DP Dock GmbH,  \nAttn: Acme BV, Gut Projensdorf,  \n24161 Altenholz, Germany",
+     ["Gut Projensdorf, 24161 Altenholz, Germany"]),  # no street word: the line above the postcode
+    ("Prighter Group  \nObergrundstrasse 17  \n6002 Luzern  \nSwitzerland", ["Obergrundstrasse 17"]),
+    ("Information Commissioner's Office  \nWycliffe House, Water Lane  \nWilmslow, Cheshire SK9 5AF  \n"
+     "casework@ico.org.uk", []),  # a regulator's address: where to complain, not the publisher's
+    ("We were founded in 2012.\n\nSince 2019 Acme", []),
+])
+def test_postal_addresses_written_line_by_line(text, addresses):
+    assert read(text)["postal address"] == addresses
+
+
+def test_a_regulators_contacts_are_not_the_publishers():
+    found = read("Write to dpo@acme.com or lodge a complaint with the supervisory authority. "
+                 "You can also complain to the ICO at casework@ico.org.uk.\n\n"
+                 "## Data Protection Authorities\n\n### For residents of the UK\n\nicocasework@ico.org.uk")
+    assert found["contact e-mail"] == ["dpo@acme.com"]
+
+
+def test_addresses_a_page_hides_behind_cloudflare_are_not_removed():
+    from tracker.diff import diff_documents
+    old = parse_text("# Acme privacy policy\n\n## Contact\n\nWrite to privacy@acme.com or legal@acme.com.")
+    hidden = parse_text("# Acme privacy policy\n\n## Contact\n\nWrite to [email protected] or legal@acme.com.")
+    moved = parse_text("# Acme privacy policy\n\n## Contact\n\nWrite to help@acme.com.")
+    assert diff_documents(old, hidden).facts == []
+    assert [f.summary for f in diff_documents(old, moved).facts] == [
+        "contact e-mail help@acme.com added; contact e-mail legal@acme.com removed; "
+        "contact e-mail privacy@acme.com removed"]

@@ -105,15 +105,22 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]
     found: dict[str, list[Value]] = {name: [] for name in FACT_NAMES}
     companies: list[tuple[str, str]] = []
     representing: set[str] = set()
+    regulators = _regulator_sections(document)
     for section in document.all_sections():
         for text in (section.heading, *(b.text for b in section.blocks)):
             for name, values in block_facts(text).items():
+                if name in REACH and id(section) in regulators:
+                    continue  # how to reach a regulator, not the publisher
                 if name == "companies":
                     companies.extend(values)
                 elif name == "representing":
                     representing.update(values)
                 else:
                     found[name].extend(values)
+        for run in _short_runs(section) if id(section) not in regulators else ():  # an address a line a paragraph
+            found["postal address"].extend(block_facts(run).get("postal address", ()))
+    if any(mark in document.text for mark in HIDDEN_EMAIL):
+        found[EMAILS_HIDDEN] = [("", "yes")]
     found["declared date"] = [("", document.declared_date)] if document.declared_date else []
     found["title"] = [("", document.title)] if document.title_in_text else []
     parties = [v for _, v in found["third party"]] + _other_companies(companies, document) + _tabled_parties(document)
@@ -127,8 +134,8 @@ def _block_facts(text: str) -> dict[str, tuple]:
     value) pairs, and the companies it names by their legal form."""
     sentences = Sentences(text)
     found: dict[str, tuple] = {
-        "contact e-mail": tuple(e.lower() for e in EMAIL.findall(text)) if "@" in text else (),
-        "postal address": _addresses(text),
+        "contact e-mail": _emails(sentences) if "@" in text else (),
+        "postal address": () if _authority_block(text) else _addresses(text),
         "minimum age": _ages(sentences),
         "law": _laws(sentences),
         "third party": _known_parties(text) + _linked_party(text),
@@ -176,9 +183,26 @@ def compare(old: dict[str, list[Value]], new: dict[str, list[Value]]) -> list[Fa
         before, after = _by_subject(old.get(name, [])), _by_subject(new.get(name, []))
         for old_subject, new_subject in _paired_subjects(list(before), list(after)):
             values_before, values_after = before.get(old_subject, []), after.get(new_subject, [])
+            if name == "contact e-mail":
+                values_before, values_after = _unhidden(values_before, values_after, EMAILS_HIDDEN in old,
+                                                        EMAILS_HIDDEN in new)
             if values_before != values_after:
                 out.append(FactChange(name, values_before, values_after, subject=new_subject or old_subject))
     return out
+
+
+HIDDEN_EMAIL = ("[email protected]", "[email\xa0protected]", "[email&#160;protected]")  # Cloudflare's stand-in
+EMAILS_HIDDEN = "e-mails hidden"  # not a fact shown: that a version's page hid addresses from its readers
+
+
+def _unhidden(old: list[str], new: list[str], hidden_before: bool, hidden_after: bool) -> tuple[list[str], list[str]]:
+    """E-mail addresses a page hid behind Cloudflare's '[email protected]' were not removed
+    (or added, when it stops hiding them): only the page's way of showing them changed."""
+    if hidden_after:
+        old = [v for v in old if v in new]
+    if hidden_before:
+        new = [v for v in new if v in old]
+    return old, new
 
 
 def _by_subject(values: list[Value]) -> dict[str, list[str]]:
@@ -277,7 +301,27 @@ def _places(document: Document, memo: Memo) -> dict[tuple[str, str, str], tuple[
                     places.setdefault((name, subject, _company(value) if name == "third party" else value), place)
         for row, party in _party_rows(section):
             places.setdefault(("third party", "", _company(party)), (section.heading, row))
+        for run in _short_runs(section):
+            for subject, value in block_facts(run).get("postal address", ()):
+                places.setdefault(("postal address", subject, value), (section.heading, run))
     return places
+
+
+SHORT_LINE = 6  # words: a paragraph this short can be a line of an address
+
+
+def _short_runs(section: Section) -> list[str]:
+    """Runs of consecutive short paragraphs, each run one text a line a paragraph: an
+    address laid out one line to a paragraph ('1 Hatch Street Upper' / 'Dublin 2' / 'D02 PY28')."""
+    runs, run = [], []
+    for block in [*section.blocks, None]:
+        if block is not None and 0 < len(block.text.split()) <= SHORT_LINE and "\n" not in block.text:
+            run.append(block.text)
+            continue
+        if len(run) >= 2:
+            runs.append("\n".join(run))
+        run = []
+    return runs
 
 
 def _texts(section: Section) -> list[str]:
@@ -342,6 +386,46 @@ class Sentences:
 
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
+REACH = ("contact e-mail", "postal address")
+
+
+def _regulator_sections(document: Document) -> set[int]:
+    """The sections (by id) under a heading naming a regulator ('Data Protection Authorities',
+    'Information Commissioner's Office (ICO)'), sub-sections included."""
+    out: set[int] = set()
+    for top in document.sections:
+        stack = [(top, False)]
+        while stack:
+            section, under = stack.pop()
+            inside = under or bool(AUTHORITY.search(section.heading))
+            if inside:
+                out.add(id(section))
+            stack.extend((child, inside) for child in section.children)
+    return out
+
+
+AUTHORITY = re.compile(r"\b(?:commissioner|commission|supervisory|authorit(?:y|ies)|autorit[ée]|behörde|"
+                       r"datenschutzbeauftragte[rn]?|garante|agencia|datatilsynet|cnil|ico|regulator|ombudsman)\b", re.I)
+
+
+def _authority_block(text: str) -> bool:
+    """An address block headed by a regulator's name ('Information Commissioner's Office' /
+    'Wycliffe House' / ...): where to complain, not how to reach the publisher."""
+    return "\n" in text and bool(AUTHORITY.search(text.split("\n", 1)[0]))
+
+
+REGULATOR_BEFORE = 60  # characters before an address in which a regulator named makes it the regulator's
+
+
+def _emails(sentences: Sentences) -> tuple[str, ...]:
+    """The e-mail addresses given, except a regulator's ('complain to the ICO at
+    casework@ico.org.uk'; but 'write to dpo@acme.com or complain to the ICO' is Acme's)."""
+    if _authority_block(sentences.text):
+        return ()
+    text = sentences.text
+    return tuple(m.group().lower() for m in EMAIL.finditer(text)
+                 if not AUTHORITY.search(text, max(0, m.start() - REGULATOR_BEFORE), m.start()))
+
 # --- postal addresses ----------------------------------------------------------------------
 
 STREET = re.compile(
@@ -351,19 +435,37 @@ STREET = re.compile(
     r"|\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|platz|allee|gasse)\s+\d{1,4}\b"
     r"|\bP\.?\s?O\.? Box \d+", re.U)
 DIGIT = re.compile(r"\d")
-POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{5}(?:-\d{4})?|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b")
+POSTCODE = re.compile(r"\b(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|\d{5}(?:-\d{4})?|\d{4} ?[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|"
+                      r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?[0-9AC-FHKNPRTV-Y]{4})\b")  # UK, US, NL, CA, IE (Eircode)
+NEAR_STREET = re.compile(POSTCODE.pattern + r"|\b\d{4} (?=[A-ZÄÖÜ][a-zäöüéè])")  # and after a street: '6002 Luzern'
+ADDRESS_LINES = 4  # a postcode up to three lines below a street line (an address written line by line)
 
 
 def _addresses(text: str) -> tuple[str, ...]:
-    """A street line with a postcode near it: 'Skadden, 22 Bishopsgate, London, EC2N 4BQ'."""
+    """A street with a postcode on its line or the next ones ('Skadden, 22 Bishopsgate,
+    London, EC2N 4BQ'); in an address written line by line with no street word ('Gut
+    Projensdorf' / '24161 Altenholz'), the postcode's line with the line above it."""
     out = []
-    for line in text.split("\n"):
+    lines = [line.strip() for line in text.split("\n")]
+    streets: set[int] = set()
+    for i, line in enumerate(lines):
         if not DIGIT.search(line):
-            continue  # every postcode has a digit
+            continue  # every street number and postcode has a digit
         for match in STREET.finditer(line):
-            if POSTCODE.search(line, match.start(), match.end() + 80):
+            below = " ".join(lines[i + 1:i + ADDRESS_LINES])
+            if NEAR_STREET.search(line, match.start(), match.end() + 80) or NEAR_STREET.search(below):
                 out.append(" ".join(match.group(0).split()).rstrip(","))
+                streets.update(range(i, i + ADDRESS_LINES))
+    for i, line in enumerate(lines):
+        if i and i not in streets and len(line.split()) <= 5 and POSTCODE.search(line) and _address_line(lines[i - 1]):
+            street = lines[i - 1].rstrip(",").split(",")[-1].strip()  # 'Attn: GitHub BV, [Gut Projensdorf],'
+            out.append(f"{street}, {line}")
     return tuple(out)
+
+
+def _address_line(line: str) -> bool:
+    """A line that can be the one above a postcode: short, not a sentence."""
+    return 0 < len(line.split()) <= 6 and not re.search(r"[.:;!?]$|@", line)
 
 
 # --- retention periods and ages ----------------------------------------------------------
