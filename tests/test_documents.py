@@ -130,6 +130,9 @@ def test_links_without_text_show_nothing_as_on_the_page():
     ("Entrée en vigueur : 12.05.2026", "2026-05-12"),
     ("Stand: 26. März 2026", "2026-03-26"),
     ("Última actualización: 26 de marzo de 2026", "2026-03-26"),
+    ("We may transfer data abroad (as of January 23, 2019, the European Commission has found that Japan protects "
+     "it as well as the EU does).\n\nLast revised on September 1, 2023 (the United States was added to the "
+     "countries and regions to which Personal Data is transferred.)", "2023-09-01"),  # a note in brackets
 ])
 def test_the_declared_date_is_the_date_after_a_cue(text, declared):
     assert parse_text(f"# Privacy Policy\n\n{text}\n\n## Contact\n\nWrite to us.").declared_date == declared

@@ -86,7 +86,7 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     for i, line in enumerate(lines):
         cue_ends, entries = line_dates(line)
         history.extend(entries)
-        short = line.count(" ") < DATE_LINE_WORDS
+        short = _date_line(line, cue_ends)
         if cue_ends and short not in first_cued and (
                 cued := next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)):
             first_cued[short] = cued
@@ -96,7 +96,16 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     return first_cued.get(True) or first_cued.get(False), history
 
 
-DATE_LINE_WORDS = 12  # a line with a date cue and fewer words states the policy's date
+DATE_LINE_WORDS = 12  # a line with a date cue and fewer words (notes in brackets aside) states the policy's date
+PARENTHESES = re.compile(r"\([^()]*\)")
+
+
+def _date_line(line: str, cue_ends: tuple[int, ...]) -> bool:
+    """A line that states the policy's date: few words besides its notes in brackets ('Last
+    revised on May 1, 2023 (the United States added)'), and a cue outside them."""
+    notes = [m.span() for m in PARENTHESES.finditer(line)]
+    outside = any(not any(start < end <= stop for start, stop in notes) for end in cue_ends)
+    return PARENTHESES.sub("", line).count(" ") < DATE_LINE_WORDS and (outside or not cue_ends)
 
 
 def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:

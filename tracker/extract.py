@@ -27,7 +27,7 @@ from tracker.textparse import bold_heading, heading_like, numbered_rank, parse_t
 
 # Bump when extraction changes what it produces: stored documents are then re-extracted,
 # and the changes that only this produces are marked technical.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6
 
 DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
              "canvas", "nav", "aside", "form", "button", "select", "input", "textarea", "dialog"]
