@@ -43,7 +43,7 @@ KIND_OF = {"declared date": "effective date", "contact e-mail": "contact", "post
            "transfers to": "international transfer"}
 STANCE = {"no": "does not", "may": "does"}
 
-Atom = tuple[str, str, str]  # (kind, side: "old" or "new", value)
+Atom = tuple[str, str, str, str]  # (kind, side: "old" or "new", value, the value with its subject)
 
 
 NUMBER_WORDS = {w: str(n) for n, w in enumerate(
@@ -59,9 +59,12 @@ def value_key(value: str) -> str:
     return " ".join(NUMBER_WORDS.get(w, w) for w in re.findall(r"\w+", value.lower()))
 
 
-def names(a: Atom, b: Atom) -> bool:
-    """Whether two atoms name the same fact: same kind and side, one value in the other."""
-    return a[:2] == b[:2] and (f" {a[2]} " in f" {b[2]} " or f" {b[2]} " in f" {a[2]} ")
+def names(got: Atom, label: Atom) -> bool:
+    """Whether a reported atom names a labelled one: same kind and side, one value in the
+    other, or the label's value in the reported value read with its subject (the label
+    'judicial remedy' in 'judicial remedy: European Economic Area')."""
+    return got[:2] == label[:2] and (f" {got[2]} " in f" {label[2]} " or f" {label[2]} " in f" {got[2]} "
+                                     or f" {label[2]} " in f" {got[3]} ")
 
 
 def matched(got: set[Atom], want: set[Atom]) -> tuple[set[Atom], set[Atom]]:
@@ -78,12 +81,16 @@ def reported(change) -> set[Atom]:
         if fact.name in STANCES:
             old = {STANCE.get(v, v) for v in fact.old} or {"not stated"}
             new = {STANCE.get(v, v) for v in fact.new} or {"not stated"}
-            atoms |= {(kind, "old", value_key(v)) for v in old - new}
-            atoms |= {(kind, "new", value_key(v)) for v in new - old}
+            atoms |= {atom(kind, "old", v, fact.subject) for v in old - new}
+            atoms |= {atom(kind, "new", v, fact.subject) for v in new - old}
             continue
-        atoms |= {(kind, "old", value_key(v)) for v in fact.removed}
-        atoms |= {(kind, "new", value_key(v)) for v in fact.added}
+        atoms |= {atom(kind, "old", v, fact.subject) for v in fact.removed}
+        atoms |= {atom(kind, "new", v, fact.subject) for v in fact.added}
     return atoms
+
+
+def atom(kind: str, side: str, value: str, subject: str = "") -> Atom:
+    return kind, side, value_key(value), value_key(f"{subject} {value}")
 
 
 def labelled(facts: list[dict]) -> set[Atom]:
@@ -92,10 +99,10 @@ def labelled(facts: list[dict]) -> set[Atom]:
     for fact in facts:
         for side in ("old", "new"):
             if fact[side] is None and fact["kind"] in stances:  # a stance not there is not stated
-                atoms.add((fact["kind"], side, "not stated"))
+                atoms.add(atom(fact["kind"], side, "not stated"))
             elif fact[side] is not None:  # a transfer is known by where the data goes
                 value = fact["subject"] if fact["kind"] == "international transfer" and fact["subject"] else fact[side]
-                atoms.add((fact["kind"], side, value_key(value)))
+                atoms.add(atom(fact["kind"], side, value))
     return atoms
 
 
@@ -113,13 +120,13 @@ def main() -> int:
         result = diff_documents(document(change, "old"), document(change, "new"))
         got, want = reported(result), labelled(change["facts"])
         good, found = matched(got, want)
-        for kind, _, _ in good:
+        for kind, *_ in good:
             right[kind] += 1
-        for kind, _, _ in got - good:
+        for kind, *_ in got - good:
             wrong[kind] += 1
-        for kind, _, _ in found:
+        for kind, *_ in found:
             found_labels[kind] += 1
-        for kind, _, _ in want - found:
+        for kind, *_ in want - found:
             missed[kind] += 1
         if SHOW:
             for atom in sorted(got - good):
@@ -127,7 +134,7 @@ def main() -> int:
             for atom in sorted(want - found):
                 print(f"missed  {change['doc']} {change['new']}: {atom}")
         not_facts = {(n["kind"], value_key(str(n.get("value") or ""))) for n in change.get("not_facts", [])}
-        forbidden += sum((kind, value) in not_facts for kind, _, value in got - good)
+        forbidden += sum((kind, value) in not_facts for kind, _, value, _ in got - good)
     kinds = sorted(set(right) | set(wrong) | set(missed))
     print(f"{len(labels['changes'])} labelled changes; atoms: a value added, removed or changed, per side")
     print(f"{'kind':<24} {'precision':>9} {'recall':>7}   right wrong  found missed")

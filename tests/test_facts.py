@@ -203,3 +203,28 @@ def test_addresses_a_page_hides_behind_cloudflare_are_not_removed():
     assert [f.summary for f in diff_documents(old, moved).facts] == [
         "contact e-mail help@acme.com added; contact e-mail legal@acme.com removed; "
         "contact e-mail privacy@acme.com removed"]
+
+
+@pytest.mark.parametrize("text, rights", [
+    ("If you are a resident of Delaware, Iowa, New Jersey or Texas, you may be able to appeal our decision.",
+     [("appeal", "Delaware"), ("appeal", "Iowa"), ("appeal", "New Jersey"), ("appeal", "Texas")]),
+    ("Residents of West Virginia can opt out of targeted advertising.", [("opt-out", "West Virginia")]),
+    ("At any time, a Client may opt-out of any form of sales contact.", [("", "opt-out")]),
+    ("Vous avez le droit de déposer une plainte auprès de la CNIL.", [("", "complaint")]),
+    ("Sie haben das Recht auf Löschung Ihrer Daten.", [("", "deletion")]),
+    ("You may contact us at any time.", []),  # a way to reach the publisher, no right
+    ("We can delete your account if you break the rules.", []),  # the publisher's power, not a right
+])
+def test_user_rights_with_where_they_are_offered(text, rights):
+    assert read_subjects(text)["user right"] == rights
+
+
+def test_a_right_offered_in_more_states_says_which_were_added():
+    from tracker.diff import diff_documents
+
+    def policy(states: str) -> object:
+        return parse_text(f"# Acme privacy policy\n\n## Your rights\n\nYou have the right to access your data.\n\n"
+                          f"If you are a resident of {states}, you may appeal our decision.")
+    (change,) = diff_documents(policy("Texas or Oregon"), policy("Iowa, Texas or Oregon")).facts
+    assert change.summary == "user right (appeal): Oregon, Texas -> Iowa, Oregon, Texas"
+    assert change.added == ["Iowa"]

@@ -93,7 +93,7 @@ class FactChange:
 
 
 Value = tuple[str, str]  # (subject, value): what a value is about ("" for kinds without a subject) and the value
-SUBJECTED = {"retention", "shares data"}  # kinds whose values are compared per subject
+SUBJECTED = {"retention", "shares data", "user right"}  # kinds whose values are compared per subject
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]]:
@@ -143,7 +143,6 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if contains_any(sentences.lower, TARGETING)
         else (),
         "trains AI on user data": _stance(sentences, TRAIN_WORD, TRAINS) if "train" in sentences.lower else (),
-        "user right": _rights(sentences) if contains_any(sentences.lower, RIGHT_TO) else (),
         "transfers to": _destinations(sentences) if contains_any(sentences.lower, TRANSFER_WORDS) else (),
         "companies": _companies(text),
     }
@@ -158,6 +157,9 @@ def _block_facts(text: str) -> dict[str, tuple]:
     sharing = _sharing(sentences) if contains_any(sentences.lower, SHARE_WITH) else ()
     if sharing:
         out["shares data"] = sharing
+    rights = _rights(sentences) if contains_any(sentences.lower, RIGHT_CUES) else ()
+    if rights:
+        out["user right"] = rights
     return out
 
 
@@ -182,12 +184,14 @@ def compare(old: dict[str, list[Value]], new: dict[str, list[Value]]) -> list[Fa
     for name in FACT_NAMES:
         before, after = _by_subject(old.get(name, [])), _by_subject(new.get(name, []))
         for old_subject, new_subject in _paired_subjects(list(before), list(after)):
-            values_before, values_after = before.get(old_subject, []), after.get(new_subject, [])
+            values_before = before[old_subject] if old_subject is not None else []
+            values_after = after[new_subject] if new_subject is not None else []
             if name == "contact e-mail":
                 values_before, values_after = _unhidden(values_before, values_after, EMAILS_HIDDEN in old,
                                                         EMAILS_HIDDEN in new)
             if values_before != values_after:
-                out.append(FactChange(name, values_before, values_after, subject=new_subject or old_subject))
+                out.append(FactChange(name, values_before, values_after,
+                                      subject=new_subject if new_subject is not None else old_subject or ""))
     return out
 
 
@@ -215,11 +219,11 @@ def _by_subject(values: list[Value]) -> dict[str, list[str]]:
 SAME_SUBJECT = 80  # rapidfuzz token-set ratio of two subjects taken as one thing reworded
 
 
-def _paired_subjects(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+def _paired_subjects(old: list[str], new: list[str]) -> list[tuple[str | None, str | None]]:
     """Subjects as (old, new) pairs: the same words first, then the most alike (a subject
-    reworded: 'account data' and 'your account data after closing'); "" for a subject one
-    side does not have."""
-    pairs = [(s, s) for s in old if s in new]
+    reworded: 'account data' and 'your account data after closing'); None for a subject one
+    side does not have ("" is a subject: the values said of no subject in particular)."""
+    pairs: list[tuple[str | None, str | None]] = [(s, s) for s in old if s in new]
     free_old, free_new = [s for s in old if s not in new], [s for s in new if s not in old]
     scored = sorted(((-fuzz.token_set_ratio(a, b), i, j) for i, a in enumerate(free_old)
                      for j, b in enumerate(free_new) if a and b), key=lambda t: t)
@@ -229,9 +233,9 @@ def _paired_subjects(old: list[str], new: list[str]) -> list[tuple[str, str]]:
             used_old.add(i)
             used_new.add(j)
             pairs.append((free_old[i], free_new[j]))
-    pairs += [(s, "") for i, s in enumerate(free_old) if i not in used_old]
-    pairs += [("", s) for j, s in enumerate(free_new) if j not in used_new]
-    return sorted(pairs, key=lambda p: (p[1] or p[0]).lower())
+    pairs += [(s, None) for i, s in enumerate(free_old) if i not in used_old]
+    pairs += [(None, s) for j, s in enumerate(free_new) if j not in used_new]
+    return sorted(pairs, key=lambda p: (p[1] if p[1] is not None else p[0] or "").lower())
 
 
 def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo) -> FactChange:
@@ -838,35 +842,85 @@ TARGETED = re.compile(r"\b(?:targeted|personali[sz]ed|interest[- ]based|behaviou
                       r"tailored)\s+(?:behaviou?ral\s+)?(?:advertising|ads|advertisements)\b", re.I)
 ADS_WORD = re.compile(r"(?:advertis|\bads\b)")
 TARGETING = ("targeted", "personali", "interest", "behavio", "cross", "tailored")  # one is in every TARGETED
-RIGHT_TO = ("right to", "right of", "rights to", "rights of")  # one is in every RIGHT
 TRAINS = re.compile(r"\b(?:train|trains|trained|training|fine-tun\w*)\b[^.]*\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|algorithms?|LLMs?)\b|\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|LLMs?)\b[^.]*\b(?:train|trains|trained|training)\b", re.I)
 TRAIN_WORD = re.compile(r"train")
-RIGHT = re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(access|delet\w*|eras\w*|correct\w*|rectif\w*|"
-                   r"portab\w*|object\w*|restrict\w*|opt[- ]out|withdraw\w*|appeal\w*|lodge a complaint|"
-                   r"complain\w*|non-discrimination|know)\b", re.I)
-RIGHT_WORD = re.compile(r"\b(access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|"
-                        r"opt[- ]out|withdraw\w*|appeal\w*|lodge a complaint|complain\w*|non-discrimination)\b", re.I)
-RIGHT_SENTENCE = re.compile(r"rights? (?:to|of)")
+RIGHT_WORDS = (r"access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|opt[- ]out|withdraw\w*|"
+               r"appeal\w*|lodge a complaint|complain\w*|non-discrimination|judicial remedy|know")
+RIGHT = re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(" + RIGHT_WORDS + r")\b"
+                   # 'you may opt out', 'Clients can request access', 'you may ask us to delete'
+                   r"|\b(?:you|users?|clients?|customers?|residents?|consumers?|members?)"
+                   r"(?:\s+(?:of|in)\s+[\w ,.'’-]{1,60}?)?\s+(?:(?:may|can)(?:\s+be\s+able\s+to)?|"
+                   r"are (?:able|entitled) to|have the option to)\s+(?:also\s+)?(?:at any time\s+)?(?:request\s+(?:to\s+|that we\s+)?|"
+                   r"ask\s+(?:us\s+)?(?:to\s+)?)?(" + RIGHT_WORDS + r")\b"
+                   # French and German: 'droit d'accès', 'droit de déposer une plainte', 'Recht auf Löschung'
+                   r"|\bdroit\s+(?:d['’]|de\s+|à\s+(?:l['’]|la\s+)?)(accès|rectification|effacement|opposition|"
+                   r"portabilité|limitation|retirer|introduire une réclamation|déposer une plainte|réclamation)"
+                   r"|\brecht\s+auf\s+(auskunft|berichtigung|löschung|einschränkung|datenübertragbarkeit|widerspruch|"
+                   r"beschwerde)|\b(widerspruchs|beschwerde)recht", re.I)
+RIGHT_WORD = re.compile(r"\b(" + RIGHT_WORDS + r")\b", re.I)
+RIGHT_CUES = ("right to", "right of", "rights to", "rights of", " may ", " can ", "able to", "entitled",
+              "option to", "droit", "recht")  # one is in every RIGHT
 CLAUSE_END = re.compile(r"[.;:]|\bright")  # what ends a list of rights: 'access, correct or delete'
 RIGHT_NAMES = [("access", "access"), ("delet", "deletion"), ("eras", "deletion"), ("correct", "correction"),
                ("rectif", "correction"), ("portab", "portability"), ("object", "objection"),
                ("restrict", "restriction"), ("opt", "opt-out"), ("withdraw", "withdrawal of consent"),
                ("appeal", "appeal"), ("lodge", "complaint"), ("complain", "complaint"),
-               ("non-discrimination", "non-discrimination"), ("know", "to know")]
+               ("non-discrimination", "non-discrimination"), ("judicial", "judicial remedy"), ("know", "to know"),
+               ("accès", "access"), ("auskunft", "access"), ("effacement", "deletion"), ("löschung", "deletion"),
+               ("berichtigung", "correction"), ("opposition", "objection"), ("widerspruch", "objection"),
+               ("portabilité", "portability"), ("datenübertragbarkeit", "portability"),
+               ("limitation", "restriction"), ("einschränkung", "restriction"), ("retirer", "withdrawal of consent"),
+               ("introduire", "complaint"), ("déposer", "complaint"), ("réclamation", "complaint"),
+               ("beschwerde", "complaint")]
 
 
-def _rights(sentences: Sentences) -> tuple[str, ...]:
-    """The rights the text says users have: 'the right to request deletion', 'a right of access',
-    'the right to access, correct or delete it'."""
+def _rights(sentences: Sentences) -> tuple[Value, ...]:
+    """The rights the text says users have ('the right to request deletion', 'you may opt out',
+    'the right to access, correct or delete it'), each with where it is offered when the
+    sentence says: ('appeal', 'Texas') for 'residents of Texas ... may appeal'; ('',
+    'access') for a right offered to all."""
     out = []
     for sentence in sentences.containing(RIGHT_SENTENCE):
+        places = _jurisdictions(sentence)
         for match in RIGHT.finditer(sentence):
-            listed = CLAUSE_END.split(sentence[match.end(1):], maxsplit=1)[0]
-            for word in [match.group(1), *(m.group(1) for m in RIGHT_WORD.finditer(listed))]:
-                out.append(next(name for start, name in RIGHT_NAMES if word.lower().startswith(start)))
+            word = next(g for g in match.groups() if g)
+            listed = CLAUSE_END.split(sentence[match.end():], maxsplit=1)[0]
+            for named in [word, *(m.group(1) for m in RIGHT_WORD.finditer(listed))]:
+                right = next(name for start, name in RIGHT_NAMES if named.lower().startswith(start))
+                out.extend([(right, place) for place in places] or [("", right)])
     return tuple(out)
+
+
+RIGHT_SENTENCE = re.compile(r"rights? (?:to|of)|\b(?:may|can|able to|entitled to|option to)\b|droit|recht")
+US_STATES = ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "
+             "Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota "
+             "Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah "
+             "Vermont Virginia Washington Wisconsin Wyoming").split() + [
+    "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Rhode Island",
+    "South Carolina", "South Dakota", "West Virginia", "District of Columbia"]
+
+
+def _jurisdiction_names() -> dict[str, str]:
+    names = {state: state for state in US_STATES}
+    names.update(COUNTRIES)
+    names.update({"EEA": "European Economic Area", "EU": "European Union", "Virginia": "Virginia"})
+    return names
+
+
+def _jurisdictions(sentence: str) -> list[str]:
+    """The states, countries and regions a sentence names, in reading order, once each (a
+    state named 'West Virginia' is not also Virginia; 'New Jersey' is not Jersey)."""
+    found = sorted(((m.start(), m.end(), name) for name in _whole_words(JURISDICTION_FINDER, sentence)
+                    for m in re.finditer(rf"\b{re.escape(name)}\b", sentence)), key=lambda f: (f[0], -f[1]))
+    out: list[str] = []
+    end = -1
+    for start, stop, name in found:
+        if start >= end:
+            out.append(JURISDICTIONS[name])
+            end = stop
+    return list(dict.fromkeys(out))
 
 
 # --- international transfers ---------------------------------------------------------------
@@ -890,6 +944,8 @@ def _country_names() -> dict[str, str]:
 
 COUNTRIES = _country_names()
 COUNTRY_FINDER = _finder(COUNTRIES)
+JURISDICTIONS = _jurisdiction_names()
+JURISDICTION_FINDER = _finder(JURISDICTIONS)
 TRANSFER = re.compile(r"\b(?:transfer\w*|cross-border|international(?:ly)?|outside|abroad|countr(?:y|ies)|"
                       r"(?:stor\w*|process\w*|host\w*|locat\w*|held|kept|servers?|data cent(?:er|re)s?)\s+"
                       r"(?:[\w'’-]+\s+){0,4}?in)\b")
