@@ -93,7 +93,7 @@ class FactChange:
 
 
 Value = tuple[str, str]  # (subject, value): what a value is about ("" for kinds without a subject) and the value
-SUBJECTED = {"retention", "shares data", "user right"}  # kinds whose values are compared per subject
+SUBJECTED = {"retention", "shares data", "user right", "trains AI on user data"}  # kinds whose values are compared per subject
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]]:
@@ -142,7 +142,6 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "sells data": _stance(sentences, SELL_WORD, SELL),
         "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if contains_any(sentences.lower, TARGETING)
         else (),
-        "trains AI on user data": _stance(sentences, TRAIN_WORD, TRAINS) if "train" in sentences.lower else (),
         "transfers to": _destinations(sentences) if contains_any(sentences.lower, TRANSFER_WORDS) else (),
         "companies": _companies(text),
     }
@@ -157,6 +156,9 @@ def _block_facts(text: str) -> dict[str, tuple]:
     sharing = _sharing(sentences) if contains_any(sentences.lower, SHARE_WITH) else ()
     if sharing:
         out["shares data"] = sharing
+    training = _training(sentences) if "train" in sentences.lower else ()
+    if training:
+        out["trains AI on user data"] = training
     rights = _rights(sentences) if contains_any(sentences.lower, RIGHT_CUES) else ()
     if rights:
         out["user right"] = rights
@@ -1003,6 +1005,37 @@ def _sharing(sentences: Sentences) -> tuple[Value, ...]:
             subject = next((name for start, name in RECIPIENTS if recipient.startswith(start)), "third parties")
             out.append((subject, "no" if NEGATION.search(sentence[:match.end()]) else "may"))
     return tuple(out)
+
+
+USED_FOR = re.compile(r"\buses?\s+((?:[\w'’-]+\s+){1,8}?)(?:to|for|in)\b", re.I)
+USED_PASSIVE = re.compile(r"\b(?:is|are|will|may|won['’]t|aren['’]t|isn['’]t)\s+(?:be\s+)?(?:not\s+|never\s+)?(?:be\s+)?"
+                          r"(?:\w+ly\s+)?used\b", re.I)
+
+
+def _training(sentences: Sentences) -> tuple[Value, ...]:
+    """Whether user data trains AI models, per kind of data when the sentence says ('files
+    you add to your notebook' are not used to train; 'your chats' may be)."""
+    out = []
+    for sentence in sentences.containing(TRAIN_WORD):
+        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+            continue
+        match = TRAINS.search(sentence)
+        if match:
+            stance = "no" if NEGATION.search(sentence[:match.end()]) else "may"
+            out.append((_trained_on(sentence[:match.end()]), stance))
+    return tuple(out)
+
+
+def _trained_on(text: str) -> str:
+    """What a training statement is about: the words 'use' governs ('we use [your
+    content] to train'), or the subject of a passive ('[files you add] are not used')."""
+    passive = USED_PASSIVE.search(text)
+    if passive:  # the clause's subject, up to a relative clause: '[Files] you add ... are not used'
+        words = text[:passive.start()].rsplit(",", 1)[-1].split()
+        cut = next((i for i, w in enumerate(words) if i and w.lower() in PRONOUN | PLACE_WORDS), len(words))
+        return _noun_phrase(words[:cut][:6])
+    found = [m.group(1).split() for m in USED_FOR.finditer(text)]
+    return _noun_phrase(found[-1]) if found else ""
 
 
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
