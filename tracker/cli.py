@@ -368,7 +368,7 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 @cli.command("export")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, default=True,
-              help="Write JSON: the one format, and the default (the README documents the schema).")
+              help="Write JSON: the one format, and the default (docs/export.md documents the schema).")
 @pass_context
 def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
@@ -456,7 +456,7 @@ def _daemon_logging(config: Config) -> None:
 def daemon_command(ctx: Context) -> None:
     """Run checks, archive refreshes, reports and the digest on schedule until stopped.
 
-    The schedule is `[schedule]` in the config (see the README). Work that fell due while no
+    The schedule is `[schedule]` in the config (see docs/scheduling.md). Work that fell due while no
     daemon ran is done once at start. SIGTERM or SIGINT: no new work is taken, running work
     has a few seconds to finish (a write not finished is rolled back), exit 0. One daemon per
     database: a second one exits with a message.

@@ -40,11 +40,12 @@ SECOND_LEVEL = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
 LONGEST_NAME = 48
 
 
-def add_policy(path: Path, url: str, name: str | None = None, title: str | None = None) -> PolicyConfig:
+def add_policy(path: str | Path, url: str, name: str | None = None, title: str | None = None) -> PolicyConfig:
     """Append a policy to the config file at ``path`` (created when missing) and return it.
 
     Everything already in the file stays byte for byte; a name or URL already tracked, or
     one the config would refuse, raises ``TrackerError`` and leaves the file as it was."""
+    path = Path(path)
     exists = path.exists()
     text = path.read_text(encoding="utf-8") if exists else NEW_CONFIG
     tracked = load_config(path).policies if exists else []
