@@ -1,6 +1,6 @@
-"""Write the README's screenshots of the demo's history page and index (docs/history-page.png,
-docs/index-page.png): the Krop demo backfilled and rendered in a temporary folder, opened in
-headless Chromium at 1280 px.
+"""Write the README's screenshots of the demo's change page, history page and index
+(docs/change-page.png, docs/history-page.png, docs/index-page.png): the Krop demo backfilled
+and rendered in a temporary folder, opened in headless Chromium at 1280 px.
 
     .venv/bin/python docs/screenshots.py
 """
@@ -18,7 +18,13 @@ from tracker import Tracker
 from tracker.report import render_site
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = {"krop/index.html": "history-page.png", "index.html": "index-page.png"}
+# a page's path in the reports (a pattern: a change page is named by its capture) -> its picture
+# and how much of the page it shows (None: all of it; the change page's diff runs on for screens)
+SHOTS: dict[str, tuple[str, int | None]] = {
+    "krop/change-*.html": ("change-page.png", 1100),
+    "krop/index.html": ("history-page.png", None),
+    "index.html": ("index-page.png", None),
+}
 
 
 def main() -> None:
@@ -36,9 +42,11 @@ def main() -> None:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
             page = chromium.new_page(viewport={"width": 1280, "height": 900})
-            for path, name in SHOTS.items():
-                page.goto((work / "reports" / path).as_uri())
-                page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
+            for pattern, (name, height) in SHOTS.items():
+                (path,) = (work / "reports").glob(pattern)  # the demo has one change
+                page.goto(path.as_uri())
+                clip = {"x": 0, "y": 0, "width": 1280, "height": height} if height else None
+                page.screenshot(path=str(ROOT / "docs" / name), full_page=True, clip=clip)
                 print(f"docs/{name}")
             chromium.close()
 

@@ -179,7 +179,7 @@ class Tracker:
         return history.compare(self.store, policy, before, after)
 
     def export(self, name: str) -> dict:
-        """The whole history as one JSON-ready object (the schema is in the README)."""
+        """The whole history as one JSON-ready object (the schema is in docs/export.md)."""
         return export.history_json(self.store, self.policy(name))
 
     # -- captures: the evidence --------------------------------------------------------------

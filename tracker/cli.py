@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from tracker import __version__, api, console, digest, export, runs, schedule
+from tracker import __version__, api, configfile, console, digest, export, runs, schedule
 from tracker import report as reports
 from tracker.api import Rebuilt, Tracker
 from tracker.backfill import STRATEGIES, Backfilled
@@ -125,6 +125,28 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
 
     if any(outcome.failed for outcome in ctx.tracker.check(*names, each=show)):
         sys.exit(1)
+
+
+@cli.command("add")
+@click.argument("url")
+@click.option("--name", help="Its name on the command line (default: from the URL, such as example-privacy).")
+@click.option("--title", help="What the reports call it (default: its name).")
+@pass_context
+def add_command(ctx: Context, url: str, name: str | None, title: str | None) -> None:
+    """Add the policy at URL to the config file and check it for the first time.
+
+    The policy is appended as a [[policy]] table; the file's comments and layout are kept,
+    and a config file that does not exist yet is created. Then `tracker backfill NAME`
+    pulls its archived history.
+    """
+    policy = configfile.add_policy(ctx.config_path, url, name, title)
+    echo(f"added {policy.name} to {ctx.config_path}: {policy.current_url}")
+    (outcome,) = ctx.tracker.check(policy.name)
+    message = f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
+    echo(f"{policy.name}  {message}", err=outcome.failed)
+    if outcome.failed:
+        sys.exit(1)
+    echo(f"its archived history: tracker backfill {policy.name}")
 
 
 def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -346,7 +368,7 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 @cli.command("export")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, default=True,
-              help="Write JSON: the one format, and the default (the README documents the schema).")
+              help="Write JSON: the one format, and the default (docs/export.md documents the schema).")
 @pass_context
 def export_command(ctx: Context, name: str, as_json: bool) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
@@ -434,7 +456,7 @@ def _daemon_logging(config: Config) -> None:
 def daemon_command(ctx: Context) -> None:
     """Run checks, archive refreshes, reports and the digest on schedule until stopped.
 
-    The schedule is `[schedule]` in the config (see the README). Work that fell due while no
+    The schedule is `[schedule]` in the config (see docs/scheduling.md). Work that fell due while no
     daemon ran is done once at start. SIGTERM or SIGINT: no new work is taken, running work
     has a few seconds to finish (a write not finished is rolled back), exit 0. One daemon per
     database: a second one exits with a message.

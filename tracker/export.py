@@ -1,4 +1,4 @@
-"""A policy's history as JSON, for other tools: the schema is documented in the README.
+"""A policy's history as JSON, for other tools: the schema is documented in docs/export.md.
 
 Everything here reads the store and writes out what the history holds: nothing is computed.
 """

@@ -1,0 +1,147 @@
+"""`tracker add URL`: a policy appended to the user's config file, which keeps every byte it
+had, then checked once against a real server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import Page, policy_html, run_cli
+from tracker.config import load_config
+from tracker.configfile import default_name
+
+ROOT = Path(__file__).parent.parent
+
+COMMENTED = """\
+# Our policies.   Hand-aligned comments stay as they are.
+[storage]
+path = "snapshots/tracker.db"   # beside this file
+
+[[policy]]
+name = "acme"        # the first one we followed
+title = "Acme privacy policy"
+urls = ["https://acme.example/privacy"]
+live = false
+
+# The digest goes to the team.
+[email]
+to = ["team@example.org"]   # nobody else
+# end of file, no newline after this comment"""
+
+
+def served(site, path: str = "/privacy") -> str:
+    site.pages[path] = Page(policy_html())
+    return site.url(path)
+
+
+def test_a_policy_is_appended_below_everything_the_file_had_and_checked(tmp_path, site):
+    config = tmp_path / "config.toml"
+    config.write_text(COMMENTED, encoding="utf-8")
+    url = served(site)
+
+    result = run_cli(config, "add", url, "--name", "shop", "--title", "Shop privacy")
+
+    assert result.exit_code == 0, result.stderr
+    text = config.read_text(encoding="utf-8")
+    assert text.startswith(COMMENTED)  # comments, layout and the other policies, byte for byte
+    assert text[len(COMMENTED):] == f'\n\n[[policy]]\nname = "shop"\ntitle = "Shop privacy"\nurls = ["{url}"]\n'
+    acme, shop = load_config(config).policies
+    assert (acme.name, shop.name, shop.display_title, shop.urls) == ("acme", "shop", "Shop privacy", [url])
+    assert result.out.splitlines()[:2] == [f"added shop to {config}: {url}", "shop new version 1"]
+    assert [path for path, _ in site.requests] == ["/privacy"]  # its first check
+    history = run_cli(config, "history", "shop")
+    assert history.exit_code == 0 and "1 version(s)" in history.stdout
+
+
+def test_the_shipped_config_keeps_its_demo_and_comments(tmp_path, site):
+    config = tmp_path / "config.toml"
+    shutil.copy(ROOT / "config.toml", config)
+    before = config.read_bytes()
+
+    result = run_cli(config, "add", served(site, "/legal/privacy.html"))
+
+    assert result.exit_code == 0, result.stderr
+    assert config.read_bytes().startswith(before)
+    assert [p.name for p in load_config(config).policies] == ["krop", "127-0-0-1-privacy"]
+    assert "127-0-0-1-privacy new version 1" in result.out
+    assert "tracker backfill 127-0-0-1-privacy" in result.out
+
+
+def test_a_missing_config_is_created_and_loads(tmp_path, site):
+    config = tmp_path / "config.toml"
+    url = served(site)
+
+    result = run_cli(config, "add", url, "--name", "acme")
+
+    assert result.exit_code == 0, result.stderr
+    loaded = load_config(config)
+    assert [(p.name, p.urls) for p in loaded.policies] == [("acme", [url])]
+    assert loaded.db_path == tmp_path / "snapshots" / "tracker.db" and loaded.db_path.exists()
+    assert "# policy-tracker configuration" in config.read_text(encoding="utf-8")
+    assert "acme new version 1" in result.out
+
+
+@pytest.mark.parametrize("args, error", [
+    (["https://other.example/p", "--name", "acme"], "config.toml: a policy named 'acme' exists already"),
+    (["https://www.acme.example/privacy/"], "config.toml: https://www.acme.example/privacy/ is tracked already, by policy 'acme'"),
+    (["ftp://acme.example/privacy", "--name", "ftp"], "url: 'ftp://acme.example/privacy' is not an http(s) URL"),
+    (["https://acme.example/terms", "--name", "Acme Terms"], "name: 'Acme Terms' is not a slug"),
+])
+def test_a_refused_policy_is_one_line_and_leaves_the_file_as_it_was(tmp_path, site, args, error):
+    config = tmp_path / "config.toml"
+    config.write_text(COMMENTED, encoding="utf-8")
+
+    result = run_cli(config, "add", *args)
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and error in result.stderr
+    assert config.read_text(encoding="utf-8") == COMMENTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # no temporary file, no database
+    assert site.requests == []
+
+
+def test_a_derived_name_that_is_taken_says_how_to_choose_another(tmp_path, site):
+    config = tmp_path / "config.toml"
+    config.write_text(COMMENTED.replace('name = "acme" ', 'name = "127-0-0-1-privacy"'), encoding="utf-8")
+
+    result = run_cli(config, "add", served(site))
+
+    assert result.exit_code == 1
+    assert "a policy named '127-0-0-1-privacy' exists already (choose another with --name)" in result.stderr
+
+
+def test_policies_written_as_an_inline_array_are_left_alone(tmp_path):
+    config = tmp_path / "config.toml"
+    text = 'policy = [{name = "acme", urls = ["https://acme.example/privacy"]}]\n'
+    config.write_text(text, encoding="utf-8")
+
+    result = run_cli(config, "add", "https://shop.example/privacy")
+
+    assert result.exit_code == 1 and "inline array" in result.stderr
+    assert config.read_text(encoding="utf-8") == text
+
+
+def test_a_failed_first_check_keeps_the_policy_and_exits_1(tmp_path, site):
+    config = tmp_path / "config.toml"
+
+    result = run_cli(config, "add", site.url("/gone"), "--name", "gone")
+
+    assert result.exit_code == 1
+    assert [p.name for p in load_config(config).policies] == ["gone"]
+    assert "gone error:" in result.err and "404" in result.stderr
+
+
+@pytest.mark.parametrize("url, name", [
+    ("https://www.example.com/privacy", "example-privacy"),
+    ("https://example.com/legal/privacy.html", "example-privacy"),
+    ("https://www.bbc.co.uk/usingthebbc/privacy/", "bbc-privacy"),
+    ("https://docs.github.com/en/site-policy/privacy-policies/github-general-privacy-statement",
+     "github-general-privacy-statement"),
+    ("https://example.org/", "example"),
+    ("https://example.org/Privacy_Policy?lang=en", "example-privacy-policy"),
+])
+def test_the_default_name_comes_from_the_site_and_the_page(url, name):
+    assert default_name(url) == name
