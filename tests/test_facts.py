@@ -228,3 +228,17 @@ def test_a_right_offered_in_more_states_says_which_were_added():
     (change,) = diff_documents(policy("Texas or Oregon"), policy("Iowa, Texas or Oregon")).facts
     assert change.summary == "user right (appeal): Oregon, Texas -> Iowa, Oregon, Texas"
     assert change.added == ["Iowa"]
+
+
+def test_a_page_with_several_dates_states_each_of_its_own():
+    # An effective date and a revision date; a hub page carrying a notice with its own date.
+    from tracker.diff import diff_documents
+
+    def policy(revised: str, notice: str) -> object:
+        return parse_text(f"# Acme privacy policy\n\nEffective December 15, 2022.\n\nLast Revised {revised}.\n\n"
+                          f"We collect your name.\n\n## Assistant privacy notice\n\nLast updated: {notice}\n\n"
+                          "Your chats are kept for 18 months.")
+    change = diff_documents(policy("November 15, 2022", "April 28, 2026"), policy("July 31, 2023", "April 29, 2026"))
+    assert [f.summary for f in change.facts] == [
+        "declared date (Assistant privacy notice): 2026-04-28 -> 2026-04-29",
+        "declared date (last revised): 2022-11-15 -> 2023-07-31"]

@@ -96,6 +96,20 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     return first_cued.get(True) or first_cued.get(False), history
 
 
+def stated_date(line: str) -> tuple[str, str] | None:
+    """The cue and date of a line that states a date of its own ('Last Revised November 15,
+    2022.' -> ('last revised', '2022-11-15')), or None: a page that carries several notices,
+    or an effective and a revision date, states each this way."""
+    cue_ends, _ = _line_dates(line)
+    if not cue_ends or not _date_line(line, cue_ends):
+        return None
+    for match in DATE_CUE.finditer(line):
+        found = find_date(line[match.end():match.end() + CUE_REACH])
+        if found:
+            return " ".join(match.group(0).lower().split()), found
+    return None
+
+
 DATE_LINE_WORDS = 12  # a line with a date cue and fewer words (notes in brackets aside) states the policy's date
 PARENTHESES = re.compile(r"\([^()]*\)")
 

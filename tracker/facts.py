@@ -19,7 +19,7 @@ import ahocorasick
 import pycountry
 from rapidfuzz import fuzz
 
-from tracker.dates import find_date
+from tracker.dates import find_date, stated_date
 from tracker.document import Document, Memo, Section
 from tracker.normalise import contains_any
 
@@ -121,12 +121,34 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]
             found["postal address"].extend(block_facts(run).get("postal address", ()))
     if any(mark in document.text for mark in HIDDEN_EMAIL):
         found[EMAILS_HIDDEN] = [("", "yes")]
-    found["declared date"] = [("", document.declared_date)] if document.declared_date else []
+    found["declared date"] = _declared_dates(document, memo or Memo())
     found["title"] = [("", document.title)] if document.title_in_text else []
     parties = [v for _, v in found["third party"]] + _other_companies(companies, document) + _tabled_parties(document)
     found["third party"] = [("", name) for name in _one_per_company(_not_representatives(parties, representing))]
     found["data collected"] = [("", item) for item in _collected(document)]
     return {name: sorted(set(values), key=_sort_key) for name, values in found.items()}
+
+
+def _declared_dates(document: Document, memo: Memo) -> list[Value]:
+    """The policy's date, and the other dates it states on lines of their own: a revision
+    date beside the effective date ('last revised'), or the date of each notice a page
+    carries (under the notice's heading)."""
+    if not document.declared_date:
+        return []
+    stated = memo.of(stated_date)
+    lines = [(s.heading, said) for s in document.all_sections() for text in (s.heading, *_texts(s))
+             if (said := stated(text))]
+    main = next(((heading, cue) for heading, (cue, day) in lines if day == document.declared_date), None)
+    out = [("", document.declared_date)]
+    for heading, (cue, day) in lines:
+        subject = heading if main is None or heading != main[0] else cue if cue != main[1] else ""
+        if subject and (heading, cue) != main:
+            out.append((heading_name(subject), day))
+    return out
+
+
+def heading_name(heading: str) -> str:
+    return heading.strip(" .:*#")
 
 
 def _block_facts(text: str) -> dict[str, tuple]:
