@@ -5,10 +5,13 @@ healthy again once the page is back; only the pages that show it are written aga
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from conftest import Page, policy_html, run_cli, write_config
 from test_report import pages, render, visit_all
+from tracker.models import iso
+from tracker.store import Store
 
 
 def written_by(config: Path, out: Path) -> set[str]:
@@ -68,9 +71,27 @@ def test_a_page_that_answers_404_is_flagged_failing_and_healthy_again_once_back(
     site.pages["/privacy"] = Page(policy_html(retention="90 days"))
     assert run_cli(config, "check").exit_code == 0
     written = written_by(config, out)
-    assert {"index.html", "acme/index.html"} <= written and not any("/change-" in p for p in written)
+    copies = {p for p in written if p.startswith("acme/captures/")}
+    # and the current version's page, which says when it was last seen, with a copy of that capture
+    assert written == {"index.html", "acme/index.html", "acme/version-2.html", *copies} and len(copies) == 1
     index, history = (out / "index.html").read_text(), (out / "acme" / "index.html").read_text()
     assert "failing" not in shown(index) and "failing" not in shown(history)
     assert re.fullmatch(r"Live checks: last checked \d{4}-\d\d-\d\d \d\d:\d\d UTC: unchanged \(version 2\)",
                         health_line(history))
     visit_all(browser, out, [out / "index.html", out / "acme" / "index.html"], tmp_path / "screenshots-healthy")
+
+
+def test_a_scheduled_check_that_fails_updates_the_reports(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html())
+    config = write_config(tmp_path, [{"name": "acme", "title": "Acme", "urls": [site.url("/privacy")],
+                                      "archives": []}], '[schedule]\ncheck = "1h"\n')
+    assert "check:acme: new version 1" in run_cli(config, "run").out
+    history = tmp_path / "reports" / "acme" / "index.html"
+    assert health_line(history.read_text()).startswith("Live checks: last checked ")
+    site.pages["/privacy"] = Page(b"<html><body>Gone</body></html>", status=404)
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store.runs.job_ran("check:acme", iso(datetime.now(timezone.utc) - timedelta(hours=2)), "ok", None)  # due again
+    store.close()
+    ran = run_cli(config, "run")
+    assert ran.exit_code == 1 and "check:acme: error: " in ran.err and "HTTP 404" in ran.err and "reports:" in ran.err
+    assert health_line(history.read_text()).startswith("Live checks: failing: the last check failed, last error: ")
