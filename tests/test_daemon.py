@@ -182,7 +182,7 @@ def test_a_digest_that_fell_due_while_down_is_sent_once_at_start(tmp_path, site)
         store.runs.job_ran("digest", iso(datetime.now(timezone.utc) - timedelta(days=8)), "sent", None)
         store.close()
         first = run_cli(config, "run")
-        assert first.exit_code == 0 and "digest: sent: 1 policy changed" in first.out and len(received) == 1
+        assert first.exit_code == 0 and "digest: sent: Changes found" in first.out and "in 1 policy" in first.out and len(received) == 1
         assert run_cli(config, "run").out.strip() == "nothing is due" and len(received) == 1
     finally:
         controller.stop()

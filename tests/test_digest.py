@@ -13,6 +13,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from conftest import Archived, free_port, policy_html, run_cli, write_config, write_warc
+from tracker.console import when
+from tracker.digest import period_label
 from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +73,7 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     assert result.exit_code == 0, result.stderr
     assert len(smtp.messages) == 1
     message = smtp.messages[0]
-    assert message["Subject"].startswith("1 policy changed · ")
+    assert message["Subject"].startswith("Changes found ") and message["Subject"].endswith(" in 1 policy")
     assert message.get_content_type() == "multipart/alternative"
     assert smtp.envelopes[0] == ("tracker@example.org", ["team@example.org", "legal@example.org"])
     assert message["Message-ID"] and message["Date"] and "List-Unsubscribe" not in message
@@ -94,6 +96,26 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     assert again.exit_code == 0 and "nothing new" in again.out and len(smtp.messages) == 1
     assert run_cli(config, "rebuild").exit_code == 0  # a rebuild never sends a change again
     assert "nothing new" in run_cli(config, "digest").out and len(smtp.messages) == 1
+
+
+def test_a_change_from_2019_to_2025_found_this_week_reads_as_found_this_week_with_its_window(tmp_path, smtp):
+    config = demo(tmp_path, smtp.port)  # the demo's rewrite, backfilled (found) just now
+    assert run_cli(config, "digest").exit_code == 0
+    message = smtp.messages[0]
+    store = Store(tmp_path / "snapshots" / "tracker.db")
+    (change,) = store.history.changes("krop")
+    (sent,) = store.digests.all()
+    store.close()
+    assert sent["period_start"] < change.detected_at <= sent["period_end"]  # found in the digest's period
+    period = period_label(sent["period_start"], sent["period_end"])
+    assert message["Subject"] == f"Changes found {period} in 1 policy"
+    assert "2019" not in message["Subject"] and "2025" not in message["Subject"]
+    text, html = parts(message)
+    window = f"Changed between 2019-07-01 12:00 UTC and 2025-06-03 09:30 UTC; found {when(change.detected_at)}"
+    found = f"Found between {when(sent['period_start'])} and {when(sent['period_end'])}."
+    for part in (text, html):
+        assert window in part and found in part
+        assert part.index(found) < part.index(window)  # the period first, then each change with its window
 
 
 def test_a_failed_delivery_is_kept_and_sent_on_the_next_run(tmp_path, smtp):
@@ -172,7 +194,7 @@ def test_cosmetic_changes_are_one_line_unless_asked_for_and_titles_inject_no_hea
                           mail_config(smtp.port, list_unsubscribe='"mailto:unsubscribe@example.org"'))
     assert run_cli(config, "backfill").exit_code == 0
     preview = run_cli(config, "digest", "--dry-run")
-    assert "1 cosmetic or date-only change(s) (2026-02-01)" in preview.out and "Version 1 -> 2" not in preview.out
+    assert "1 cosmetic or date-only change(s) (2026-01-01 to 2026-02-01)" in preview.out and "Version 1 -> 2" not in preview.out
     assert run_cli(config, "digest").exit_code == 0
     message = smtp.messages[0]
     assert "Bcc" not in message and smtp.envelopes[0][1] == ["team@example.org", "legal@example.org"]
@@ -192,7 +214,7 @@ def test_dry_run_writes_an_eml_and_to_sends_a_copy_without_marking(tmp_path, smt
     eml = tmp_path / "digest.eml"
     assert run_cli(config, "digest", "--dry-run", "--out", str(eml)).exit_code == 0
     saved = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    assert saved["Subject"].startswith("1 policy changed") and not smtp.messages
+    assert saved["Subject"].endswith(" in 1 policy") and not smtp.messages
     copy = run_cli(config, "digest", "--to", "me@example.org")
     assert copy.exit_code == 0 and smtp.envelopes[-1][1] == ["me@example.org"]
     sent = run_cli(config, "digest")

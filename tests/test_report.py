@@ -52,6 +52,8 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
 
     index = site["index.html"]
     assert "Krop / KRROP" in index and "2025-06-03" in index and "rewrite" in index
+    cell = re.search(r'<td><a href="krop/change-.*?</td>', index).group(0).replace("<br>", " ")
+    assert re.sub(r"<[^>]+>", "", cell) == "2019-07-01 to 2025-06-03 rewrite declared 2025-06-01"  # not only its end
     history = site["krop/index.html"]
     assert "https://www.krop.com/privacy" in history and "https://krrop.com/trust" in history
     assert "2016-03-30 to 2025-06-03" in history and 'role="img"' in history and "<desc" in history

@@ -78,10 +78,12 @@ class Digest:
         return sum(1 for p in self.policies if p.changes or p.quiet)
 
     def subject(self) -> str:
+        """Says when the changes were found, not when they happened: a change found in
+        archived captures this week may have happened years ago (each shows its window)."""
         period = period_label(self.period_start, self.period_end)
         if not self.changed:
-            return f"No policy changed · {period}"
-        return f"{self.changed} {'policy' if self.changed == 1 else 'policies'} changed · {period}"
+            return f"No policy change found {period}"
+        return f"Changes found {period} in {self.changed} {'policy' if self.changed == 1 else 'policies'}"
 
 
 def period_label(start: str, end: str) -> str:

@@ -144,6 +144,35 @@ class ChangePage:
 
 
 @dataclass
+class Health:
+    """How a policy's live checks go, read as ``tracker status`` reads them: the pages show
+    it, so that a page that broke is seen where its history is read."""
+
+    live: bool
+    checked_at: str | None
+    outcome: str | None
+    message: str | None
+    failures_in_a_row: int
+
+    @classmethod
+    def of(cls, store: Store, policy: PolicyConfig) -> Health:
+        status = store.runs.status(policy.name)
+        check = status["last_check"] or {}
+        return cls(policy.live, check.get("at"), check.get("outcome"), check.get("message"),
+                   status["failures_in_a_row"])
+
+    @property
+    def failing(self) -> bool:
+        return self.failures_in_a_row > 0
+
+    @property
+    def key(self) -> tuple:
+        """What the pages that show it are rendered again for: each check changes it (its
+        time), so a check rewrites the index and the policy's history page, no other page."""
+        return (self.live, self.checked_at, self.outcome, self.message, self.failures_in_a_row)
+
+
+@dataclass
 class Rendered:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
@@ -248,6 +277,7 @@ class PolicySite:
         self.capture_by_id = {c.id: c for c in self.captures}
         self.shown = store.history.shown_captures(policy.name)
         self.moves = history.moves(self.captures, self.shown)
+        self.health = Health.of(store, policy)
         self._parsed: dict[int, ChangePage] = {}
 
     # what pages link to
@@ -267,6 +297,13 @@ class PolicySite:
                      [(v.number, v.key, v.first_seen, v.last_seen, v.captures) for v in self.versions],
                      [self._row_key(r) for r in self.rows], len(self.captures),
                      self.captures[-1].captured_at if self.captures else None, self._moves_key(self.moves))
+
+    @property
+    def feed_fingerprint(self) -> str:
+        """What the feeds show of the policy: its changes, not its captures, so that a check
+        that changed nothing leaves the feeds as they are."""
+        return _hash(self.base, self.policy.display_title,
+                     [(self._row_key(r), r["window_start"], r["detected_at"]) for r in self.rows])
 
     @staticmethod
     def _moves_key(moves: list[Move]) -> list:
@@ -323,8 +360,8 @@ class PolicySite:
         return [c for c in self.captures if c.id in ids]
 
     def pages(self) -> list[Page]:
-        pages = [Page(self.history_path, self.fingerprint, self.render_history),
-                 Page(f"{self.dir}/feed.xml", _hash(self.fingerprint, self.feed_root), lambda: self.render_feed())]
+        pages = [Page(self.history_path, _hash(self.fingerprint, self.health.key), self.render_history),
+                 Page(f"{self.dir}/feed.xml", _hash(self.feed_fingerprint, self.feed_root), lambda: self.render_feed())]
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
@@ -405,7 +442,11 @@ class PolicySite:
     @property
     def last_change(self) -> dict | None:
         row = self.rows[-1] if self.rows else None
-        return None if row is None else {"when": row["window_end"], "kind": row["kind"], "path": self.change_path(row)}
+        if row is None:
+            return None
+        new = self.by_number.get(row["to_version"])
+        return {"when": row["window_end"], "start": row["window_start"], "kind": row["kind"],
+                "path": self.change_path(row), "declared": new.declared_date if new else None}
 
 
 def _updated(rows: list[dict]) -> str:
@@ -424,7 +465,7 @@ def feed_root(base_url: str, relative: str) -> str:
 
 
 def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], base_url: str) -> list[Page]:
-    fingerprint = _hash(base, [s.fingerprint for s in sites])
+    fingerprint = _hash(base, [(s.fingerprint, s.health.key) for s in sites])
 
     def recent(count: int) -> list[tuple[PolicySite, int]]:
         """The newest changes across policies: each policy's site and the change's index."""
@@ -442,7 +483,8 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
                                                    entries=[(s, s.change(i)) for s, i in entries],
                                                    root=feed_root(base_url, ""),
                                                    updated=_updated([s.rows[i] for s, i in entries]))
-    return [Page("index.html", fingerprint, index), Page("feed.xml", _hash(fingerprint, base_url), feed)]
+    return [Page("index.html", fingerprint, index),
+            Page("feed.xml", _hash(base, [s.feed_fingerprint for s in sites], base_url), feed)]
 
 
 # --- charts ------------------------------------------------------------------------------

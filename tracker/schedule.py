@@ -116,9 +116,8 @@ def _check(config: Config, name: str):
         failing = store.runs.failures_in_a_row(name)
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
-        if outcome.failed:
-            raise TrackerError(outcome.message)
-        return outcome.message, outcome.outcome in ("new-version", "changed-back")
+        # rendered after every check: the pages say when it was last checked, and whether it failed
+        return ("error: " if outcome.failed else "") + outcome.message, True
     return work
 
 
@@ -176,7 +175,7 @@ class Runner:
                 outcome, changed = job.work(store, self.stop)
                 if changed:
                     outcome += self.render(store)
-                log.info("%s: %s", job.name, outcome)
+                (log.error if outcome.startswith("error: ") else log.info)("%s: %s", job.name, outcome)
             except TrackerError as e:
                 outcome = f"error: {e}"
                 log.error("%s: %s", job.name, e)
