@@ -175,7 +175,7 @@ def _block_facts(text: str) -> dict[str, tuple]:
     retention = _retention(sentences)
     if retention:
         out["retention"] = retention
-    sharing = _sharing(sentences) if contains_any(sentences.lower, SHARE_WITH) else ()
+    sharing = _sharing(sentences) if found["third party"] or contains_any(sentences.lower, SHARE_WITH) else ()
     if sharing:
         out["shares data"] = sharing
     training = _training(sentences) if "train" in sentences.lower else ()
@@ -516,11 +516,23 @@ def _number(word: str) -> int | None:
     return int(word) if word.isdigit() else NUMBER_WORDS.get(word.lower())
 
 
+NOT_KEPT = re.compile(r"\b(?:(?:do|does|will|shall|may)\s+not|don['’]t|doesn['’]t|won['’]t|never)\s+(?:\w+\s+)?"
+                      r"(?:store|retain|keep|save|record)\b|\b(?:is|are|will be)\s+(?:not|never)\s+(?:\w+\s+)?"
+                      r"(?:stored|retained|kept|saved|recorded)\b", re.I)
+NOT_KEPT_WORDS = ("not", "n't", "n’t", "never")  # one is in every NOT_KEPT
+
+
 def _retention(sentences: Sentences) -> tuple[Value, ...]:
     """'We delete account data thirty days after you close your account' -> ('account data
     after you close your account', '30 days'), when the sentence is about keeping or deleting
-    data: each period with what it is the period of."""
+    data: each period with what it is the period of; and what is not kept at all ('Audio
+    data is not stored' -> ('audio data', 'not stored'))."""
     out = []
+    if contains_any(sentences.lower, NOT_KEPT_WORDS):
+        for sentence in sentences.containing(NOT_KEPT):
+            match = NOT_KEPT.search(sentence)
+            if match and not QUESTION.match(sentence):
+                out.append((_not_kept_what(sentence, match), "not stored"))
     for sentence in sentences.containing(PERIOD_UNIT):
         if not RETENTION_CUE.search(sentence) or AGE_CUE.search(sentence):
             continue
@@ -548,12 +560,26 @@ PLACE_WORDS = {"from", "in", "on", "for", "within", "at", "up", "until", "by", "
 PRONOUN = {"it", "them", "this", "that", "these", "those", "we", "us", "you", "they", "which"}
 
 
+def _not_kept_what(sentence: str, match: re.Match) -> str:
+    """What a sentence says is not kept: the object of 'we do not store [the contents of
+    calls]', or the subject of '[audio data] is not stored'."""
+    if match.group(0).lower().startswith(("is", "are", "will be")):
+        words = sentence[:match.start()].rsplit(",", 1)[-1].split()
+        cut = next((i for i, w in enumerate(words) if i and w.lower() in PRONOUN | PLACE_WORDS), len(words))
+        return _noun_phrase(words[:cut][-6:])
+    after = re.split(r"[,.;:]|\b(?:when|if|unless|after|once|because|but|and we)\b", sentence[match.end():], maxsplit=1)[0]
+    return _noun_phrase(after.split()[:8])
+
+
 def _noun_phrase(words: list[str]) -> str:
     """'your [account data] from our systems' -> 'account data'; '' for a pronoun."""
     cut = next((i for i, w in enumerate(words) if w.lower() in PLACE_WORDS), len(words))
     words = words[:cut]
     while words and words[0].lower() in DETERMINER:
         words.pop(0)
+    while words and words[-1].lower() in ("or", "and", "of", "the", "a", "an"):
+        words.pop()  # a phrase cut short: 'contents of calls [or]'
+    words = [w.strip(".,;:") for w in words]
     return "" if not words or words[0].lower() in PRONOUN else " ".join(words).lower()
 
 
@@ -849,17 +875,25 @@ def _own_and_child_items(section: Section) -> list[str]:
 SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
 SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
-                   r"transferred|trade|rent|release)\b[^.]*?\b(advertis\w*|marketing|third[- ]part\w*|"
-                   r"(?:outside|other) (?:part\w*|compan\w*)|partners?|affiliates?)\b", re.I)
-RECIPIENTS = [("advertis", "advertisers"), ("marketing", "for marketing"), ("partner", "partners"),
-              ("affiliate", "affiliates")]  # any other recipient word: third, outside or other parties
-NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor)\b|n’t\b", re.I)
+                   r"transferred|trade|rent|release|provide|provides|make available|"
+                   r"partag\w*|communiqu\w*|transm\w*|weitergeben|weitergegeben|übermitt\w*|compart\w*)\b[^.]*?"
+                   r"\b(advertis\w*|marketing|third[- ]part\w*|(?:outside|other) (?:part\w*|compan\w*)|partners?|"
+                   r"affiliates?|tiers|partenaires|annonceurs|(?:autres )?(?:sociétés|entreprises)|dritte\w*|"
+                   r"werbe\w*|terceros|socios|anunciantes)\b", re.I)
+RECIPIENTS = [("advertis", "advertisers"), ("annonceur", "advertisers"), ("werbe", "advertisers"),
+              ("anunciante", "advertisers"), ("marketing", "for marketing"), ("partner", "partners"),
+              ("partenaire", "partners"), ("socio", "partners"), ("affiliate", "affiliates")]
+# any other recipient word: third, outside or other parties
+NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor|ne|pas|jamais|aucun\w*|nicht|kein\w*|"
+                      r"nie|niemals|nunca)\b|n’t\b|\bn['’]", re.I)
 
 
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
-SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release)")
-SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp", "partner",
-              "affiliate")  # one is in every SHARE statement
+SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release|provide|make available|partag|communiqu|"
+                        r"transm|weitergeb|übermitt|compart)")
+SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp", "partner", "affiliate",
+              "tiers", "partenaire", "annonceur", "société", "entreprise", "dritte", "werbe", "terceros", "socios",
+              "anunciante")  # one is in every SHARE statement
 
 
 TARGETED = re.compile(r"\b(?:targeted|personali[sz]ed|interest[- ]based|behaviou?ral|cross[- ]context(?:ual)?|"
@@ -970,13 +1004,14 @@ COUNTRIES = _country_names()
 COUNTRY_FINDER = _finder(COUNTRIES)
 JURISDICTIONS = _jurisdiction_names()
 JURISDICTION_FINDER = _finder(JURISDICTIONS)
-TRANSFER = re.compile(r"\b(?:transfer\w*|cross-border|international(?:ly)?|outside|abroad|countr(?:y|ies)|"
+TRANSFER = re.compile(r"\b(?:transfer\w*|cross-border|outside|abroad|countr(?:y|ies)|"
                       r"(?:stor\w*|process\w*|host\w*|locat\w*|held|kept|servers?|data cent(?:er|re)s?)\s+"
                       r"(?:[\w'’-]+\s+){0,4}?in)\b")
-TRANSFER_WORDS = ("transfer", "cross-border", "international", "outside", "abroad", "countr", "stor", "process",
+TRANSFER_WORDS = ("transfer", "cross-border", "outside", "abroad", "countr", "stor", "process",
                   "host", "locat", "held", "kept", "server", "data cent")  # one is in every TRANSFER
 ORIGIN = re.compile(r"(?:outside|from|beyond|leaves?|within|inside)\s+(?:of\s+)?(?:the\s+)?$", re.I)
 ORIGIN_WORD = re.compile(r"outside|from|beyond|leaves?|within|inside", re.I)
+FRAMEWORK_PART = re.compile(r"[-–]|\s+Extension\b")
 LIST_TOKEN = re.compile(r"[\w.'’-]+|,")
 LIST_GLUE = {",", "and", "or", "the", "of"}
 
@@ -989,7 +1024,9 @@ def _destinations(sentences: Sentences) -> tuple[str, ...]:
     for sentence in sentences.containing(TRANSFER):
         for name in _whole_words(COUNTRY_FINDER, sentence):
             for at in (m.start() for m in re.finditer(re.escape(name), sentence)):
-                before = sentence[max(0, at - 200):at]
+                before, after = sentence[max(0, at - 200):at], sentence[at + len(name):at + len(name) + 12]
+                if FRAMEWORK_PART.match(after) or before.endswith(("-", "–")):
+                    continue  # 'the Swiss-U.S. DPF', 'the UK Extension': a framework's name, not where data goes
                 if not before.endswith("New ") and not ORIGIN.search(_before_list(before)):
                     out.append(COUNTRIES[name])
                     break
@@ -1025,8 +1062,31 @@ def _sharing(sentences: Sentences) -> tuple[Value, ...]:
         for match in SHARE.finditer(sentence):
             recipient = match.group(1).lower()
             subject = next((name for start, name in RECIPIENTS if recipient.startswith(start)), "third parties")
-            out.append((subject, "no" if NEGATION.search(sentence[:match.end()]) else "may"))
+            out.append((subject, "no" if _negated(sentence, match.start(1)) else "may"))
+        for match in SHARE_WITH_NAMED.finditer(sentence):  # 'data sharing with TikTok': a recipient by name
+            party = next((p for p in _known_parties(sentence[match.end():match.end() + 40])
+                          if sentence.startswith(p, match.end())), None)
+            if party:
+                out.append((party, "no" if _negated(sentence, match.end()) else "may"))
     return tuple(out)
+
+
+CLAUSE = re.compile(r",\s*(?:but|and|however|although|while|whereas)\b|;|\bbut\b|\bhowever\b|\bexcept\b", re.I)
+RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)
+
+
+def _negated(sentence: str, at: int) -> bool:
+    """Whether the clause that says something at ``at`` is negative: 'we do not share it
+    with advertisers', but not 'we do not sell it, but we share it with partners' nor 'we
+    provide identifiers that are not tied to you to advertisers' (a negation in a relative
+    clause between the verb and the recipient)."""
+    clause = CLAUSE.split(sentence[:at])[-1]
+    relative = RELATIVE.search(clause)
+    return bool(NEGATION.search(clause[:relative.start()] if relative else clause))
+
+
+SHARE_WITH_NAMED = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed)\b[^.]*?\bwith\s+",
+                              re.I)
 
 
 USED_FOR = re.compile(r"\buses?\s+((?:[\w'’-]+\s+){1,8}?)(?:to|for|in)\b", re.I)
