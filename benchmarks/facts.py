@@ -37,6 +37,7 @@ CORPUS = Path(ARGS[0]) if ARGS else HERE.parents[1] / "shared" / "corpus"
 SHOW = "--show" in sys.argv
 SEEDS = CORPUS.parent / "seeds"
 KIND_OF = {"declared date": "effective date", "contact e-mail": "contact", "postal address": "contact",
+           "contact page": "contact",
            "retention": "retention", "minimum age": "minimum age", "law": "law", "third party": "third party",
            "sells data": "sale", "shares data": "sharing", "targeted advertising": "targeted advertising",
            "trains AI on user data": "ai training", "user right": "user right",
@@ -83,6 +84,10 @@ def reported(change) -> set[Atom]:
             new = {STANCE.get(v, v) for v in fact.new} or {"not stated"}
             atoms |= {atom(kind, "old", v, fact.subject) for v in old - new}
             atoms |= {atom(kind, "new", v, fact.subject) for v in new - old}
+            continue
+        if fact.subject and fact.old and fact.new:  # 'user right (appeal): Oregon, Texas -> Iowa, Oregon, Texas'
+            atoms |= {atom(kind, "old", v, fact.subject) for v in fact.old}  # one value of one thing, changed:
+            atoms |= {atom(kind, "new", v, fact.subject) for v in fact.new}  # each side is shown whole
             continue
         atoms |= {atom(kind, "old", v, fact.subject) for v in fact.removed}
         atoms |= {atom(kind, "new", v, fact.subject) for v in fact.added}

@@ -242,3 +242,50 @@ def test_a_page_with_several_dates_states_each_of_its_own():
     assert [f.summary for f in change.facts] == [
         "declared date (Assistant privacy notice): 2026-04-28 -> 2026-04-29",
         "declared date (last revised): 2022-11-15 -> 2023-07-31"]
+
+
+def test_two_dates_on_one_line_are_each_stated():
+    from tracker.diff import diff_documents
+
+    def policy(effective: str, revised: str) -> object:
+        return parse_text(f"# Acme privacy policy\n\nEffective {effective}. Last Revised {revised}.\n\n"
+                          "## Collection\n\nWe collect your name.")
+    change = diff_documents(policy("December 15, 2022", "November 15, 2022"), policy("July 31, 2023", "July 31, 2023"))
+    assert [f.summary for f in change.facts] == ["declared date 2022-12-15 -> 2023-07-31",
+                                                 "declared date (last revised): 2022-11-15 -> 2023-07-31"]
+
+
+@pytest.mark.parametrize("text, pages", [
+    ("For other rights you will need to submit a request at https://x.ai/privacy-portal/ with your name.",
+     ["x.ai/privacy-portal"]),
+    ("Contact us at https://www.acme.com/contact.", ["acme.com/contact"]),
+    ("See our Cookie Notice at https://acme.com/policies/cookies for more.", []),  # pointed to, not a way to reach
+    ("Read more: https://acme.com/privacy. Contact us by mail.", []),  # the address comes before the cue
+])
+def test_contact_pages(text, pages):
+    assert read(text)["contact page"] == pages
+
+
+def test_a_state_list_names_no_country_besides():
+    found = read_subjects("If you are a resident of Texas, Oregon, or Connecticut, USA, you may appeal our decision.")
+    assert found["user right"] == [("appeal", "Connecticut"), ("appeal", "Oregon"), ("appeal", "Texas")]
+
+
+@pytest.mark.parametrize("text, shares", [
+    ("We may provide identifiers that are not tied to your name to advertisers located abroad.",
+     [("advertisers", "may")]),  # the negation is in a relative clause
+    ("We do not sell your data, but we share it with partners.", [("partners", "may")]),
+    ("Nous ne partageons pas vos données avec des tiers.", [("third parties", "no")]),
+    ("You can opt out of data sharing with TikTok in your cookie settings.", [("TikTok", "may")]),
+])
+def test_sharing_statements_read_in_their_clause(text, shares):
+    assert read_subjects(text)["shares data"] == shares
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Audio data is not stored.", [("audio data", "not stored")]),
+    ("We generally do not store the contents of video or voice calls or channels.",
+     [("contents of video or voice calls", "not stored")]),
+])
+def test_what_is_not_kept(text, kept):
+    assert read_subjects(text)["retention"] == kept

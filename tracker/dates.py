@@ -96,18 +96,20 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     return first_cued.get(True) or first_cued.get(False), history
 
 
-def stated_date(line: str) -> tuple[str, str] | None:
-    """The cue and date of a line that states a date of its own ('Last Revised November 15,
-    2022.' -> ('last revised', '2022-11-15')), or None: a page that carries several notices,
-    or an effective and a revision date, states each this way."""
+def stated_dates(line: str) -> tuple[tuple[str, str], ...]:
+    """The cues and dates of a line that states dates of its own ('Effective July 31, 2023.
+    Last Revised July 15, 2023.' -> ('effective', '2023-07-31'), ('last revised',
+    '2023-07-15')): a page that carries several notices, or an effective and a revision
+    date, states each this way."""
     cue_ends, _ = _line_dates(line)
     if not cue_ends or not _date_line(line, cue_ends):
-        return None
+        return ()
+    out = []
     for match in DATE_CUE.finditer(line):
         found = find_date(line[match.end():match.end() + CUE_REACH])
         if found:
-            return " ".join(match.group(0).lower().split()), found
-    return None
+            out.append((" ".join(match.group(0).lower().split()), found))
+    return tuple(out)
 
 
 DATE_LINE_WORDS = 12  # a line with a date cue and fewer words (notes in brackets aside) states the policy's date

@@ -19,12 +19,12 @@ import ahocorasick
 import pycountry
 from rapidfuzz import fuzz
 
-from tracker.dates import find_date, stated_date
+from tracker.dates import find_date, stated_dates
 from tracker.document import Document, Memo, Section
 from tracker.normalise import contains_any
 
 # The order facts are shown in.
-FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "retention", "minimum age",
+FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "contact page", "retention", "minimum age",
               "law", "third party", "data collected", "sells data", "shares data", "targeted advertising",
               "trains AI on user data", "transfers to", "user right"]
 STANCES = {"sells data", "shares data", "targeted advertising", "trains AI on user data"}
@@ -135,9 +135,9 @@ def _declared_dates(document: Document, memo: Memo) -> list[Value]:
     carries (under the notice's heading)."""
     if not document.declared_date:
         return []
-    stated = memo.of(stated_date)
+    stated = memo.of(stated_dates)
     lines = [(s.heading, said) for s in document.all_sections() for text in (s.heading, *_texts(s))
-             if (said := stated(text))]
+             for said in stated(text)]
     main = next(((heading, cue) for heading, (cue, day) in lines if day == document.declared_date), None)
     out = [("", document.declared_date)]
     for heading, (cue, day) in lines:
@@ -158,6 +158,7 @@ def _block_facts(text: str) -> dict[str, tuple]:
     found: dict[str, tuple] = {
         "contact e-mail": _emails(sentences) if "@" in text else (),
         "postal address": () if _authority_block(text) else _addresses(text),
+        "contact page": _contact_pages(sentences) if "http" in sentences.lower else (),
         "minimum age": _ages(sentences),
         "law": _laws(sentences),
         "third party": _known_parties(text) + _linked_party(text),
@@ -414,7 +415,7 @@ class Sentences:
 
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
-REACH = ("contact e-mail", "postal address")
+REACH = ("contact e-mail", "postal address", "contact page")
 
 
 def _regulator_sections(document: Document) -> set[int]:
@@ -453,6 +454,27 @@ def _emails(sentences: Sentences) -> tuple[str, ...]:
     text = sentences.text
     return tuple(m.group().lower() for m in EMAIL.finditer(text)
                  if not AUTHORITY.search(text, max(0, m.start() - REGULATOR_BEFORE), m.start()))
+
+WEB_ADDRESS = re.compile(r"https?://([^\s()<>\[\]\"']+)", re.I)
+CONTACT_CUE = re.compile(r"\b(?:contact|request|submit|portal|form|appeal|exercise|reach|write|opt[- ]out|"
+                         r"do not sell|complaint)", re.I)
+CONTACT_PATH = re.compile(r"privacy|portal|request|form|contact|dsar|rights|dpo|gdpr|opt-?out|do-?not-?sell|"
+                          r"support|help", re.I)
+
+
+def _contact_pages(sentences: Sentences) -> tuple[str, ...]:
+    """Web addresses given as a way to reach the publisher or to exercise a right ('submit a
+    request at https://x.ai/privacy-portal/'), as 'x.ai/privacy-portal'; a page merely
+    pointed to ('see our Cookie Notice at ...') is none."""
+    out = []
+    for sentence in sentences.containing(re.compile("https?://")):
+        cue = CONTACT_CUE.search(sentence)
+        for match in WEB_ADDRESS.finditer(sentence):
+            address = match.group(1).rstrip("/.,;:")
+            if cue and cue.start() < match.start() and CONTACT_PATH.search(address):
+                out.append(re.sub(r"^www\.", "", address))
+    return tuple(out)
+
 
 # --- postal addresses ----------------------------------------------------------------------
 
@@ -969,7 +991,8 @@ def _jurisdiction_names() -> dict[str, str]:
 
 def _jurisdictions(sentence: str) -> list[str]:
     """The states, countries and regions a sentence names, in reading order, once each (a
-    state named 'West Virginia' is not also Virginia; 'New Jersey' is not Jersey)."""
+    state named 'West Virginia' is not also Virginia; 'New Jersey' is not Jersey; the
+    country of the states named is not named again)."""
     found = sorted(((m.start(), m.end(), name) for name in _whole_words(JURISDICTION_FINDER, sentence)
                     for m in re.finditer(rf"\b{re.escape(name)}\b", sentence)), key=lambda f: (f[0], -f[1]))
     out: list[str] = []
@@ -978,6 +1001,8 @@ def _jurisdictions(sentence: str) -> list[str]:
         if start >= end:
             out.append(JURISDICTIONS[name])
             end = stop
+    if any(place in US_STATES for place in out):  # 'Texas, or Connecticut, USA': the states say where
+        out = [place for place in out if place != "United States"]
     return list(dict.fromkeys(out))
 
 
