@@ -155,41 +155,38 @@ def _block_facts(text: str) -> dict[str, tuple]:
     """The facts one heading or paragraph states (only the kinds it states any of): (subject,
     value) pairs, and the companies it names by their legal form."""
     sentences = Sentences(text)
+    cues = {word for _, word in CUE_FINDER.iter(sentences.lower)}  # which readers can find anything here
     found: dict[str, tuple] = {
-        "contact e-mail": _emails(sentences) if "@" in text else (),
+        "contact e-mail": _emails(sentences) if "@" in cues else (),
         "postal address": () if _authority_block(text) else _addresses(text),
-        "contact page": _contact_pages(sentences) if "http" in sentences.lower else (),
+        "contact page": _contact_pages(sentences) if "http" in cues else (),
         "minimum age": _ages(sentences),
         "law": _laws(sentences),
         "third party": _known_parties(text) + _linked_party(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
-        "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if contains_any(sentences.lower, TARGETING)
+        "targeted advertising": _stance(sentences, ADS_WORD, TARGETED) if cues & TARGETING else (),
+        "transfers to": _destinations(sentences) if cues & TRANSFER_WORDS and _whole_words(COUNTRY_FINDER, text)
         else (),
-        "transfers to": _destinations(sentences) if contains_any(sentences.lower, TRANSFER_WORDS) else (),
         "companies": _companies(text),
     }
     out = {name: tuple(("", v) for v in values) for name, values in found.items() if values and name != "companies"}
     if found["companies"]:
         out["companies"] = found["companies"]
-    if contains_any(sentences.lower, REPRESENTATIVE_WORDS):
+    if cues & REPRESENTATIVE_WORDS:
         out["representing"] = tuple(re.findall(r"\w+", " ".join(sentences.containing(REPRESENTATIVE)).lower()))
-    retention = _retention(sentences)
-    if retention:
-        out["retention"] = retention
-    sharing = _sharing(sentences) if found["third party"] or contains_any(sentences.lower, SHARE_WITH) else ()
-    if sharing:
-        out["shares data"] = sharing
-    training = _training(sentences) if "train" in sentences.lower else ()
-    if training:
-        out["trains AI on user data"] = training
-    rights = _rights(sentences) if contains_any(sentences.lower, RIGHT_CUES) else ()
-    if rights:
-        out["user right"] = rights
+    subjected = {
+        "retention": _retention(sentences, bool(cues & NOT_KEPT_WORDS and cues & KEEP_WORDS)),
+        "shares data": _sharing(sentences, found["third party"]) if found["third party"] or cues & SHARE_WITH
+        else (),
+        "trains AI on user data": _training(sentences) if "train" in cues else (),
+        "user right": _rights(sentences) if cues & RIGHT_CUES and cues & RIGHT_STEMS else (),
+    }
+    out.update((name, values) for name, values in subjected.items() if values)
     return out
 
 
-REPRESENTATIVE_WORDS = ("representative", "data protection officer", "dpo", "c/o", "care of", "vertreter",
-                        "datenschutzbeauftragte", "représentant", "délégué", "representante", "rappresentante")
+REPRESENTATIVE_WORDS = frozenset(("representative", "data protection officer", "dpo", "c/o", "care of", "vertreter",
+                        "datenschutzbeauftragte", "représentant", "délégué", "representante", "rappresentante"))
 REPRESENTATIVE = re.compile(r"\b(?:representatives?|data protection officer|dpo|c/o|care of|vertreter\w*|"
                             r"datenschutzbeauftragte\w*|représentant\w*|délégué à la protection|"
                             r"representante|rappresentante)\b")
@@ -541,16 +538,17 @@ def _number(word: str) -> int | None:
 NOT_KEPT = re.compile(r"\b(?:(?:do|does|will|shall|may)\s+not|don['’]t|doesn['’]t|won['’]t|never)\s+(?:\w+\s+)?"
                       r"(?:store|retain|keep|save|record)\b|\b(?:is|are|will be)\s+(?:not|never)\s+(?:\w+\s+)?"
                       r"(?:stored|retained|kept|saved|recorded)\b", re.I)
-NOT_KEPT_WORDS = ("not", "n't", "n’t", "never")  # one is in every NOT_KEPT
+NOT_KEPT_WORDS = frozenset(("not", "n't", "n’t", "never"))  # one of these and one of KEEP_WORDS is in every NOT_KEPT
+KEEP_WORDS = frozenset(("store", "retain", "keep", "save", "record"))
 
 
-def _retention(sentences: Sentences) -> tuple[Value, ...]:
+def _retention(sentences: Sentences, says_not_kept: bool) -> tuple[Value, ...]:
     """'We delete account data thirty days after you close your account' -> ('account data
     after you close your account', '30 days'), when the sentence is about keeping or deleting
     data: each period with what it is the period of; and what is not kept at all ('Audio
     data is not stored' -> ('audio data', 'not stored'))."""
     out = []
-    if contains_any(sentences.lower, NOT_KEPT_WORDS):
+    if says_not_kept:  # the text holds a negation and a keeping verb
         for sentence in sentences.containing(NOT_KEPT):
             match = NOT_KEPT.search(sentence)
             if match and not QUESTION.match(sentence):
@@ -896,12 +894,12 @@ def _own_and_child_items(section: Section) -> list[str]:
 
 SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
-SHARE = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
-                   r"transferred|trade|rent|release|provide|provides|make available|"
-                   r"partag\w*|communiqu\w*|transm\w*|weitergeben|weitergegeben|übermitt\w*|compart\w*)\b[^.]*?"
-                   r"\b(advertis\w*|marketing|third[- ]part\w*|(?:outside|other) (?:part\w*|compan\w*)|partners?|"
-                   r"affiliates?|tiers|partenaires|annonceurs|(?:autres )?(?:sociétés|entreprises)|dritte\w*|"
-                   r"werbe\w*|terceros|socios|anunciantes)\b", re.I)
+SHARE_VERB = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed|transfer|transfers|"
+                        r"transferred|trade|rent|release|provide|provides|make available|partag\w*|communiqu\w*|"
+                        r"transm\w*|weitergeben|weitergegeben|übermitt\w*|compart\w*)\b")
+RECIPIENT = re.compile(r"\b(advertis\w*|marketing|third[- ]part\w*|(?:outside|other) (?:part\w*|compan\w*)|"
+                       r"partners?|affiliates?|tiers|partenaires|annonceurs|(?:autres )?(?:sociétés|entreprises)|"
+                       r"dritte\w*|werbe\w*|terceros|socios|anunciantes)\b")
 RECIPIENTS = [("advertis", "advertisers"), ("annonceur", "advertisers"), ("werbe", "advertisers"),
               ("anunciante", "advertisers"), ("marketing", "for marketing"), ("partner", "partners"),
               ("partenaire", "partners"), ("socio", "partners"), ("affiliate", "affiliates")]
@@ -911,37 +909,43 @@ NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor|ne|pas
 
 
 SELL_WORD = re.compile(r"s(?:ell|old|ale)")
-SHARE_WORD = re.compile(r"(?:shar|disclos|transfer|trade|rent|release|provide|make available|partag|communiqu|"
-                        r"transm|weitergeb|übermitt|compart)")
-SHARE_WITH = ("advertis", "marketing", "third", "outside", "other part", "other comp", "partner", "affiliate",
+SHARE_WITH = frozenset(("advertis", "marketing", "third", "outside", "other part", "other comp", "partner", "affiliate",
               "tiers", "partenaire", "annonceur", "société", "entreprise", "dritte", "werbe", "terceros", "socios",
-              "anunciante")  # one is in every SHARE statement
+              "anunciante"))  # one is in every SHARE statement
 
 
 TARGETED = re.compile(r"\b(?:targeted|personali[sz]ed|interest[- ]based|behaviou?ral|cross[- ]context(?:ual)?|"
                       r"tailored)\s+(?:behaviou?ral\s+)?(?:advertising|ads|advertisements)\b", re.I)
 ADS_WORD = re.compile(r"(?:advertis|\bads\b)")
-TARGETING = ("targeted", "personali", "interest", "behavio", "cross", "tailored")  # one is in every TARGETED
+TARGETING = frozenset(("targeted", "personali", "interest", "behavio", "cross", "tailored"))  # one is in every TARGETED
 TRAINS = re.compile(r"\b(?:train|trains|trained|training|fine-tun\w*)\b[^.]*\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|algorithms?|LLMs?)\b|\b(?:models?|artificial intelligence|"
                     r"machine[- ]learning|AI|LLMs?)\b[^.]*\b(?:train|trains|trained|training)\b", re.I)
 TRAIN_WORD = re.compile(r"train")
 RIGHT_WORDS = (r"access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|opt[- ]out|withdraw\w*|"
                r"appeal\w*|lodge a complaint|complain\w*|non-discrimination|judicial remedy|know")
-RIGHT = re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(" + RIGHT_WORDS + r")\b"
-                   # 'you may opt out', 'Clients can request access', 'you may ask us to delete'
-                   r"|\b(?:you|users?|clients?|customers?|residents?|consumers?|members?)"
-                   r"(?:\s+(?:of|in)\s+[\w ,.'’-]{1,60}?)?\s+(?:(?:may|can)(?:\s+be\s+able\s+to)?|"
-                   r"are (?:able|entitled) to|have the option to)\s+(?:also\s+)?(?:at any time\s+)?(?:request\s+(?:to\s+|that we\s+)?|"
-                   r"ask\s+(?:us\s+)?(?:to\s+)?)?(" + RIGHT_WORDS + r")\b"
-                   # French and German: 'droit d'accès', 'droit de déposer une plainte', 'Recht auf Löschung'
-                   r"|\bdroit\s+(?:d['’]|de\s+|à\s+(?:l['’]|la\s+)?)(accès|rectification|effacement|opposition|"
-                   r"portabilité|limitation|retirer|introduire une réclamation|déposer une plainte|réclamation)"
-                   r"|\brecht\s+auf\s+(auskunft|berichtigung|löschung|einschränkung|datenübertragbarkeit|widerspruch|"
-                   r"beschwerde)|\b(widerspruchs|beschwerde)recht", re.I)
+RIGHTS = [  # (a word the sentence must hold, the pattern): each pattern is only tried where it can match
+    ("right", re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(" + RIGHT_WORDS + r")\b", re.I)),
+    # 'you may opt out', 'Clients can request access', 'residents of Texas may appeal'
+    (" may ", re.compile(r"\b(?:you|users?|clients?|customers?|residents?|consumers?|members?)"
+                         r"(?:\s+(?:of|in)\s+[\w ,.'’-]{1,60}?)?\s+(?:(?:may|can)(?:\s+be\s+able\s+to)?|"
+                         r"are (?:able|entitled) to|have the option to)\s+(?:also\s+)?(?:at any time\s+)?"
+                         r"(?:request\s+(?:to\s+|that we\s+)?|ask\s+(?:us\s+)?(?:to\s+)?)?(" + RIGHT_WORDS + r")\b",
+                         re.I)),
+    # French and German: 'droit d'accès', 'droit de déposer une plainte', 'Recht auf Löschung'
+    ("droit", re.compile(r"\bdroit\s+(?:d['’]|de\s+|à\s+(?:l['’]|la\s+)?)(accès|rectification|effacement|"
+                         r"opposition|portabilité|limitation|retirer|introduire une réclamation|déposer une plainte|"
+                         r"réclamation)", re.I)),
+    ("recht", re.compile(r"\brecht\s+auf\s+(auskunft|berichtigung|löschung|einschränkung|datenübertragbarkeit|"
+                         r"widerspruch|beschwerde)|\b(widerspruchs|beschwerde)recht", re.I)),
+]
 RIGHT_WORD = re.compile(r"\b(" + RIGHT_WORDS + r")\b", re.I)
-RIGHT_CUES = ("right to", "right of", "rights to", "rights of", " may ", " can ", "able to", "entitled",
-              "option to", "droit", "recht")  # one is in every RIGHT
+RIGHT_CUES = frozenset(("right to", "right of", "rights to", "rights of", " may ", " can ", "able to", "entitled",
+              "option to", "droit", "recht"))  # one is in every RIGHT
+RIGHT_STEMS = frozenset(("access", "delet", "eras", "correct", "rectif", "portab", "object", "restrict", "opt", "withdraw",
+               "appeal", "complain", "lodge", "judicial", "know", "accès", "effacement", "opposition", "limitation",
+               "retirer", "réclamation", "plainte", "auskunft", "berichtigung", "löschung", "einschränkung",
+               "übertragbar", "widerspruch", "beschwerde"))  # one is in every RIGHT
 CLAUSE_END = re.compile(r"[.;:]|\bright")  # what ends a list of rights: 'access, correct or delete'
 RIGHT_NAMES = [("access", "access"), ("delet", "deletion"), ("eras", "deletion"), ("correct", "correction"),
                ("rectif", "correction"), ("portab", "portability"), ("object", "objection"),
@@ -962,9 +966,12 @@ def _rights(sentences: Sentences) -> tuple[Value, ...]:
     sentence says: ('appeal', 'Texas') for 'residents of Texas ... may appeal'; ('',
     'access') for a right offered to all."""
     out = []
-    for sentence in sentences.containing(RIGHT_SENTENCE):
-        places = _jurisdictions(sentence)
-        for match in RIGHT.finditer(sentence):
+    for sentence in sentences.containing(RIGHT_STEM):
+        lower = sentence.lower()
+        matches = [m for cue, pattern in RIGHTS if cue in lower or (cue == " may " and MODAL.search(lower))
+                   for m in pattern.finditer(sentence)]
+        places = _jurisdictions(sentence) if matches else []
+        for match in matches:
             word = next(g for g in match.groups() if g)
             listed = CLAUSE_END.split(sentence[match.end():], maxsplit=1)[0]
             for named in [word, *(m.group(1) for m in RIGHT_WORD.finditer(listed))]:
@@ -973,7 +980,8 @@ def _rights(sentences: Sentences) -> tuple[Value, ...]:
     return tuple(out)
 
 
-RIGHT_SENTENCE = re.compile(r"rights? (?:to|of)|\b(?:may|can|able to|entitled to|option to)\b|droit|recht")
+RIGHT_STEM = re.compile("|".join(RIGHT_STEMS))
+MODAL = re.compile(r"\b(?:may|can|able to|entitled to|option to)\b")
 US_STATES = ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "
              "Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota "
              "Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah "
@@ -1032,8 +1040,8 @@ JURISDICTION_FINDER = _finder(JURISDICTIONS)
 TRANSFER = re.compile(r"\b(?:transfer\w*|cross-border|outside|abroad|countr(?:y|ies)|"
                       r"(?:stor\w*|process\w*|host\w*|locat\w*|held|kept|servers?|data cent(?:er|re)s?)\s+"
                       r"(?:[\w'’-]+\s+){0,4}?in)\b")
-TRANSFER_WORDS = ("transfer", "cross-border", "outside", "abroad", "countr", "stor", "process",
-                  "host", "locat", "held", "kept", "server", "data cent")  # one is in every TRANSFER
+TRANSFER_WORDS = frozenset(("transfer", "cross-border", "outside", "abroad", "countr", "stor", "process",
+                  "host", "locat", "held", "kept", "server", "data cent"))  # one is in every TRANSFER
 ORIGIN = re.compile(r"(?:outside|from|beyond|leaves?|within|inside)\s+(?:of\s+)?(?:the\s+)?$", re.I)
 ORIGIN_WORD = re.compile(r"outside|from|beyond|leaves?|within|inside", re.I)
 FRAMEWORK_PART = re.compile(r"[-–]|\s+Extension\b")
@@ -1077,21 +1085,26 @@ QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|who
                       r"may|should)\b", re.I)
 
 
-def _sharing(sentences: Sentences) -> tuple[Value, ...]:
+def _sharing(sentences: Sentences, named: tuple[str, ...]) -> tuple[Value, ...]:
     """A sharing statement per kind of recipient: ('advertisers', 'no'), ('third parties',
-    'may'): 'we share with our affiliates' and 'we never share with advertisers' are two facts."""
+    'may'): 'we share with our affiliates' and 'we never share with advertisers' are two facts;
+    a service named (``named``: the known services the text names) is a recipient of its own."""
     out = []
-    for sentence in sentences.containing(SHARE_WORD):
+    for sentence in sentences.containing(RECIPIENT_WORD):  # rarer than the verbs: fewer sentences to read
         if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
             continue
-        for match in SHARE.finditer(sentence):
-            recipient = match.group(1).lower()
-            subject = next((name for start, name in RECIPIENTS if recipient.startswith(start)), "third parties")
-            out.append((subject, "no" if _negated(sentence, match.start(1)) else "may"))
+        lower = sentence.lower()
+        verbs = [m.end() for m in SHARE_VERB.finditer(lower)]
+        for verb, following in zip(verbs, [*verbs[1:], len(lower)]):  # the first recipient after each verb
+            match = RECIPIENT.search(lower, verb, following)
+            if match:
+                recipient = match.group(1)
+                subject = next((name for start, name in RECIPIENTS if recipient.startswith(start)), "third parties")
+                out.append((subject, "no" if _negated(sentence, match.start()) else "may"))
+    for sentence in sentences.containing(SHARE_WITH_NAMED) if named else ():
         for match in SHARE_WITH_NAMED.finditer(sentence):  # 'data sharing with TikTok': a recipient by name
-            party = next((p for p in _known_parties(sentence[match.end():match.end() + 40])
-                          if sentence.startswith(p, match.end())), None)
-            if party:
+            party = next((p for p in named if sentence.startswith(p, match.end())), None)
+            if party and not (sentence.rstrip().endswith("?") or QUESTION.match(sentence)):
                 out.append((party, "no" if _negated(sentence, match.end()) else "may"))
     return tuple(out)
 
@@ -1112,6 +1125,7 @@ def _negated(sentence: str, at: int) -> bool:
 
 SHARE_WITH_NAMED = re.compile(r"\b(?:share|shares|shared|sharing|disclose|discloses|disclosed)\b[^.]*?\bwith\s+",
                               re.I)
+RECIPIENT_WORD = re.compile("|".join(SHARE_WITH))
 
 
 USED_FOR = re.compile(r"\buses?\s+((?:[\w'’-]+\s+){1,8}?)(?:to|for|in)\b", re.I)
@@ -1158,3 +1172,7 @@ def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tupl
             before = sentence[:match.end()]
             out.append("no" if NEGATION.search(before) else "may")
     return tuple(out)
+
+
+CUE_FINDER = _finder(TARGETING | TRANSFER_WORDS | REPRESENTATIVE_WORDS | SHARE_WITH | RIGHT_CUES | RIGHT_STEMS |
+                     NOT_KEPT_WORDS | KEEP_WORDS | {"train", "http", "@"})  # every reader's cue words, found at once
