@@ -471,3 +471,24 @@ def test_the_opening_text_has_one_name_in_every_view(tmp_path, site, monkeypatch
     assert "Added in “(before the first heading)”:" in html
     for view in (shown, page.read_text(), text, html):
         assert "opening text" not in view
+
+
+def test_a_fact_shows_its_evidence_linked_to_its_section_and_what_did_not_change(tmp_path, site):
+    import re
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    logs = "<p>Server logs are kept for 14 days.</p>"
+    check(config, site, policy_html("30 days", extra=logs))
+    check(config, site, policy_html("90 days", extra=logs))
+
+    shown = run_cli(config, "diff", "acme")
+    assert KEPT in shown.out and "retention (server logs): 14 days (unchanged)" in shown.out
+
+    assert run_cli(config, "report").exit_code == 0
+    (page,) = (tmp_path / "reports" / "acme").glob("change-*.html")
+    html = page.read_text()
+    assert re.search(r'<tr class="muted"><th scope="row">retention \(server logs\)</th><td colspan="2">14 days '
+                     r'\(unchanged\)</td></tr>', html)
+    # the sentence's section links to that section on the version page, which has the anchor
+    links = re.findall(r'\(<a href="(version-(\d)\.html)#([\w-]+)">Retention</a>\)', html)
+    assert {(v, anchor) for _, v, anchor in links} == {("1", "s-retention"), ("2", "s-retention")}
+    assert 'id="s-retention"' in (tmp_path / "reports" / "acme" / "version-1.html").read_text()

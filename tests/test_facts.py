@@ -289,3 +289,17 @@ def test_sharing_statements_read_in_their_clause(text, shares):
 ])
 def test_what_is_not_kept(text, kept):
     assert read_subjects(text)["retention"] == kept
+
+
+def test_a_change_shows_the_values_of_its_kind_that_did_not_change(tmp_path):
+    # The issue's case in every view: the account data period changed, the server logs' did not.
+    from tracker.diff import DocumentDiff, diff_documents
+
+    def policy(account: str) -> object:
+        return parse_text("# Acme privacy policy\n\n## Retention\n\n"
+                          f"We delete your account data {account} after you close your account. "
+                          "Server logs are kept for 90 days.")
+    change = diff_documents(policy("30 days"), policy("18 months"))
+    assert [(f.label, f.old, f.new) for f in change.facts_unchanged] == [
+        ("retention (server logs)", ["90 days"], ["90 days"])]
+    assert DocumentDiff.from_dict(change.to_dict()) == change

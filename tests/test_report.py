@@ -65,7 +65,7 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
     assert re.search(r"<th scope=\"row\">declared date</th><td>2016-03-24<.*?</td><td>2025-06-01<", change)
     # each value with the sentence that states it, and its section
     assert "“If there are any questions regarding this privacy policy you may contact us at support@krop.com”" \
-        " <span class=\"muted\">(CONTACTING US)</span>" in change
+        ' <span class="muted">(<a href="version-1.html#s-contacting-us">CONTACTING US</a>)</span>' in change
     assert "<del>" in change and "<ins>" in change and "Removed:" in change and "Added:" in change
     store = Store(tmp_path / "snapshots" / "tracker.db")
     evidence = {c.sha256 for c in store.captures.timeline("krop") if c.captured_at[:10] in ("2019-07-01", "2025-06-03")

@@ -137,6 +137,7 @@ def render_change(change: Comparison, title: str, versions: dict[int, Version], 
             lines.append(f"  {printable(f.summary)}")
             lines.extend(evidence_line(side, e, named=len(f.old_evidence) + len(f.new_evidence) > 2)
                          for side, said in (("before", f.old_evidence), ("after", f.new_evidence)) for e in said)
+        lines.extend(f"  {printable(f.label)}: {printable(', '.join(f.new))} (unchanged)" for f in change.facts_unchanged)
     counts = section_counts(change.touched)
     unchanged = len(change.untouched)
     lines.append(f"\nsections: {counts or 'no section changed'}"

@@ -25,9 +25,9 @@ from rapidfuzz import fuzz
 
 from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
-from tracker.facts import FactChange, Value, compare, facts, with_evidence
+from tracker.facts import FactChange, Value, compare, facts, unchanged_beside, with_evidence
 
-DIFF_VERSION = 7  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 8  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short
@@ -137,6 +137,9 @@ class DocumentDiff:
     words_added: int = 0
     words_removed: int = 0
     languages: tuple[str, str] | None = None  # translated: the language before and after
+    # beside a fact that changed for one subject, the same kind's subjects that did not
+    # ("server logs: 90 days (unchanged)"): what a reader checks next
+    facts_unchanged: list[FactChange] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {
@@ -145,6 +148,8 @@ class DocumentDiff:
             "sections": [s.to_dict() for s in self.sections],
             "facts": [f.to_dict() for f in self.facts],
         }
+        if self.facts_unchanged:
+            out["facts_unchanged"] = [f.to_dict() for f in self.facts_unchanged]
         if self.languages:
             out["languages"] = {"from": self.languages[0], "to": self.languages[1]}
         return out
@@ -155,7 +160,8 @@ class DocumentDiff:
         languages = data.get("languages")
         return cls(data["kind"], data["magnitude"], [SectionChange.from_dict(s) for s in data["sections"]],
                    [FactChange.from_dict(f) for f in data["facts"]], data["words_added"], data["words_removed"],
-                   (languages["from"], languages["to"]) if languages else None)
+                   (languages["from"], languages["to"]) if languages else None,
+                   [FactChange.from_dict(f) for f in data.get("facts_unchanged", [])])
 
 
 def translated(old: Document, new: Document) -> tuple[str, str] | None:
@@ -183,7 +189,8 @@ def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> Do
     magnitude = round(min(1.0, (added + removed) / total), 4) if total else 0.0
     changed_facts = [with_evidence(f, old, new, memo) for f in compare(before.facts, after.facts)]
     return DocumentDiff(kind=classify(before, after, sections, magnitude), magnitude=magnitude, sections=sections,
-                        facts=changed_facts, words_added=added, words_removed=removed)
+                        facts=changed_facts, words_added=added, words_removed=removed,
+                        facts_unchanged=unchanged_beside(changed_facts, before.facts, after.facts))
 
 
 @dataclass

@@ -89,6 +89,7 @@ def change_json(change: Comparison) -> dict:
         "sections": [s.to_dict() for s in change.touched],
         "unchanged_sections": len(change.untouched),
         "facts": [f.to_dict() for f in change.facts],
+        "facts_unchanged": [f.to_dict() for f in change.facts_unchanged],
         **languages,
     }
 

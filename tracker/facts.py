@@ -231,6 +231,18 @@ def _unhidden(old: list[str], new: list[str], hidden_before: bool, hidden_after:
     return old, new
 
 
+def unchanged_beside(changes: list[FactChange], old: dict[str, list[Value]],
+                     new: dict[str, list[Value]]) -> list[FactChange]:
+    """For each kind with subjects that changed, its subjects whose values stayed: a change
+    of one retention period reads with the periods that did not change."""
+    out = []
+    for name in dict.fromkeys(c.name for c in changes if c.name in SUBJECTED):
+        before, after = _by_subject(old.get(name, [])), _by_subject(new.get(name, []))
+        out += [FactChange(name, values, values, subject=subject) for subject, values in after.items()
+                if subject and before.get(subject) == values]
+    return out
+
+
 def _by_subject(values: list[Value]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for subject, value in values:

@@ -406,6 +406,10 @@ class Comparison:
     def facts(self) -> list[FactChange]:
         return self.diff.facts if self.diff else []
 
+    @property
+    def facts_unchanged(self) -> list[FactChange]:
+        return self.diff.facts_unchanged if self.diff else []
+
 
 def stored_changes(store: Store, policy: str) -> list[Comparison]:
     """A policy's changes, oldest first, their details read back once, here."""
