@@ -303,3 +303,21 @@ def test_a_change_shows_the_values_of_its_kind_that_did_not_change(tmp_path):
     assert [(f.label, f.old, f.new) for f in change.facts_unchanged] == [
         ("retention (server logs)", ["90 days"], ["90 days"])]
     assert DocumentDiff.from_dict(change.to_dict()) == change
+
+
+@pytest.mark.parametrize("text, arbitration, waiver", [
+    ("You and Acme agree that any dispute will be resolved by binding individual arbitration.",
+     ["binding arbitration"], []),
+    ("You may opt out of this arbitration agreement by writing to us within 30 days of accepting these Terms.",
+     ["binding arbitration", "opt-out within 30 days"], []),
+    ("YOU AND ACME MAY BRING CLAIMS AGAINST THE OTHER ONLY IN YOUR OR ITS INDIVIDUAL CAPACITY AND NOT AS A "
+     "PLAINTIFF OR CLASS MEMBER IN ANY PURPORTED CLASS PROCEEDING.", [], ["waived"]),
+    ("You waive any right to participate in a class action lawsuit.", [], ["waived"]),
+    # a data-transfer framework's recourse for complaints is not the terms' own arbitration
+    ("Under certain conditions, you may invoke binding arbitration under the Data Privacy Framework.", [], []),
+    ("We do not require arbitration of disputes.", [], []),
+    ("Our privacy classes are free.", [], []),
+])
+def test_arbitration_and_class_action_waivers(text, arbitration, waiver):
+    found = read(text)
+    assert found["arbitration"] == arbitration and found["class-action waiver"] == waiver

@@ -26,7 +26,7 @@ from tracker.normalise import contains_any
 # The order facts are shown in.
 FACT_NAMES = ["title", "declared date", "contact e-mail", "postal address", "contact page", "retention", "minimum age",
               "law", "third party", "data collected", "sells data", "shares data", "targeted advertising",
-              "trains AI on user data", "transfers to", "user right"]
+              "trains AI on user data", "transfers to", "user right", "arbitration", "class-action waiver"]
 STANCES = {"sells data", "shares data", "targeted advertising", "trains AI on user data"}
 
 
@@ -168,6 +168,8 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "transfers to": _destinations(sentences) if cues & TRANSFER_WORDS and _whole_words(COUNTRY_FINDER, text)
         else (),
         "companies": _companies(text),
+        "arbitration": _arbitration(sentences) if "arbitrat" in cues else (),
+        "class-action waiver": _class_waiver(sentences) if "class" in cues else (),
     }
     out = {name: tuple(("", v) for v in values) for name, values in found.items() if values and name != "companies"}
     if found["companies"]:
@@ -1171,6 +1173,43 @@ def _trained_on(text: str) -> str:
     return _noun_phrase(found[-1]) if found else ""
 
 
+# --- terms of service: disputes ----------------------------------------------------------------
+
+ARBITRATION = re.compile(r"\b(?:disputes?|claims?|controvers\w+)\b[^.]*\b(?:resolved|settled|decided|submitted|"
+                         r"brought)\b[^.]*\barbitration\b|\bagree\w*\s+(?:that\s+)?(?:to\s+)?(?:resolve\s+[^.]{0,60}?by\s+)?"
+                         r"(?:binding\s+|individual\s+|final\s+)*arbitrat\w+|\barbitration agreement\b|"
+                         r"\bagreement to arbitrate\b", re.I)
+RECOURSE = re.compile(r"privacy framework|\bdpf\b|privacy shield|annex i\b", re.I)  # a framework's recourse, not ours
+ARBITRATION_OPT_OUT = re.compile(r"\bopt[- ]out\b[^.]*\barbitrat[^.]*?\bwithin\s+" + NUMBER + r"\s+days|"
+                                 r"\bwithin\s+" + NUMBER + r"\s+days\b[^.]*\bopt[- ]out\b[^.]*\barbitrat", re.I)
+CLASS_WAIVER = re.compile(r"\bclass[- ]actions?\b[^.]*\bwaive|\bwaive\w*\b[^.]*\bclass(?:[- ]wide|[- ]action)|"
+                          r"\bnot as (?:a )?plaintiff or class member|\bno class (?:actions?|arbitrations?)\b", re.I)
+
+
+def _arbitration(sentences: Sentences) -> tuple[str, ...]:
+    """Terms that send disputes to arbitration ('binding arbitration'), and the window to opt
+    out of it ('opt-out within 30 days'); a data-transfer framework's arbitration (the DPF's
+    recourse for complaints) is not the terms' own."""
+    out = []
+    for sentence in sentences.containing(re.compile("arbitrat")):
+        if RECOURSE.search(sentence) or QUESTION.match(sentence):
+            continue
+        match = ARBITRATION.search(sentence)
+        if match and not _negated(sentence, match.start()):
+            out.append("binding arbitration")
+        window = ARBITRATION_OPT_OUT.search(sentence)
+        if window:
+            days = _number(window.group(1) or window.group(2))
+            out.append(f"opt-out within {days} days")
+    return tuple(out)
+
+
+def _class_waiver(sentences: Sentences) -> tuple[str, ...]:
+    """Terms in which users give up class actions."""
+    return tuple("waived" for sentence in sentences.containing(re.compile(r"class")) if CLASS_WAIVER.search(sentence)
+                 and not RECOURSE.search(sentence))
+
+
 def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tuple[str, ...]:
     """'no' or 'may' for each statement the policy makes about it (in a sentence with ``word``);
     a question ('Do we disclose any information to outside parties?', often a heading) states
@@ -1187,4 +1226,4 @@ def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tupl
 
 
 CUE_FINDER = _finder(TARGETING | TRANSFER_WORDS | REPRESENTATIVE_WORDS | SHARE_WITH | RIGHT_CUES | RIGHT_STEMS |
-                     NOT_KEPT_WORDS | KEEP_WORDS | {"train", "http", "@"})  # every reader's cue words, found at once
+                     NOT_KEPT_WORDS | KEEP_WORDS | {"train", "http", "@", "arbitrat", "class"})  # every reader's cues
