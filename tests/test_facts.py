@@ -174,7 +174,8 @@ def test_a_representative_is_a_contact_not_a_third_party():
 
 
 @pytest.mark.parametrize("text, addresses", [
-    ("## Who we are\n\nThe company responsible for your information is:\n\n> Acme Ltd\n>\n> 1 Hatch Street Upper\n>\n> Dublin 2\n>\n> D02 PY28\n>\n> Ireland",
+    ("## Who we are\n\nThe company responsible for your information is:\n\n"
+     "> Acme Ltd\n>\n> 1 Hatch Street Upper\n>\n> Dublin 2\n>\n> D02 PY28\n>\n> Ireland",
      ["1 Hatch Street"]),  # a line a paragraph
     ("c/o DP Dock GmbH,  \nAttn: Acme BV, Gut Projensdorf,  \n24161 Altenholz, Germany",
      ["Gut Projensdorf, 24161 Altenholz, Germany"]),  # no street word: the line above the postcode
@@ -321,3 +322,13 @@ def test_a_change_shows_the_values_of_its_kind_that_did_not_change(tmp_path):
 def test_arbitration_and_class_action_waivers(text, arbitration, waiver):
     found = read(text)
     assert found["arbitration"] == arbitration and found["class-action waiver"] == waiver
+
+
+@pytest.mark.parametrize("text, ages", [
+    ("We protect minors in the U.S., Europe, or Thailand (under the age of 13 in the U.S., under the age of 16 in "
+     "Europe, and under the age of 11 in Thailand).", [("Europe", "16"), ("Thailand", "11"), ("United States", "13")]),
+    ("Our service is not for children under 16 years of age.", [("", "16")]),
+    ("Users in the EEA must be at least 16 years old.", [("European Economic Area", "16")]),
+])
+def test_minimum_ages_with_where_they_apply(text, ages):
+    assert read_subjects(text)["minimum age"] == ages

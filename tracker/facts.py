@@ -93,7 +93,8 @@ class FactChange:
 
 
 Value = tuple[str, str]  # (subject, value): what a value is about ("" for kinds without a subject) and the value
-SUBJECTED = {"retention", "shares data", "user right", "trains AI on user data"}  # kinds whose values are compared per subject
+# kinds whose values are compared per subject
+SUBJECTED = {"minimum age", "retention", "shares data", "user right", "trains AI on user data"}
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]]:
@@ -160,7 +161,6 @@ def _block_facts(text: str) -> dict[str, tuple]:
         "contact e-mail": _emails(sentences) if "@" in cues else (),
         "postal address": () if _authority_block(text) else _addresses(text),
         "contact page": _contact_pages(sentences) if "http" in cues else (),
-        "minimum age": _ages(sentences),
         "law": _laws(sentences),
         "third party": _known_parties(text) + _linked_party(text),
         "sells data": _stance(sentences, SELL_WORD, SELL),
@@ -177,6 +177,7 @@ def _block_facts(text: str) -> dict[str, tuple]:
     if cues & REPRESENTATIVE_WORDS:
         out["representing"] = tuple(re.findall(r"\w+", " ".join(sentences.containing(REPRESENTATIVE)).lower()))
     subjected = {
+        "minimum age": _ages(sentences),
         "retention": _retention(sentences, bool(cues & NOT_KEPT_WORDS and cues & KEEP_WORDS)),
         "shares data": _sharing(sentences, found["third party"]) if found["third party"] or cues & SHARE_WITH
         else (),
@@ -594,6 +595,9 @@ PLACE_WORDS = {"from", "in", "on", "for", "within", "at", "up", "until", "by", "
 PRONOUN = {"it", "them", "this", "that", "these", "those", "we", "us", "you", "they", "which"}
 
 
+NOT_KEPT_END = re.compile(r"[,.;:]|\b(?:when|if|unless|after|once|because|but|and we)\b")
+
+
 def _not_kept_what(sentence: str, match: re.Match) -> str:
     """What a sentence says is not kept: the object of 'we do not store [the contents of
     calls]', or the subject of '[audio data] is not stored'."""
@@ -601,7 +605,7 @@ def _not_kept_what(sentence: str, match: re.Match) -> str:
         words = sentence[:match.start()].rsplit(",", 1)[-1].split()
         cut = next((i for i, w in enumerate(words) if i and w.lower() in PRONOUN | PLACE_WORDS), len(words))
         return _noun_phrase(words[:cut][-6:])
-    after = re.split(r"[,.;:]|\b(?:when|if|unless|after|once|because|but|and we)\b", sentence[match.end():], maxsplit=1)[0]
+    after = NOT_KEPT_END.split(sentence[match.end():], maxsplit=1)[0]
     return _noun_phrase(after.split()[:8])
 
 
@@ -647,18 +651,26 @@ TWO_DIGITS = re.compile(r"\b\d{1,2}\b")
 AGE_WORDS = ("age", "old", "child", "minor", "teen", "under")  # one is in every AGE_CUE
 
 
-def _ages(sentences: Sentences) -> tuple[str, ...]:
+def _ages(sentences: Sentences) -> tuple[Value, ...]:
+    """Minimum ages, each with where it applies when the sentence says ('under the age of 16
+    in Europe, and under 18 in Indonesia' -> ('European Union'... , '16'), ('Indonesia',
+    '18')): the place named right after an age, else the one place the sentence names."""
     if not DIGIT.search(sentences.lower) or not contains_any(sentences.lower, AGE_WORDS):
         return ()  # most blocks: cheaper than looking for numbers sentence by sentence
     out = []
     for sentence in sentences.containing(TWO_DIGITS):
         if not AGE_CUE.search(sentence):
             continue
-        for match in AGE.finditer(sentence):
-            age = int(match.group(1) or match.group(2))
-            if 8 <= age <= 21:
-                out.append(str(age))
+        matches = [m for m in AGE.finditer(sentence) if 8 <= int(m.group(1) or m.group(2)) <= 21]
+        places = _jurisdictions(sentence) if matches else []
+        for match, following in zip(matches, [*(m.start() for m in matches[1:]), len(sentence)]):
+            near = _jurisdictions(sentence[match.end():min(following, match.end() + AGE_PLACE_REACH)])
+            place = near[0] if near else places[0] if len(places) == 1 else ""
+            out.append((place, str(int(match.group(1) or match.group(2)))))
     return tuple(out)
+
+
+AGE_PLACE_REACH = 40  # characters after an age in which the place it applies in is named ('16 in Europe')
 
 
 # --- laws, third parties, data, selling --------------------------------------------------
@@ -1007,7 +1019,7 @@ US_STATES = ("Alabama Alaska Arizona Arkansas California Colorado Connecticut De
 def _jurisdiction_names() -> dict[str, str]:
     names = {state: state for state in US_STATES}
     names.update(COUNTRIES)
-    names.update({"EEA": "European Economic Area", "EU": "European Union", "Virginia": "Virginia"})
+    names.update({"EEA": "European Economic Area", "EU": "European Union", "Europe": "Europe"})
     return names
 
 
@@ -1016,7 +1028,8 @@ def _jurisdictions(sentence: str) -> list[str]:
     state named 'West Virginia' is not also Virginia; 'New Jersey' is not Jersey; the
     country of the states named is not named again)."""
     found = sorted(((m.start(), m.end(), name) for name in _whole_words(JURISDICTION_FINDER, sentence)
-                    for m in re.finditer(rf"\b{re.escape(name)}\b", sentence)), key=lambda f: (f[0], -f[1]))
+                    for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", sentence)),
+                   key=lambda f: (f[0], -f[1]))
     out: list[str] = []
     end = -1
     for start, stop, name in found:
