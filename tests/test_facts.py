@@ -332,3 +332,15 @@ def test_arbitration_and_class_action_waivers(text, arbitration, waiver):
 ])
 def test_minimum_ages_with_where_they_apply(text, ages):
     assert read_subjects(text)["minimum age"] == ages
+
+
+@pytest.mark.parametrize("text, emails", [
+    ("Contact our Data Protection Officer at dpo@acme.com.", [("DPO", "dpo@acme.com")]),
+    ("Our UK GDPR Representative: Prighter Group, rep_acme@prighter.com", [("UK representative",
+                                                                            "rep_acme@prighter.com")]),
+    ("Wenn Sie in der Schweiz wohnen, können Sie unseren Schweizer Vertreter unter rep@prighter.com erreichen.",
+     [("Swiss representative", "rep@prighter.com")]),
+    ("Write to privacy@acme.com.", [("", "privacy@acme.com")]),
+])
+def test_contacts_with_the_role_they_reach(text, emails):
+    assert read_subjects(text)["contact e-mail"] == emails

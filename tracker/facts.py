@@ -94,7 +94,8 @@ class FactChange:
 
 Value = tuple[str, str]  # (subject, value): what a value is about ("" for kinds without a subject) and the value
 # kinds whose values are compared per subject
-SUBJECTED = {"minimum age", "retention", "shares data", "user right", "trains AI on user data"}
+SUBJECTED = {"contact e-mail", "postal address", "minimum age", "retention", "shares data", "user right",
+             "trains AI on user data"}
 
 
 def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]]:
@@ -158,8 +159,6 @@ def _block_facts(text: str) -> dict[str, tuple]:
     sentences = Sentences(text)
     cues = {word for _, word in CUE_FINDER.iter(sentences.lower)}  # which readers can find anything here
     found: dict[str, tuple] = {
-        "contact e-mail": _emails(sentences) if "@" in cues else (),
-        "postal address": () if _authority_block(text) else _addresses(text),
         "contact page": _contact_pages(sentences) if "http" in cues else (),
         "law": _laws(sentences),
         "third party": _known_parties(text) + _linked_party(text),
@@ -176,7 +175,10 @@ def _block_facts(text: str) -> dict[str, tuple]:
         out["companies"] = found["companies"]
     if cues & REPRESENTATIVE_WORDS:
         out["representing"] = tuple(re.findall(r"\w+", " ".join(sentences.containing(REPRESENTATIVE)).lower()))
+    role = _role(text[:ROLE_REACH]) if cues & ROLE_WORDS else ""
     subjected = {
+        "contact e-mail": _emails(sentences) if "@" in cues else (),
+        "postal address": () if _authority_block(text) else tuple((role, a) for a in _addresses(text)),
         "minimum age": _ages(sentences),
         "retention": _retention(sentences, bool(cues & NOT_KEPT_WORDS and cues & KEEP_WORDS)),
         "shares data": _sharing(sentences, found["third party"]) if found["third party"] or cues & SHARE_WITH
@@ -458,14 +460,36 @@ def _authority_block(text: str) -> bool:
 REGULATOR_BEFORE = 60  # characters before an address in which a regulator named makes it the regulator's
 
 
-def _emails(sentences: Sentences) -> tuple[str, ...]:
-    """The e-mail addresses given, except a regulator's ('complain to the ICO at
-    casework@ico.org.uk'; but 'write to dpo@acme.com or complain to the ICO' is Acme's)."""
+def _emails(sentences: Sentences) -> tuple[Value, ...]:
+    """The e-mail addresses given, each with the role it reaches when the text says ('our
+    data protection officer at dpo@acme.com' -> ('DPO', ...)), except a regulator's
+    ('complain to the ICO at casework@ico.org.uk'; but 'write to dpo@acme.com or complain to
+    the ICO' is Acme's)."""
     if _authority_block(sentences.text):
         return ()
     text = sentences.text
-    return tuple(m.group().lower() for m in EMAIL.finditer(text)
+    return tuple((_role(text[max(0, m.start() - ROLE_REACH):m.end()]), m.group().lower()) for m in EMAIL.finditer(text)
                  if not AUTHORITY.search(text, max(0, m.start() - REGULATOR_BEFORE), m.start()))
+
+
+ROLE_REACH = 150  # characters before an address in which the role it reaches is named
+ROLE_WORDS = frozenset(("data protection officer", "dpo", "délégué", "datenschutzbeauftragte", "representative",
+                        "vertreter", "représentant", "representante", "rappresentante"))  # one is in every ROLE
+REPRESENTATIVE_OF = re.compile(r"\b(EU|EEA|European|UK|United Kingdom|Swiss|Switzerland|Schweizer|Brazil\w*|"
+                               r"Turkish|Korean)\b[^.\n]{0,40}?\b(?:representative|vertreter|représentant)", re.I)
+REGION_NAMES = {"eea": "EU", "european": "EU", "united kingdom": "UK", "switzerland": "Swiss", "schweizer": "Swiss"}
+
+
+def _role(text: str) -> str:
+    """Whom an address reaches, when the text before it says: 'DPO', 'UK representative'."""
+    lower = text.lower()
+    if re.search(r"data protection officer|\bdpo\b|délégué à la protection|datenschutzbeauftragte", lower):
+        return "DPO"
+    region = REPRESENTATIVE_OF.search(text)
+    if region:
+        name = region.group(1).lower()
+        return f"{REGION_NAMES.get(name, region.group(1).upper() if len(name) <= 3 else region.group(1))} representative"
+    return "representative" if re.search(r"representative|vertreter|représentant|representante", lower) else ""
 
 WEB_ADDRESS = re.compile(r"https?://([^\s()<>\[\]\"']+)", re.I)
 CONTACT_CUE = re.compile(r"\b(?:contact|request|submit|portal|form|appeal|exercise|reach|write|opt[- ]out|"
@@ -1239,4 +1263,4 @@ def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tupl
 
 
 CUE_FINDER = _finder(TARGETING | TRANSFER_WORDS | REPRESENTATIVE_WORDS | SHARE_WITH | RIGHT_CUES | RIGHT_STEMS |
-                     NOT_KEPT_WORDS | KEEP_WORDS | {"train", "http", "@", "arbitrat", "class"})  # every reader's cues
+                     NOT_KEPT_WORDS | KEEP_WORDS | ROLE_WORDS | {"train", "http", "@", "arbitrat", "class"})  # every reader's cues
