@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 from tracker.dates import find_date
 from tracker.diff import diff_documents
-from tracker.facts import STANCES
+from tracker.document import Memo
+from tracker.facts import STANCES, facts
 from tracker.textparse import parse_text
 
 HERE = Path(__file__).resolve().parent
@@ -155,6 +157,12 @@ def main() -> int:
         r = hit / (hit + miss) if hit + miss else float("nan")
         print(f"{kind:<24} {p:>9.3f} {r:>7.3f}   {good:>5} {bad:>5} {hit:>6} {miss:>6}")
     print(f"wrong atoms that a label names as a fact not to report: {forbidden}")
+    documents = [document(change, side) for change in labels["changes"] for side in ("old", "new")]
+    start = time.process_time()
+    for doc in documents:
+        facts(doc, Memo())  # cold: nothing read before
+    print(f"reading the facts of a document, cold: {1000 * (time.process_time() - start) / len(documents):.1f} ms "
+          f"of CPU ({len(documents)} documents)")
     return 0
 
 
