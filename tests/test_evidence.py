@@ -5,7 +5,11 @@ stored capture, its exact bytes or its text."""
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -93,6 +97,28 @@ def test_a_hostile_live_capture_is_copied_inert_and_opens_in_chromium(tmp_path, 
 
     result = CliRunner().invoke(cli, ["--config", str(config), "capture", "1", "--raw"])
     assert result.exit_code == 0 and result.stdout_bytes == served
+
+
+def test_capture_raw_refuses_to_write_fetched_bytes_to_a_terminal(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html(extra="<p>\x1b]2;owned\x07\x1b[2J</p>"))  # a title, a cleared screen
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    assert run_cli(config, "check").exit_code == 0
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "tracker", "--config", str(config), "capture", "1", "--raw"],
+                              stdout=follower, stderr=subprocess.PIPE, timeout=30, cwd=tmp_path)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:  # what reached the terminal; EIO once it is all read and the terminal closed
+                shown += os.read(leader, 65536)
+            except OSError:
+                break
+    finally:
+        os.close(leader)
+    assert done.returncode == 1 and shown == b""
+    assert done.stderr.decode() == ("error: --raw writes the stored bytes: redirect it to a file, "
+                                    "e.g. > capture-1.html\n")
 
 
 def test_a_pdf_capture_gets_a_note_and_its_exact_bytes_a_text_capture_its_text(tmp_path, site):

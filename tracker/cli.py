@@ -287,7 +287,8 @@ def show(ctx: Context, name: str, version: str | None) -> None:
 
 @cli.command("capture")
 @click.argument("capture_id", metavar="ID", type=int)
-@click.option("--raw", is_flag=True, help="Write the stored body to standard output, byte for byte.")
+@click.option("--raw", is_flag=True,
+              help="Write the stored body to standard output, byte for byte (redirected: never to a terminal).")
 @click.option("--text", "as_text_", is_flag=True, help="Print the text read from it.")
 @pass_context
 def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) -> None:
@@ -298,6 +299,9 @@ def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) ->
     if raw and as_text_:
         raise click.UsageError("--raw and --text: choose one")
     if raw:
+        if sys.stdout.isatty():  # fetched bytes can hold escape sequences a terminal obeys
+            raise TrackerError(f"--raw writes the stored bytes: redirect it to a file, "
+                               f"e.g. > {console.raw_file_name(ctx.tracker.capture(capture_id))}")
         body = ctx.tracker.capture_body(capture_id)
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()

@@ -224,6 +224,14 @@ def _shorten(text: str, keep_start: bool, keep_end: bool) -> str:
     return " ".join(part for part in (head, "…", tail) if part)
 
 
+RAW_SUFFIXES = {"html": "html", "text": "txt", "pdf": "pdf"}  # by capture format; anything else: .bin
+
+
+def raw_file_name(capture: Capture) -> str:
+    """A file name for a capture's exact bytes, with the extension a program opens it by."""
+    return f"capture-{capture.id}.{RAW_SUFFIXES.get(capture.format, 'bin')}"
+
+
 def capture_lines(capture: Capture, version: int | None, reason: str | None) -> list[str]:
     """A stored capture, one field a line: what it is, where it came from, what it shows."""
     size = f", {capture.size:,} bytes" if capture.size else ""
