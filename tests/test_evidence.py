@@ -164,6 +164,7 @@ def test_the_demo_change_page_links_both_captures_to_copies_that_open(tmp_path, 
         seen, requests = open_recorded(browser, (change.parent / evidence["copy"]).as_uri(), width=390)
         assert requests == [(change.parent / evidence["copy"]).as_uri()] and seen["xss"] is None
         assert seen["visible"] and sha256 in seen["banner"] and "krop-demo.warc.gz" in seen["banner"]
+        assert str(DEMO_WARC.parent) not in seen["banner"] + evidence["text"]  # where it lies here is private
         assert policy_words in seen["text"]
     assert "2019-07-01 12:00 UTC" in cited[0]["text"] and "2025-06-03 09:30 UTC" in cited[1]["text"]
 

@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -80,9 +80,12 @@ def memento_view(raw_url: str) -> str:
 
 
 def where(capture: Capture) -> str:
+    """Where the capture was read, as a published page may say it: a WARC file by its name
+    alone, since where it lies on this machine is nobody's business."""
     if capture.source == "warc" and capture.archive_url:
-        path, _, offset = capture.archive_url.rpartition("#")
-        return f"the WARC file {path}, record at offset {offset}" if path else f"the WARC file {offset}"
+        path, mark, offset = capture.archive_url.rpartition("#")
+        name = PurePath(path if mark else offset).name
+        return f"the WARC file {name}, record at offset {offset}" if mark else f"the WARC file {name}"
     if capture.source == "live":
         return "a live fetch by policy-tracker"
     archive = "the Internet Archive" if capture.source == "ia" else "a Memento archive"
