@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -124,6 +125,23 @@ def test_only_pages_whose_data_changed_are_written_again(tmp_path):
                        "acme/version-4.html", *changes, "acme/captures/7.html"}  # the copy of the new capture
     assert len(changes) == 2 and changes[-1].startswith("acme/change-2021-09-10")  # the new one, and the one before it
     assert f"{len(written)} page(s) written" in line
+
+
+def test_a_version_that_declares_another_date_after_a_rebuild_has_its_pages_written_again(tmp_path):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    # what a rebuild by a newer extractor stores: the same texts, read with another date, length and language
+    with sqlite3.connect(tmp_path / "snapshots" / "tracker.db") as db:
+        db.execute("UPDATE versions SET declared_date = '2025-05-30', word_count = 4321, language = 'fr' "
+                   "WHERE policy = 'krop' AND number = 2")
+    line = render(config, out)
+    site = pages(out)
+    change = next(p for p in site if p.startswith("krop/change-"))
+    assert "Declared dates: 2016-03-24 → 2025-05-30" in site[change]
+    assert "Declared date: 2025-05-30" in site["krop/version-2.html"] and "4,321 words" in site["krop/version-2.html"]
+    assert "2025-05-30" in site["krop/index.html"] and "declared <span class=\"date\">2025-05-30" in site["index.html"]
+    assert "page(s) written" in line and "0 page(s) written" not in line
 
 
 # --- hostile text in a real browser -----------------------------------------------------------

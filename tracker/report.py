@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -294,7 +294,7 @@ class PolicySite:
     @property
     def fingerprint(self) -> str:
         return _hash(self.base, self.policy.display_title, self.policy.urls,
-                     [(v.number, v.key, v.first_seen, v.last_seen, v.captures) for v in self.versions],
+                     [astuple(v) for v in self.versions],
                      [self._row_key(r) for r in self.rows], len(self.captures),
                      self.captures[-1].captured_at if self.captures else None, self._moves_key(self.moves))
 
@@ -364,14 +364,15 @@ class PolicySite:
                  Page(f"{self.dir}/feed.xml", _hash(self.feed_fingerprint, self.feed_root), lambda: self.render_feed())]
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
+            ends = [self.by_number.get(n) for n in (row["from_version"], row["to_version"])]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
+                                                          [astuple(v) if v else None for v in ends],
                                                           self._evidence_key(row), self._moves_key(self.moves)),
                               partial(self.render_change, i)))
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
-                              _hash(self.base, self.policy.display_title, version.key, version.first_seen,
-                                    version.last_seen, version.captures, version is self.versions[-1],
-                                    version.first_capture, version.last_capture),
+                              _hash(self.base, self.policy.display_title, astuple(version),
+                                    version is self.versions[-1]),
                               partial(self.render_version, version)))
         return pages + self.copy_pages()
 
