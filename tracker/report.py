@@ -13,6 +13,7 @@ rendered and written again only when its fingerprint changed.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from tracker import __version__, charts, copies, history
+from tracker import __version__, charts, console, copies, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
 from tracker.copies import Cited
@@ -37,14 +38,17 @@ from tracker.store import Store, change_from_row
 
 TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST = ".manifest.json"
+VIEW_MODULES = (charts, console, copies)  # the code besides this module and the templates that pages are made by
 
 
 def _templates_fingerprint() -> str:
-    """Changes when the templates or this tool change: every page is rendered again then."""
+    """Changes when the templates or the view code change: every page is rendered again then."""
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(TEMPLATES.iterdir()):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(__file__).read_bytes())
+    for module in VIEW_MODULES:
+        digest.update(Path(inspect.getfile(module)).read_bytes())
     return digest.hexdigest()[:16]
 
 
