@@ -112,6 +112,20 @@ def test_a_policy_that_stays_at_its_url_has_no_move(tmp_path):
     assert 'id="moves"' not in (out / "acme" / "index.html").read_text()
 
 
+def test_variants_of_the_address_and_a_lone_capture_elsewhere_are_no_move(tmp_path):
+    legal = "https://acme.example/legal/privacy"
+    trust = "https://acme.example/legal/trust"
+    seen_at = ["http://www.acme.example/privacy", ACME, "http://acme.example:80/Privacy", "https://acme.example/privacy/?",
+               "https://acme.example/privacy?hl=en&utm_source=news", ACME,
+               legal, ACME,  # one capture at another URL, and back: a detour, not two moves
+               trust, trust]  # the one move
+    archived = [Archived(url, f"2021-{month:02}-10T10:00:00Z", policy_html()) for month, url in enumerate(seen_at, 1)]
+    policy = {**acme(), "urls": [ACME, "http://acme.example/Privacy", seen_at[4], legal, trust]}  # as archives list them
+    config = tracked(tmp_path, [policy], {"acme": archived})
+    moves = json.loads(run_cli(config, "export", "acme", "--json").out)["moves"]
+    assert [(m["from_url"], m["to_url"], m["at"][:10]) for m in moves] == [(ACME, trust, "2021-09-10")]
+
+
 # --- the timeline -------------------------------------------------------------------------
 
 def test_a_one_day_history_has_day_ticks_around_its_day(tmp_path):
