@@ -52,6 +52,15 @@ def _templates_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _copies_fingerprint() -> str:
+    """Changes when what a copy is made by changes: its templates and copies.py, not the rest
+    of the reports' code, whose every edit would otherwise rewrite (and decompress) every copy."""
+    digest = hashlib.sha256(copies.fingerprint().encode())
+    for name in ("base.html", "capture.html"):
+        digest.update((TEMPLATES / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -383,9 +392,9 @@ class PolicySite:
     def copy_pages(self) -> list[Page]:
         """A copy of each cited capture that no archive serves, written once: its fingerprint
         is the capture's, which never changes, and how copies are made."""
-        made = copies.fingerprint()
+        made = _copies_fingerprint()
         return [Page(f"{self.dir}/{copies.copy_name(c.id)}",
-                     _hash(self.base, made, self.policy.display_title, c.id, c.sha256, c.captured_at, c.url,
+                     _hash(made, self.policy.display_title, c.id, c.sha256, c.captured_at, c.url,
                            c.status, c.archive_url, c.redirects, c.content_type),
                      partial(self.render_copy, c))
                 for c in self.cited() if copies.has_copy(c)]
