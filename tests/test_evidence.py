@@ -221,7 +221,7 @@ def test_tracker_capture_prints_a_summary_its_text_and_its_exact_bytes(tmp_path)
     assert error_page.exit_code == 1 and "HTTP 503 answer" in error_page.stderr
 
 
-def test_a_copy_is_written_once_and_removed_when_no_page_cites_it(tmp_path, site):
+def test_a_copy_is_written_once_and_live_checks_of_the_same_text_write_no_copy(tmp_path, site):
     site.pages["/privacy"] = Page(policy_html())
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
     out = tmp_path / "reports"
@@ -230,11 +230,22 @@ def test_a_copy_is_written_once_and_removed_when_no_page_cites_it(tmp_path, site
     render(config, out)
     first = (copies / "1.html").stat().st_mtime_ns
 
-    assert run_cli(config, "check").exit_code == 0  # the same text: capture 2 is the version's last
-    render(config, out)
-    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "2.html"]
-    assert run_cli(config, "check").exit_code == 0  # capture 3 is now the last: no page cites capture 2
-    line = render(config, out)
-    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html"] and "1 removed" in line
+    for capture in (2, 3):  # the same text: each check is the version's new last capture
+        assert run_cli(config, "check").exit_code == 0
+        line = render(config, out)
+        assert sorted(p.name for p in copies.iterdir()) == ["1.html"] and "removed" not in line
+        version = (out / "acme" / "version-1.html").read_text()
+        last = re.search(r"<dl class=\"evidence\">.*?</dl>", version.split("last capture of this version")[1], re.S)[0]
+        assert f"tracker capture {capture}</code>" in last and "none kept with these reports" in last
+        assert 'href="captures/' not in last and re.search(r"[0-9a-f]{64}", last)  # cited by its hash
     assert (copies / "1.html").stat().st_mtime_ns == first  # written once
-    assert "0 page(s) written" in render(config, out)
+
+    site.pages["/privacy"] = Page(policy_html(retention="90 days"))
+    assert run_cli(config, "check").exit_code == 0  # capture 4: version 2; the change ends at 3 and 4
+    render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html", "4.html"]
+    assert 'href="captures/3.html"' in (out / "acme" / "version-1.html").read_text()  # kept for the change
+    assert run_cli(config, "check").exit_code == 0
+    line = render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html", "4.html"] and "removed" not in line
+    assert (copies / "1.html").stat().st_mtime_ns == first

@@ -17,8 +17,8 @@ import inspect
 import json
 import os
 import re
-from dataclasses import astuple, dataclass, field
-from functools import partial
+from dataclasses import astuple, dataclass, field, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -364,13 +364,20 @@ class PolicySite:
         capture = self.capture_by_id.get(capture_id) if capture_id is not None else None
         return None if capture is None else copies.cite(capture, role)
 
-    def cited(self) -> list[Capture]:
-        """The captures the pages cite as evidence, in timeline order: a page that cites one
-        more must name it here, so that its copy is written."""
+    @cached_property
+    def kept(self) -> set[int]:
+        """The captures whose copies the reports keep: the ends of each change, the first
+        capture of each version, the evidence of each move. A version's last capture is cited
+        by its date and hash alone: each live check makes a new one, whose copy would be
+        written, and the previous one deleted, at every check. A page that links one more copy
+        must name its capture here, so that the copy is written."""
         ids = {i for r in self.rows for i in (r["from_capture"], r["to_capture"])}
-        ids |= {i for v in self.versions for i in (v.first_capture, v.last_capture)}
-        ids |= {m.evidence.id for m in self.moves}
-        return [c for c in self.captures if c.id in ids]
+        ids |= {v.first_capture for v in self.versions}
+        return ids | {m.evidence.id for m in self.moves}
+
+    def cited(self) -> list[Capture]:
+        """The captures whose copies are kept, in timeline order."""
+        return [c for c in self.captures if c.id in self.kept]
 
     def pages(self) -> list[Page]:
         pages = [Page(self.history_path, _hash(self.fingerprint, self.health.key), self.render_history),
@@ -385,7 +392,7 @@ class PolicySite:
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
                               _hash(self.base, self.policy.display_title, astuple(version),
-                                    version is self.versions[-1]),
+                                    version is self.versions[-1], version.last_capture in self.kept),
                               partial(self.render_version, version)))
         return pages + self.copy_pages()
 
@@ -427,7 +434,8 @@ class PolicySite:
         ends = [(version.first_capture, "first capture of this version")]
         if version.last_capture != version.first_capture:
             ends.append((version.last_capture, "last capture of this version"))
-        return [e for e in (self._evidence(i, role) for i, role in ends) if e]
+        cited = [e for e in (self._evidence(i, role) for i, role in ends) if e]
+        return [e if e.capture.id in self.kept else replace(e, copy=None) for e in cited]
 
     def render_copy(self, capture: Capture) -> str:
         assert capture.sha256 is not None, "only a capture with a body has a copy"
