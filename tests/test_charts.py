@@ -65,8 +65,8 @@ def test_the_krop_move_is_in_tracker_history_and_the_export(tmp_path):
     assert lines[2].strip() == OLD_MOVE  # in time order: the redirect came 2 s before the new text
     assert lines[3].strip().startswith("change 1 -> 2 rewrite")
 
-    evidence = {"captured_at": "2025-06-03T09:30:00.000Z", "url": "https://www.krop.com/privacy", "source": "warc",
-                "status": 301}
+    evidence = {"id": 6, "captured_at": "2025-06-03T09:30:00.000Z", "url": "https://www.krop.com/privacy",
+                "source": "warc", "status": 301}  # capture 6: what `tracker capture 6` prints
     for document in (json.loads(run_cli(config, "history", "krop", "--json").out),
                      json.loads(run_cli(config, "export", "krop", "--json").out)):
         (move,) = document["moves"]

@@ -46,7 +46,7 @@ def move_json(move: Move) -> dict:
     evidence = move.evidence
     return {"at": move.at, "from_url": move.from_url, "to_url": move.to_url,
             "redirect": asdict(move.redirect) if move.redirect else None,
-            "evidence": {"captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
+            "evidence": {"id": evidence.id, "captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
                          "archive_url": evidence.archive_url, "status": evidence.status,
                          "sha256": evidence.sha256}}
 
