@@ -228,13 +228,26 @@ def test_the_history_page_and_the_index_read_at_desktop_and_phone_widths(tmp_pat
         context.close()
 
 
+def test_the_overview_legend_lists_the_kinds_of_the_changes_there_are_unread_ones_too(tmp_path):
+    pdf = "https://acme.example/privacy.pdf"
+    pdfs = [Archived(pdf, f"202{year}-01-10T10:00:00Z", b"%PDF-1.4\n%% version " + str(year).encode() + b"\n%%EOF\n",
+                     headers=[("Content-Type", "application/pdf")]) for year in (1, 2)]  # a change no one read
+    config = tracked(tmp_path, [acme(), {**acme("pdf"), "urls": [pdf]}],
+                     {"acme": captured(("2021-01-10T10:00:00Z", "30 days"), ("2021-06-10T10:00:00Z", "90 days")),
+                      "pdf": pdfs})
+    index = (report(config, tmp_path) / "index.html").read_text()
+    legend = re.search(r'<p class="small overview-kinds">.*?</p>', index, re.S)[0]
+    assert re.findall(r"</svg> ([a-z-]+) \((\d+)\)", legend) == [("substantive", "1"), ("changed", "1")]
+    assert 'class="mark k-changed"' in index
+
+
 def test_the_overview_has_a_row_per_policy_and_shows_one_kind_without_script(tmp_path, browser):
     config = tracked(tmp_path, [KROP, acme()], {"acme": captured(("2021-01-10T10:00:00Z", "30 days"),
                                                                 ("2021-06-10T10:00:00Z", "90 days"))})
     out = report(config, tmp_path)
     index = (out / "index.html").read_text()
     assert re.findall(r'class="overview-name">([^<]+)<', index) == ["Krop / KRROP", "Acme"]
-    assert "rewrite (1)" in index and "substantive (1)" in index and "cosmetic (0)" in index
+    assert "rewrite (1)" in index and "substantive (1)" in index and "cosmetic (" not in index  # the kinds there are
     marks = re.findall(r'<a href="([^"]+)"><rect [^>]*class="mark k-([a-z-]+)"><title>([^<]+)<', index)
     assert [(kind, (out / link).is_file()) for link, kind, _ in marks] == [("rewrite", True), ("substantive", True)]
     assert re.search(r'<a href="krop/index.html#move-1"><circle [^>]*class="move">', index)

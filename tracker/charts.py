@@ -9,6 +9,7 @@ to the width, labels placed at percentages).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ SHORTEST_DAYS = 7  # a history of a day is shown in the week around it
 PADDING = 0.02  # of the span, on each side: marks at the ends stay whole
 MOST_TICKS = 10
 GAP_DAYS = 180  # no capture for this long is a gap in the record
-KINDS = ("cosmetic", "date-only", "substantive", "rewrite", "translated")
+KINDS = ("cosmetic", "date-only", "substantive", "rewrite", "translated", "changed")  # the legend's order
 
 
 @dataclass
@@ -240,7 +241,7 @@ class Overview:
 
     axis: Axis
     rows: list[Row]
-    kinds: list[tuple[str, int]]  # each kind, and how many changes are of it
+    kinds: list[tuple[str, int]]  # each kind of the changes drawn, and how many are of it
 
 
 def overview(tracks: list[Track]) -> Overview | None:
@@ -256,5 +257,6 @@ def overview(tracks: list[Track]) -> Overview | None:
                 [Span(x(m.at), x(m.at), f"{t.title}: moved from {m.from_url} to {m.to_url} on {m.at[:10]}",
                       f"{t.link}#move-{i}") for i, m in enumerate(t.moves, 1)])
             for t in tracks]
-    counts = {kind: sum(c.kind == kind for t in tracks for c in t.changes) for kind in KINDS}
-    return Overview(made, rows, list(counts.items()))
+    counts = Counter(c.kind for t in tracks for c in t.changes)
+    order = sorted(counts, key=lambda kind: (KINDS.index(kind) if kind in KINDS else len(KINDS), kind))
+    return Overview(made, rows, [(kind, counts[kind]) for kind in order])
