@@ -480,14 +480,12 @@ def run_command(ctx: Context) -> None:
     """
     config = ctx.config
     ctx.store  # the policies are recorded before the jobs' own connections open
-    failed = False
     ran = schedule.run_due(config, config.path.parent / "reports")
-    for name, outcome in ran:
-        failed |= outcome.startswith(("error", "internal error"))
-        echo(f"{name}: {outcome}", err=outcome.startswith(("error", "internal error")))
+    for name, done in ran:
+        echo(f"{name}: {done.line}", err=done.failed)
     if not ran:
         echo("nothing is due")
-    if failed:
+    if any(done.failed for _, done in ran):
         sys.exit(1)
 
 
