@@ -58,9 +58,9 @@ class Cited:
 def cite(capture: Capture, role: str) -> Cited:
     """A capture cited as evidence: linked to its archive, or to its stored copy."""
     if capture.source in ARCHIVED:
-        raw = _web(capture.archive_url)
-        return Cited(role, capture, None, _web(memento_view(raw)) if raw else None, raw)
-    saved = _web(capture.saved_url)  # a live capture the Internet Archive saved too
+        raw = safe_url(capture.archive_url)
+        return Cited(role, capture, None, safe_url(memento_view(raw)) if raw else None, raw)
+    saved = safe_url(capture.saved_url)  # a live capture the Internet Archive saved too
     return Cited(role, capture, copy_name(capture.id) if has_copy(capture) else None, saved, None)
 
 
@@ -115,11 +115,12 @@ def plain_text(body: bytes, charset: str | None) -> str:
 
 def _joined(page_url: str, url: str) -> str | None:
     try:
-        return _web(urljoin(page_url, url))
+        return safe_url(urljoin(page_url, url))
     except ValueError:  # 'http://[not an address' names no page
         return None
 
 
-def _web(url: str | None) -> str | None:
-    """A URL fit for a link from a report: http(s) only."""
+def safe_url(url: str | None) -> str | None:
+    """A URL fit for a link from a report: http(s) only (an archived page can name
+    `javascript:` anything)."""
     return url if url and urlsplit(url).scheme in ("http", "https") else None

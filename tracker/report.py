@@ -21,14 +21,13 @@ from dataclasses import astuple, dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
 
 import jinja2
 
 from tracker import __version__, charts, console, copies, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
-from tracker.copies import Cited
+from tracker.copies import Cited, safe_url
 from tracker.diff import heading_name
 from tracker.document import Block, Memo
 from tracker.errors import TrackerError
@@ -120,13 +119,6 @@ def grouped_blocks(blocks: list[Block]) -> list[tuple[str, list]]:
         else:
             groups.append((kind, [item]))
     return groups
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL fit for an href: http(s) only (an archived page can name `javascript:` anything)."""
-    if not url:
-        return None
-    return url if urlsplit(url).scheme in ("http", "https") else None
 
 
 def change_page(policy: str, window_end: str, to_capture: int | None) -> str:
