@@ -65,10 +65,15 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
                        heading_name=heading_name,
-                       local=lambda path: path.split("/", 1)[-1],  # a link from a page in the same folder
+                       local=local,
                        percent=lambda x: "-" if x is None else f"{100 * x:.0f}%",
                        anchors=anchor_ids, opening=opening, grouped=grouped_blocks)
     return env
+
+
+def local(path: str) -> str:
+    """A page's path (under the reports folder) as a link from a page in its own folder."""
+    return path.split("/", 1)[-1]
 
 
 def anchor_ids(headings: list[str]) -> list[str]:
@@ -314,6 +319,10 @@ class PolicySite:
     def _moves_key(moves: list[Move]) -> list:
         return [(m.at, m.from_url, m.to_url, m.evidence.id) for m in moves]
 
+    def move_anchor(self, move: Move) -> str:
+        """The id of a move on its policy's history page: every link to a move is made by it."""
+        return f"move-{self.moves.index(move) + 1}"
+
     def moves_during(self, window: Window | None) -> list[Move]:
         """The moves in a change's window, or at its edges: a change and a move that coincide."""
         return [m for m in self.moves if window and window.start <= m.at <= window.end]
@@ -506,13 +515,15 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
 def timeline(site: PolicySite) -> charts.Timeline | None:
     """The chart of a policy's history, on its history page."""
     return charts.timeline(site.captures, site.versions, site.change_windows(local=True), site.moves, site.shown,
-                           lambda number: f"version-{number}.html", lambda i: f"#move-{i}")
+                           lambda number: local(site.version_path(number)),
+                           lambda move: f"#{site.move_anchor(move)}")
 
 
 def overview(sites: list[PolicySite]) -> charts.Overview | None:
     """The chart of every policy, on the index: what changed when, and which moved."""
     return charts.overview([charts.Track(s.policy.display_title, s.history_path, s.captures[0].captured_at,
-                                         s.captures[-1].captured_at, s.change_windows(local=False), s.moves)
+                                         s.captures[-1].captured_at, s.change_windows(local=False),
+                                         [(m, f"{s.history_path}#{s.move_anchor(m)}") for m in s.moves])
                             for s in sites if s.captures])
 
 
