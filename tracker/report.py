@@ -276,7 +276,7 @@ def _hash(*parts) -> str:
 class PolicySite:
     """The pages of one policy, and the figures the index shows of it."""
 
-    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str = ""):
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
         self.feed_root = feed_root(base_url, "../")
         self.dir = policy.name
@@ -331,13 +331,12 @@ class PolicySite:
         return self._evidence(move.evidence.id, "redirect that announced it" if move.redirect
                               else "first capture at the new URL")
 
-    def change_windows(self, local: bool) -> list[charts.ChangeWindow]:
-        """The changes as the charts draw them, linked from the policy's folder (``local``) or
-        from the index."""
+    def change_windows(self, in_folder: bool) -> list[charts.ChangeWindow]:
+        """The changes as the charts draw them, linked from the policy's folder (``in_folder``:
+        its history page, which shows technical changes too) or from the index, which does not."""
         return [charts.ChangeWindow(r["from_version"], r["to_version"], r["kind"], r["magnitude"], r["window_start"],
-                                    r["window_end"], self.change_path(r).split("/", 1)[-1] if local
-                                    else self.change_path(r))
-                for r in self.rows if not (r["technical"] and not local)]
+                                    r["window_end"], local(self.change_path(r)) if in_folder else self.change_path(r))
+                for r in self.rows if in_folder or not r["technical"]]
 
     def _row_key(self, row: dict) -> tuple:
         return (row["to_capture"], row["from_version"], row["to_version"], row["kind"], row["magnitude"],
@@ -514,7 +513,7 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
 
 def timeline(site: PolicySite) -> charts.Timeline | None:
     """The chart of a policy's history, on its history page."""
-    return charts.timeline(site.captures, site.versions, site.change_windows(local=True), site.moves, site.shown,
+    return charts.timeline(site.captures, site.versions, site.change_windows(in_folder=True), site.moves, site.shown,
                            lambda number: local(site.version_path(number)),
                            lambda move: f"#{site.move_anchor(move)}")
 
@@ -522,7 +521,7 @@ def timeline(site: PolicySite) -> charts.Timeline | None:
 def overview(sites: list[PolicySite]) -> charts.Overview | None:
     """The chart of every policy, on the index: what changed when, and which moved."""
     return charts.overview([charts.Track(s.policy.display_title, s.history_path, s.captures[0].captured_at,
-                                         s.captures[-1].captured_at, s.change_windows(local=False),
+                                         s.captures[-1].captured_at, s.change_windows(in_folder=False),
                                          [(m, f"{s.history_path}#{s.move_anchor(m)}") for m in s.moves])
                             for s in sites if s.captures])
 
