@@ -371,10 +371,9 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 
 @cli.command("export")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, default=True,
-              help="Write JSON: the one format, and the default (docs/export.md documents the schema).")
+@click.option("--json", is_flag=True, hidden=True, expose_value=False)  # JSON is the one format; old scripts pass it
 @pass_context
-def export_command(ctx: Context, name: str, as_json: bool) -> None:
+def export_command(ctx: Context, name: str) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
     echo(console.json_text(ctx.tracker.export(name)))
 
