@@ -500,7 +500,7 @@ def report(ctx: Context, out: Path | None) -> None:
     echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
                + f"; open {out / 'index.html'}")
-    if not ctx.config.report.base_url:
+    if not ctx.config.report.base_url and any(path.endswith("feed.xml") for path in result.written):
         echo("note: the feeds link to the pages relative to where they are published; set [report] base_url "
              "to that address for links a feed reader opens from anywhere")
 
