@@ -355,18 +355,7 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
                                "changes": [export.change_json(c) for c in changes],
                                "moves": [export.move_json(m) for m in moves]}))
         return
-    by_number = {v.number: v for v in versions}
-    echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)"
-         + (f", {len(moves)} move(s)" if moves else ""))
-    echo(console.version_line(versions[0]))
-    for change in changes:
-        while moves and change.window and moves[0].at <= change.window.end:  # in time order
-            echo(console.move_line(moves.pop(0)))
-        echo(console.change_line(change, by_number))
-        if not change.reverts_to:
-            echo(console.version_line(by_number[change.to_version]))
-    for move in moves:
-        echo(console.move_line(move))
+    echo("\n".join(console.history_lines(policy.display_title, versions, changes, moves)))
 
 
 @cli.command("export")

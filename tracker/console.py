@@ -87,6 +87,22 @@ def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
 
 
+def history_lines(title: str, versions: list[Version], changes: list[Comparison], moves: list[Move]) -> list[str]:
+    """A policy's history as `tracker history` prints it: a summary, then its versions,
+    changes and moves, one line each, in time order (a move before a change it came with)."""
+    by_number = {v.number: v for v in versions}
+    lines = [f"{title}: {len(versions)} version(s), {len(changes)} change(s)"
+             + (f", {len(moves)} move(s)" if moves else ""), version_line(versions[0])]
+    waiting = list(moves)
+    for change in changes:
+        while waiting and change.window and waiting[0].at <= change.window.end:
+            lines.append(move_line(waiting.pop(0)))
+        lines.append(change_line(change, by_number))
+        if not change.reverts_to:
+            lines.append(version_line(by_number[change.to_version]))
+    return lines + [move_line(move) for move in waiting]
+
+
 def move_line(move: Move) -> str:
     """'  moved A -> B  2025-06-03 09:30 UTC  HTTP 301 redirect (warc capture)': the URLs may
     come from a page's redirect, so they are made printable."""
