@@ -267,6 +267,14 @@ def _ours(out: Path, name: str) -> bool:
         return False
 
 
+def _text_key(version: Version | None) -> tuple | None:
+    """A version as a change page shows it: its text as read (a rebuild by a newer extractor
+    can change its declared date), not its span of captures, which each check extends."""
+    if version is None:
+        return None
+    return (version.number, version.key, version.sha256, version.declared_date, version.word_count, version.language)
+
+
 def _hash(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -386,7 +394,7 @@ class PolicySite:
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
             ends = [self.by_number.get(n) for n in (row["from_version"], row["to_version"])]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
-                                                          [astuple(v) if v else None for v in ends],
+                                                          [_text_key(v) for v in ends],
                                                           self._evidence_key(row), self._moves_key(self.moves)),
                               partial(self.render_change, i)))
         for version in self.versions:
