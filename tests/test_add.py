@@ -3,6 +3,7 @@ had, then checked once against a real server."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def test_the_shipped_config_keeps_its_demo_and_comments(tmp_path, site):
     assert "tracker backfill 127-0-0-1-privacy" in result.out
 
 
+def test_a_config_that_is_a_symbolic_link_stays_one(tmp_path, site):
+    kept = tmp_path / "dotfiles" / "tracker.toml"  # where the user keeps it, under version control
+    kept.parent.mkdir()
+    kept.write_text(COMMENTED, encoding="utf-8")
+    kept.chmod(0o640)
+    config = tmp_path / "config.toml"
+    config.symlink_to(kept)
+
+    result = run_cli(config, "add", served(site), "--name", "shop")
+
+    assert result.exit_code == 0, result.stderr
+    assert config.is_symlink() and config.resolve() == kept  # the link, not a copy in its place
+    assert kept.read_text(encoding="utf-8").startswith(COMMENTED) and 'name = "shop"' in kept.read_text()
+    assert kept.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "dotfiles", "snapshots"]
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["tracker.toml"]  # nothing left beside it
+
+
 def test_a_missing_config_is_created_and_loads(tmp_path, site):
     config = tmp_path / "config.toml"
     url = served(site)
@@ -81,6 +100,9 @@ def test_a_missing_config_is_created_and_loads(tmp_path, site):
     assert loaded.db_path == tmp_path / "snapshots" / "tracker.db" and loaded.db_path.exists()
     assert "# policy-tracker configuration" in config.read_text(encoding="utf-8")
     assert "acme new version 1" in result.out
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert config.stat().st_mode & 0o777 == 0o666 & ~umask  # as a file written the ordinary way
 
 
 @pytest.mark.parametrize("args, error", [

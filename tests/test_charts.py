@@ -65,8 +65,8 @@ def test_the_krop_move_is_in_tracker_history_and_the_export(tmp_path):
     assert lines[2].strip() == OLD_MOVE  # in time order: the redirect came 2 s before the new text
     assert lines[3].strip().startswith("change 1 -> 2 rewrite")
 
-    evidence = {"captured_at": "2025-06-03T09:30:00.000Z", "url": "https://www.krop.com/privacy", "source": "warc",
-                "status": 301}
+    evidence = {"id": 6, "captured_at": "2025-06-03T09:30:00.000Z", "url": "https://www.krop.com/privacy",
+                "source": "warc", "status": 301}  # capture 6: what `tracker capture 6` prints
     for document in (json.loads(run_cli(config, "history", "krop", "--json").out),
                      json.loads(run_cli(config, "export", "krop", "--json").out)):
         (move,) = document["moves"]
@@ -110,6 +110,20 @@ def test_a_policy_that_stays_at_its_url_has_no_move(tmp_path):
     out = report(config, tmp_path)
     assert 'class="moved"' not in next((out / "acme").glob("change-*.html")).read_text()
     assert 'id="moves"' not in (out / "acme" / "index.html").read_text()
+
+
+def test_variants_of_the_address_and_a_lone_capture_elsewhere_are_no_move(tmp_path):
+    legal = "https://acme.example/legal/privacy"
+    trust = "https://acme.example/legal/trust"
+    seen_at = ["http://www.acme.example/privacy", ACME, "http://acme.example:80/Privacy", "https://acme.example/privacy/?",
+               "https://acme.example/privacy?hl=en&utm_source=news", ACME,
+               legal, ACME,  # one capture at another URL, and back: a detour, not two moves
+               trust, trust]  # the one move
+    archived = [Archived(url, f"2021-{month:02}-10T10:00:00Z", policy_html()) for month, url in enumerate(seen_at, 1)]
+    policy = {**acme(), "urls": [ACME, "http://acme.example/Privacy", seen_at[4], legal, trust]}  # as archives list them
+    config = tracked(tmp_path, [policy], {"acme": archived})
+    moves = json.loads(run_cli(config, "export", "acme", "--json").out)["moves"]
+    assert [(m["from_url"], m["to_url"], m["at"][:10]) for m in moves] == [(ACME, trust, "2021-09-10")]
 
 
 # --- the timeline -------------------------------------------------------------------------
@@ -214,13 +228,26 @@ def test_the_history_page_and_the_index_read_at_desktop_and_phone_widths(tmp_pat
         context.close()
 
 
+def test_the_overview_legend_lists_the_kinds_of_the_changes_there_are_unread_ones_too(tmp_path):
+    pdf = "https://acme.example/privacy.pdf"
+    pdfs = [Archived(pdf, f"202{year}-01-10T10:00:00Z", b"%PDF-1.4\n%% version " + str(year).encode() + b"\n%%EOF\n",
+                     headers=[("Content-Type", "application/pdf")]) for year in (1, 2)]  # a change no one read
+    config = tracked(tmp_path, [acme(), {**acme("pdf"), "urls": [pdf]}],
+                     {"acme": captured(("2021-01-10T10:00:00Z", "30 days"), ("2021-06-10T10:00:00Z", "90 days")),
+                      "pdf": pdfs})
+    index = (report(config, tmp_path) / "index.html").read_text()
+    legend = re.search(r'<p class="small overview-kinds">.*?</p>', index, re.S)[0]
+    assert re.findall(r"</svg> ([a-z-]+) \((\d+)\)", legend) == [("substantive", "1"), ("changed", "1")]
+    assert 'class="mark k-changed"' in index
+
+
 def test_the_overview_has_a_row_per_policy_and_shows_one_kind_without_script(tmp_path, browser):
     config = tracked(tmp_path, [KROP, acme()], {"acme": captured(("2021-01-10T10:00:00Z", "30 days"),
                                                                 ("2021-06-10T10:00:00Z", "90 days"))})
     out = report(config, tmp_path)
     index = (out / "index.html").read_text()
     assert re.findall(r'class="overview-name">([^<]+)<', index) == ["Krop / KRROP", "Acme"]
-    assert "rewrite (1)" in index and "substantive (1)" in index and "cosmetic (0)" in index
+    assert "rewrite (1)" in index and "substantive (1)" in index and "cosmetic (" not in index  # the kinds there are
     marks = re.findall(r'<a href="([^"]+)"><rect [^>]*class="mark k-([a-z-]+)"><title>([^<]+)<', index)
     assert [(kind, (out / link).is_file()) for link, kind, _ in marks] == [("rewrite", True), ("substantive", True)]
     assert re.search(r'<a href="krop/index.html#move-1"><circle [^>]*class="move">', index)

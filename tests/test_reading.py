@@ -216,6 +216,8 @@ def test_feed_links_are_absolute_under_base_url_and_relative_to_the_feed_without
     for feed in (out / "feed.xml", out / "krop" / "feed.xml"):
         (link,) = feed_links(feed)
         assert not link.startswith(("http", "/")) and (feed.parent / link).resolve().is_file()
+    again = run_cli(config, "report", "--out", str(out))
+    assert "0 page(s) written" in again.stdout and "base_url" not in again.stdout  # said once, when a feed is written
 
     config.write_text(config.read_text() + '\n[report]\nbase_url = "https://policies.example.org/reports/"\n')
     result = run_cli(config, "report", "--out", str(out))

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import html5lib
 
 from conftest import Archived, policy_html, run_cli, write_config, write_warc
+from tracker import charts, console, copies, report
 from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +47,10 @@ def test_the_demo_history_renders_with_its_change_facts_and_evidence(tmp_path):
     assert "page(s) written" in render(config, out)
     site = pages(out)
     change_page = next(p for p in site if p.startswith("krop/change-2025-06-03-"))
-    # copies of the first and last capture of each version, and of the redirect that announced the move
+    # copies of both ends of the change, of each version's first capture and of the redirect that announced the move
     copies = {p for p in site if p.startswith("krop/captures/")}
     assert set(site) == {"index.html", "krop/index.html", "krop/version-1.html", "krop/version-2.html", change_page,
-                         *copies} and len(copies) == 5
+                         *copies} and len(copies) == 4
 
     index = site["index.html"]
     assert "Krop / KRROP" in index and "2025-06-03" in index and "rewrite" in index
@@ -121,9 +123,44 @@ def test_only_pages_whose_data_changed_are_written_again(tmp_path):
                and before.get(p) != p.stat().st_mtime_ns}
     changes = sorted(p for p in written if "/change-" in p)
     assert written == {"index.html", "feed.xml", "acme/index.html", "acme/feed.xml", "acme/version-3.html",
-                       "acme/version-4.html", *changes, "acme/captures/7.html"}  # the copy of the new capture
+                       "acme/version-4.html", *changes,
+                       "acme/captures/6.html", "acme/captures/7.html"}  # copies of the new change's ends
     assert len(changes) == 2 and changes[-1].startswith("acme/change-2021-09-10")  # the new one, and the one before it
     assert f"{len(written)} page(s) written" in line
+
+
+def test_a_version_that_declares_another_date_after_a_rebuild_has_its_pages_written_again(tmp_path):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    # what a rebuild by a newer extractor stores: the same texts, read with another date, length and language
+    with sqlite3.connect(tmp_path / "snapshots" / "tracker.db") as db:
+        db.execute("UPDATE versions SET declared_date = '2025-05-30', word_count = 4321, language = 'fr' "
+                   "WHERE policy = 'krop' AND number = 2")
+    line = render(config, out)
+    site = pages(out)
+    change = next(p for p in site if p.startswith("krop/change-"))
+    assert "Declared dates: 2016-03-24 → 2025-05-30" in site[change]
+    assert "Declared date: 2025-05-30" in site["krop/version-2.html"] and "4,321 words" in site["krop/version-2.html"]
+    assert "2025-05-30" in site["krop/index.html"] and "declared <span class=\"date\">2025-05-30" in site["index.html"]
+    assert "page(s) written" in line and "0 page(s) written" not in line
+
+
+def test_editing_the_view_code_renders_the_pages_again_and_the_copies_only_for_copies_py(tmp_path, monkeypatch):
+    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
+    out = tmp_path / "reports"
+    render(config, out)
+    copied = [p for p in pages(out) if p.startswith("krop/captures/")]
+    made = [p for p in pages(out) if p not in copied]
+    for module in (report, charts, console, copies):
+        edited = tmp_path / Path(module.__file__).name  # the module as a developer edits it
+        edited.write_bytes(Path(module.__file__).read_bytes() + b"\n# edited\n")
+        monkeypatch.setattr(module, "__file__", str(edited))
+        before = {p: (out / p).stat().st_mtime_ns for p in made + copied}
+        render(config, out)
+        unchanged = [p for p in made + copied if (out / p).stat().st_mtime_ns == before[p]]
+        assert unchanged == ([] if module is copies else copied), module.__name__
+        monkeypatch.undo()
 
 
 # --- hostile text in a real browser -----------------------------------------------------------

@@ -9,6 +9,7 @@ to the width, labels placed at percentages).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ SHORTEST_DAYS = 7  # a history of a day is shown in the week around it
 PADDING = 0.02  # of the span, on each side: marks at the ends stay whole
 MOST_TICKS = 10
 GAP_DAYS = 180  # no capture for this long is a gap in the record
-KINDS = ("cosmetic", "date-only", "substantive", "rewrite", "translated")
+KINDS = ("cosmetic", "date-only", "substantive", "rewrite", "translated", "changed")  # the legend's order
 
 
 @dataclass
@@ -154,7 +155,7 @@ class Timeline:
 
 
 def timeline(captures: list[Capture], versions: list[Version], changes: list[ChangeWindow], moves: list[Move],
-             shown: set[int], version_link: Callable[[int], str], move_link: Callable[[int], str]) -> Timeline | None:
+             shown: set[int], version_link: Callable[[int], str], move_link: Callable[[Move], str]) -> Timeline | None:
     """The chart of one policy's history; None before its first capture. Its time axis holds
     the dates its versions declare, even from before the first capture."""
     if not captures:
@@ -165,8 +166,8 @@ def timeline(captures: list[Capture], versions: list[Version], changes: list[Cha
     return Timeline(
         axis=made, urls=_url_spans(made, captures, moves, shown),
         moves=[Span(x(m.at), x(m.at), f"moved from {m.from_url} to {m.to_url} on {m.at[:10]}"
-                    + (f" (HTTP {m.redirect.status} redirect)" if m.redirect else ""), move_link(i),
-                    text=f"moved to {_short(m.to_url)}") for i, m in enumerate(moves, 1)],
+                    + (f" (HTTP {m.redirect.status} redirect)" if m.redirect else ""), move_link(m),
+                    text=f"moved to {_short(m.to_url)}") for m in moves],
         versions=[Span(x(v.first_seen), x(v.last_seen),
                        f"version {v.number}: {v.first_seen[:10]} to {v.last_seen[:10]}, "
                        f"{v.captures} capture(s), {v.word_count or 0:,} words",
@@ -222,7 +223,7 @@ class Track:
     first: str  # its first and last capture
     last: str
     changes: list[ChangeWindow]
-    moves: list[Move]
+    moves: list[tuple[Move, str]]  # each move, and the link to it on the history page
 
 
 @dataclass
@@ -240,7 +241,7 @@ class Overview:
 
     axis: Axis
     rows: list[Row]
-    kinds: list[tuple[str, int]]  # each kind, and how many changes are of it
+    kinds: list[tuple[str, int]]  # each kind of the changes drawn, and how many are of it
 
 
 def overview(tracks: list[Track]) -> Overview | None:
@@ -253,8 +254,9 @@ def overview(tracks: list[Track]) -> Overview | None:
                 Span(x(t.first), x(t.last), f"{t.title}: captured from {t.first[:10]} to {t.last[:10]}"),
                 [Span(x(c.start), x(c.end), f"{t.title}: version {c.from_version} → {c.to_version}, {c.kind}, "
                       f"changed between {c.start[:10]} and {c.end[:10]}", c.link, c.kind) for c in t.changes],
-                [Span(x(m.at), x(m.at), f"{t.title}: moved from {m.from_url} to {m.to_url} on {m.at[:10]}",
-                      f"{t.link}#move-{i}") for i, m in enumerate(t.moves, 1)])
+                [Span(x(m.at), x(m.at), f"{t.title}: moved from {m.from_url} to {m.to_url} on {m.at[:10]}", link)
+                 for m, link in t.moves])
             for t in tracks]
-    counts = {kind: sum(c.kind == kind for t in tracks for c in t.changes) for kind in KINDS}
-    return Overview(made, rows, list(counts.items()))
+    counts = Counter(c.kind for t in tracks for c in t.changes)
+    order = sorted(counts, key=lambda kind: (KINDS.index(kind) if kind in KINDS else len(KINDS), kind))
+    return Overview(made, rows, [(kind, counts[kind]) for kind in order])

@@ -287,7 +287,8 @@ def show(ctx: Context, name: str, version: str | None) -> None:
 
 @cli.command("capture")
 @click.argument("capture_id", metavar="ID", type=int)
-@click.option("--raw", is_flag=True, help="Write the stored body to standard output, byte for byte.")
+@click.option("--raw", is_flag=True,
+              help="Write the stored body to standard output, byte for byte (redirected: never to a terminal).")
 @click.option("--text", "as_text_", is_flag=True, help="Print the text read from it.")
 @pass_context
 def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) -> None:
@@ -298,6 +299,9 @@ def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) ->
     if raw and as_text_:
         raise click.UsageError("--raw and --text: choose one")
     if raw:
+        if sys.stdout.isatty():  # fetched bytes can hold escape sequences a terminal obeys
+            raise TrackerError(f"--raw writes the stored bytes: redirect it to a file, "
+                               f"e.g. > {console.raw_file_name(ctx.tracker.capture(capture_id))}")
         body = ctx.tracker.capture_body(capture_id)
         sys.stdout.buffer.write(body)
         sys.stdout.buffer.flush()
@@ -351,26 +355,14 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
                                "changes": [export.change_json(c) for c in changes],
                                "moves": [export.move_json(m) for m in moves]}))
         return
-    by_number = {v.number: v for v in versions}
-    echo(f"{policy.display_title}: {len(versions)} version(s), {len(changes)} change(s)"
-         + (f", {len(moves)} move(s)" if moves else ""))
-    echo(console.version_line(versions[0]))
-    for change in changes:
-        while moves and change.window and moves[0].at <= change.window.end:  # in time order
-            echo(console.move_line(moves.pop(0)))
-        echo(console.change_line(change, by_number))
-        if not change.reverts_to:
-            echo(console.version_line(by_number[change.to_version]))
-    for move in moves:
-        echo(console.move_line(move))
+    echo("\n".join(console.history_lines(policy.display_title, versions, changes, moves)))
 
 
 @cli.command("export")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, default=True,
-              help="Write JSON: the one format, and the default (docs/export.md documents the schema).")
+@click.option("--json", is_flag=True, hidden=True, expose_value=False)  # JSON is the one format; old scripts pass it
 @pass_context
-def export_command(ctx: Context, name: str, as_json: bool) -> None:
+def export_command(ctx: Context, name: str) -> None:
     """The whole history of policy NAME as one JSON document: captures, versions, changes."""
     echo(console.json_text(ctx.tracker.export(name)))
 
@@ -476,14 +468,12 @@ def run_command(ctx: Context) -> None:
     """
     config = ctx.config
     ctx.store  # the policies are recorded before the jobs' own connections open
-    failed = False
     ran = schedule.run_due(config, config.path.parent / "reports")
-    for name, outcome in ran:
-        failed |= outcome.startswith(("error", "internal error"))
-        echo(f"{name}: {outcome}", err=outcome.startswith(("error", "internal error")))
+    for name, done in ran:
+        echo(f"{name}: {done.line}", err=done.failed)
     if not ran:
         echo("nothing is due")
-    if failed:
+    if any(done.failed for _, done in ran):
         sys.exit(1)
 
 
@@ -499,7 +489,7 @@ def report(ctx: Context, out: Path | None) -> None:
     echo(f"{out}: {len(result.written)} page(s) written, {result.unchanged} unchanged"
                + (f", {len(result.removed)} removed" if result.removed else "")
                + f"; open {out / 'index.html'}")
-    if not ctx.config.report.base_url:
+    if not ctx.config.report.base_url and any(path.endswith("feed.xml") for path in result.written):
         echo("note: the feeds link to the pages relative to where they are published; set [report] base_url "
              "to that address for links a feed reader opens from anywhere")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import tempfile
+import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -138,25 +138,27 @@ def _table(policy: PolicyConfig) -> str:
 def _replace_checked(path: Path, text: str, name: str) -> None:
     """Write the new text beside the file, load it with the project's loader, and only then
     put it in the file's place: a reader never sees half a file, and a refused one is never
-    left behind."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    left behind. A link to the file stays a link: what it leads to is replaced."""
+    target = path.resolve()
+    fd, temporary = _create_beside(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode())
+        if target.exists():
+            os.chmod(temporary, target.stat().st_mode & 0o7777)
         try:
             load_config(temporary).select([name])
         except ConfigError as e:
             where = f"{e.where}: " if e.where else ""
             raise TrackerError(f"{path}: not changed: the result would be refused ({where}{e.problem})") from None
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
 
 
-def _new_file_mode() -> int:
-    """What a file written the ordinary way would get (mkstemp's own is private to its owner)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _create_beside(target: Path) -> tuple[int, str]:
+    """A new file beside ``target``, with the mode a file written the ordinary way gets (the
+    umask applies; mkstemp's would be private to its owner)."""
+    temporary = str(target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp"))
+    return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temporary

@@ -87,6 +87,22 @@ def change_line(change: Comparison, versions: dict[int, Version]) -> str:
     return "  ".join(parts + marks + ([counts] if counts else []) + ([facts] if facts else []))
 
 
+def history_lines(title: str, versions: list[Version], changes: list[Comparison], moves: list[Move]) -> list[str]:
+    """A policy's history as `tracker history` prints it: a summary, then its versions,
+    changes and moves, one line each, in time order (a move before a change it came with)."""
+    by_number = {v.number: v for v in versions}
+    lines = [f"{title}: {len(versions)} version(s), {len(changes)} change(s)"
+             + (f", {len(moves)} move(s)" if moves else ""), version_line(versions[0])]
+    waiting = list(moves)
+    for change in changes:
+        while waiting and change.window and waiting[0].at <= change.window.end:
+            lines.append(move_line(waiting.pop(0)))
+        lines.append(change_line(change, by_number))
+        if not change.reverts_to:
+            lines.append(version_line(by_number[change.to_version]))
+    return lines + [move_line(move) for move in waiting]
+
+
 def move_line(move: Move) -> str:
     """'  moved A -> B  2025-06-03 09:30 UTC  HTTP 301 redirect (warc capture)': the URLs may
     come from a page's redirect, so they are made printable."""
@@ -223,6 +239,14 @@ def _shorten(text: str, keep_start: bool, keep_end: bool) -> str:
     tail = "".join(words[-keep:]).lstrip() if keep_end else ""
     # the spaces at either end are the ones next to a change: they stay, or words run together
     return " ".join(part for part in (head, "…", tail) if part)
+
+
+RAW_SUFFIXES = {"html": "html", "text": "txt", "pdf": "pdf"}  # by capture format; anything else: .bin
+
+
+def raw_file_name(capture: Capture) -> str:
+    """A file name for a capture's exact bytes, with the extension a program opens it by."""
+    return f"capture-{capture.id}.{RAW_SUFFIXES.get(capture.format, 'bin')}"
 
 
 def capture_lines(capture: Capture, version: int | None, reason: str | None) -> list[str]:

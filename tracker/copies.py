@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -28,9 +28,10 @@ ARCHIVED = ("ia", "memento")  # sources whose archive serves the capture to anyo
 RAW_REPLAY = re.compile(r"/(\d{14})id_/")
 
 # What a copy keeps: Ammonia's own choice of harmless tags, with the document's sections;
-# images lose their source (a load from elsewhere) and keep their alt text.
+# images lose their source (a load from elsewhere) and keep their alt text; quotes lose
+# their `cite`, a URL Ammonia lets through with any scheme (javascript: too).
 TAGS = nh3.ALLOWED_TAGS | {"section", "tfoot", "address"}
-ATTRIBUTES = {tag: set(names) - {"width", "height", "src"} for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+ATTRIBUTES = {tag: set(names) - {"width", "height", "src", "cite"} for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
 # Removed with what they hold: their content is code, a style, or controls that are no text.
 REMOVED_WHOLE = {"script", "style", "title", "noscript", "template", "iframe", "noframes", "noembed",
                  "object", "svg", "math", "form", "select", "button", "textarea"}
@@ -57,9 +58,9 @@ class Cited:
 def cite(capture: Capture, role: str) -> Cited:
     """A capture cited as evidence: linked to its archive, or to its stored copy."""
     if capture.source in ARCHIVED:
-        raw = _web(capture.archive_url)
-        return Cited(role, capture, None, _web(memento_view(raw)) if raw else None, raw)
-    saved = _web(capture.saved_url)  # a live capture the Internet Archive saved too
+        raw = safe_url(capture.archive_url)
+        return Cited(role, capture, None, safe_url(memento_view(raw)) if raw else None, raw)
+    saved = safe_url(capture.saved_url)  # a live capture the Internet Archive saved too
     return Cited(role, capture, copy_name(capture.id) if has_copy(capture) else None, saved, None)
 
 
@@ -79,9 +80,12 @@ def memento_view(raw_url: str) -> str:
 
 
 def where(capture: Capture) -> str:
+    """Where the capture was read, as a published page may say it: a WARC file by its name
+    alone, since where it lies on this machine is nobody's business."""
     if capture.source == "warc" and capture.archive_url:
-        path, _, offset = capture.archive_url.rpartition("#")
-        return f"the WARC file {path}, record at offset {offset}" if path else f"the WARC file {offset}"
+        path, mark, offset = capture.archive_url.rpartition("#")
+        name = PurePath(path if mark else offset).name
+        return f"the WARC file {name}, record at offset {offset}" if mark else f"the WARC file {name}"
     if capture.source == "live":
         return "a live fetch by policy-tracker"
     archive = "the Internet Archive" if capture.source == "ia" else "a Memento archive"
@@ -111,11 +115,12 @@ def plain_text(body: bytes, charset: str | None) -> str:
 
 def _joined(page_url: str, url: str) -> str | None:
     try:
-        return _web(urljoin(page_url, url))
+        return safe_url(urljoin(page_url, url))
     except ValueError:  # 'http://[not an address' names no page
         return None
 
 
-def _web(url: str | None) -> str | None:
-    """A URL fit for a link from a report: http(s) only."""
+def safe_url(url: str | None) -> str | None:
+    """A URL fit for a link from a report: http(s) only (an archived page can name
+    `javascript:` anything)."""
     return url if url and urlsplit(url).scheme in ("http", "https") else None

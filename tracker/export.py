@@ -46,7 +46,7 @@ def move_json(move: Move) -> dict:
     evidence = move.evidence
     return {"at": move.at, "from_url": move.from_url, "to_url": move.to_url,
             "redirect": asdict(move.redirect) if move.redirect else None,
-            "evidence": {"captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
+            "evidence": {"id": evidence.id, "captured_at": evidence.captured_at, "url": evidence.url, "source": evidence.source,
                          "archive_url": evidence.archive_url, "status": evidence.status,
                          "sha256": evidence.sha256}}
 
@@ -96,7 +96,12 @@ def change_json(change: Comparison) -> dict:
 
 def diff_json(policy: PolicyConfig, old: Version, new: Version, change: Comparison) -> dict:
     """What `tracker diff --json` prints: the change, with the policy and its two versions."""
-    return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new), **change_json(change)}
+    return {**_compared(policy, old, new), **change_json(change)}
+
+
+def _compared(policy: PolicyConfig, old: Version, new: Version) -> dict:
+    """What `tracker diff --json` says first, with --stat or not: the policy and the two versions."""
+    return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new)}
 
 
 def stat_json(policy: PolicyConfig, old: Version, new: Version, change: Comparison) -> dict:
@@ -105,8 +110,7 @@ def stat_json(policy: PolicyConfig, old: Version, new: Version, change: Comparis
     sections = [{"status": s.status, "heading": s.heading, "old_heading": s.old_heading, "new_heading": s.new_heading,
                  "moved": s.moved, "words_added": s.words_added, "words_removed": s.words_removed}
                 for s in change.touched]
-    return {"policy": policy.name, "from": version_summary(old), "to": version_summary(new),
-            "from_version": change.from_version, "to_version": change.to_version,
+    return {**_compared(policy, old, new), "from_version": change.from_version, "to_version": change.to_version,
             "kind": change.kind, "magnitude": change.magnitude, "sections": sections,
             "words_added": sum(s["words_added"] for s in sections),
             "words_removed": sum(s["words_removed"] for s in sections),

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, DocumentDiff, SectionChange, diff_documents
@@ -24,6 +24,7 @@ from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, asse
 from tracker.errors import TrackerError
 from tracker.facts import FactChange
 from tracker.models import Capture, Change, Version, latest_possible, utc_now
+from tracker.normalise import clean_url
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -480,20 +481,48 @@ def moves(captures: list[Capture], shown: set[int]) -> list[Move]:
     version (``shown``): where the policy is published is read only off captures of the policy
     itself, so an error page or a redirect elsewhere is no move. A redirect to the new URL seen
     since the last capture at the old one is the move's evidence."""
-    out: list[Move] = []
-    where: str | None = None
+    stays = _stays(captures, shown)
+    out = []
+    for before, after in zip(stays, stays[1:]):
+        url = published_url(after.first)
+        announced = next((r for r in reversed(after.redirects) if _address(_location(r)) == after.address),
+                         after.first)
+        out.append(Move(announced.captured_at, published_url(before.last), url, announced))
+    return out
+
+
+@dataclass
+class _Stay:
+    """Consecutive captures showing the policy at one address."""
+
+    address: tuple[str, str, str]
+    first: Capture
+    last: Capture
+    captures: int
+    redirects: list[Capture]  # seen since the stay before it: one to this address announced the move
+
+
+def _stays(captures: list[Capture], shown: set[int]) -> list[_Stay]:
+    """Where the policy was published, stay after stay. A lone capture at another address
+    between two stays at one address is no move and back: it joins them (a crawler's detour,
+    an alias served once)."""
+    stays: list[_Stay] = []
     redirects: list[Capture] = []  # since the last capture showing a version
     for capture in sorted(captures, key=lambda c: (c.captured_at, c.id)):
         if redirect_of(capture) is not None:
             redirects.append(capture)
         if capture.id not in shown:
             continue
-        url = published_url(capture)
-        if where is not None and _address(where) != _address(url):
-            announced = next((r for r in reversed(redirects) if _address(_location(r)) == _address(url)), capture)
-            out.append(Move(announced.captured_at, where, url, announced))
-        where, redirects = url, []
-    return out
+        address = _address(published_url(capture))
+        if stays and stays[-1].address == address:
+            stays[-1].last, stays[-1].captures = capture, stays[-1].captures + 1
+        elif len(stays) > 1 and stays[-1].captures == 1 and stays[-2].address == address:
+            detour = stays.pop()
+            stays[-1].last, stays[-1].captures = capture, stays[-1].captures + detour.captures + 1
+        else:
+            stays.append(_Stay(address, capture, capture, 1, redirects))
+        redirects = []
+    return stays
 
 
 def _location(capture: Capture) -> str | None:
@@ -501,10 +530,19 @@ def _location(capture: Capture) -> str | None:
     return redirect.location if redirect else None
 
 
+NOT_THE_PAGE = {"hl", "lang", "language", "locale"}  # query parameters that pick a language, not a page
+
+
 def _address(url: str | None) -> tuple[str, str, str]:
-    """A page's address as a move is told by: http to https, or a trailing slash, is no move."""
-    parts = urlsplit(url or "")
-    return (parts.hostname or "", parts.path.rstrip("/"), parts.query)
+    """A page's address as a move is told by, as the Internet Archive tells one page: scheme,
+    'www.', a default port, the case of the path, a trailing slash and the order of the query
+    are no move; nor are parameters that track a visit or pick a language (a redirect adding
+    '?hl=en')."""
+    parts = urlsplit(clean_url(url or ""))
+    host = parts.netloc.lower().rpartition("@")[2].removeprefix("www.")
+    host = host.removesuffix(":80").removesuffix(":443")
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in NOT_THE_PAGE)
+    return (host, parts.path.rstrip("/").casefold(), urlencode(query))
 
 
 def policy_moves(store: Store, policy: str) -> list[Move]:

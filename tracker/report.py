@@ -13,21 +13,21 @@ rendered and written again only when its fingerprint changed.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import astuple, dataclass, field, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
 
 import jinja2
 
-from tracker import __version__, charts, copies, history
+from tracker import __version__, charts, console, copies, history
 from tracker.config import Config, PolicyConfig
 from tracker.console import section_counts, when
-from tracker.copies import Cited
+from tracker.copies import Cited, safe_url
 from tracker.diff import heading_name
 from tracker.document import Block, Memo
 from tracker.errors import TrackerError
@@ -37,14 +37,26 @@ from tracker.store import Store, change_from_row
 
 TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST = ".manifest.json"
+VIEW_MODULES = (charts, console, copies)  # the code besides this module and the templates that pages are made by
 
 
 def _templates_fingerprint() -> str:
-    """Changes when the templates or this tool change: every page is rendered again then."""
+    """Changes when the templates or the view code change: every page is rendered again then."""
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(TEMPLATES.iterdir()):
         digest.update(path.name.encode() + path.read_bytes())
     digest.update(Path(__file__).read_bytes())
+    for module in VIEW_MODULES:
+        digest.update(Path(inspect.getfile(module)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _copies_fingerprint() -> str:
+    """Changes when what a copy is made by changes: its templates and copies.py, not the rest
+    of the reports' code, whose every edit would otherwise rewrite (and decompress) every copy."""
+    digest = hashlib.sha256(copies.fingerprint().encode())
+    for name in ("base.html", "capture.html"):
+        digest.update((TEMPLATES / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -53,10 +65,15 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
                        heading_name=heading_name,
-                       local=lambda path: path.split("/", 1)[-1],  # a link from a page in the same folder
+                       local=local,
                        percent=lambda x: "-" if x is None else f"{100 * x:.0f}%",
                        anchors=anchor_ids, opening=opening, grouped=grouped_blocks)
     return env
+
+
+def local(path: str) -> str:
+    """A page's path (under the reports folder) as a link from a page in its own folder."""
+    return path.split("/", 1)[-1]
 
 
 def anchor_ids(headings: list[str]) -> list[str]:
@@ -107,13 +124,6 @@ def grouped_blocks(blocks: list[Block]) -> list[tuple[str, list]]:
         else:
             groups.append((kind, [item]))
     return groups
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL fit for an href: http(s) only (an archived page can name `javascript:` anything)."""
-    if not url:
-        return None
-    return url if urlsplit(url).scheme in ("http", "https") else None
 
 
 def change_page(policy: str, window_end: str, to_capture: int | None) -> str:
@@ -257,6 +267,14 @@ def _ours(out: Path, name: str) -> bool:
         return False
 
 
+def _text_key(version: Version | None) -> tuple | None:
+    """A version as a change page shows it: its text as read (a rebuild by a newer extractor
+    can change its declared date), not its span of captures, which each check extends."""
+    if version is None:
+        return None
+    return (version.number, version.key, version.sha256, version.declared_date, version.word_count, version.language)
+
+
 def _hash(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -266,7 +284,7 @@ def _hash(*parts) -> str:
 class PolicySite:
     """The pages of one policy, and the figures the index shows of it."""
 
-    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str = ""):
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str):
         self.store, self.policy, self.env, self.base = store, policy, env, base
         self.feed_root = feed_root(base_url, "../")
         self.dir = policy.name
@@ -294,7 +312,7 @@ class PolicySite:
     @property
     def fingerprint(self) -> str:
         return _hash(self.base, self.policy.display_title, self.policy.urls,
-                     [(v.number, v.key, v.first_seen, v.last_seen, v.captures) for v in self.versions],
+                     [astuple(v) for v in self.versions],
                      [self._row_key(r) for r in self.rows], len(self.captures),
                      self.captures[-1].captured_at if self.captures else None, self._moves_key(self.moves))
 
@@ -309,6 +327,10 @@ class PolicySite:
     def _moves_key(moves: list[Move]) -> list:
         return [(m.at, m.from_url, m.to_url, m.evidence.id) for m in moves]
 
+    def move_anchor(self, move: Move) -> str:
+        """The id of a move on its policy's history page: every link to a move is made by it."""
+        return f"move-{self.moves.index(move) + 1}"
+
     def moves_during(self, window: Window | None) -> list[Move]:
         """The moves in a change's window, or at its edges: a change and a move that coincide."""
         return [m for m in self.moves if window and window.start <= m.at <= window.end]
@@ -317,13 +339,12 @@ class PolicySite:
         return self._evidence(move.evidence.id, "redirect that announced it" if move.redirect
                               else "first capture at the new URL")
 
-    def change_windows(self, local: bool) -> list[charts.ChangeWindow]:
-        """The changes as the charts draw them, linked from the policy's folder (``local``) or
-        from the index."""
+    def change_windows(self, in_folder: bool) -> list[charts.ChangeWindow]:
+        """The changes as the charts draw them, linked from the policy's folder (``in_folder``:
+        its history page, which shows technical changes too) or from the index, which does not."""
         return [charts.ChangeWindow(r["from_version"], r["to_version"], r["kind"], r["magnitude"], r["window_start"],
-                                    r["window_end"], self.change_path(r).split("/", 1)[-1] if local
-                                    else self.change_path(r))
-                for r in self.rows if not (r["technical"] and not local)]
+                                    r["window_end"], local(self.change_path(r)) if in_folder else self.change_path(r))
+                for r in self.rows if in_folder or not r["technical"]]
 
     def _row_key(self, row: dict) -> tuple:
         return (row["to_capture"], row["from_version"], row["to_version"], row["kind"], row["magnitude"],
@@ -351,36 +372,44 @@ class PolicySite:
         capture = self.capture_by_id.get(capture_id) if capture_id is not None else None
         return None if capture is None else copies.cite(capture, role)
 
-    def cited(self) -> list[Capture]:
-        """The captures the pages cite as evidence, in timeline order: a page that cites one
-        more must name it here, so that its copy is written."""
+    @cached_property
+    def kept(self) -> set[int]:
+        """The captures whose copies the reports keep: the ends of each change, the first
+        capture of each version, the evidence of each move. A version's last capture is cited
+        by its date and hash alone: each live check makes a new one, whose copy would be
+        written, and the previous one deleted, at every check. A page that links one more copy
+        must name its capture here, so that the copy is written."""
         ids = {i for r in self.rows for i in (r["from_capture"], r["to_capture"])}
-        ids |= {i for v in self.versions for i in (v.first_capture, v.last_capture)}
-        ids |= {m.evidence.id for m in self.moves}
-        return [c for c in self.captures if c.id in ids]
+        ids |= {v.first_capture for v in self.versions}
+        return ids | {m.evidence.id for m in self.moves}
+
+    def cited(self) -> list[Capture]:
+        """The captures whose copies are kept, in timeline order."""
+        return [c for c in self.captures if c.id in self.kept]
 
     def pages(self) -> list[Page]:
         pages = [Page(self.history_path, _hash(self.fingerprint, self.health.key), self.render_history),
                  Page(f"{self.dir}/feed.xml", _hash(self.feed_fingerprint, self.feed_root), lambda: self.render_feed())]
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]
+            ends = [self.by_number.get(n) for n in (row["from_version"], row["to_version"])]
             pages.append(Page(self.change_path(row), _hash(self.base, self.policy.display_title, neighbours,
+                                                          [_text_key(v) for v in ends],
                                                           self._evidence_key(row), self._moves_key(self.moves)),
                               partial(self.render_change, i)))
         for version in self.versions:
             pages.append(Page(self.version_path(version.number),
-                              _hash(self.base, self.policy.display_title, version.key, version.first_seen,
-                                    version.last_seen, version.captures, version is self.versions[-1],
-                                    version.first_capture, version.last_capture),
+                              _hash(self.base, self.policy.display_title, astuple(version),
+                                    version is self.versions[-1], version.last_capture in self.kept),
                               partial(self.render_version, version)))
         return pages + self.copy_pages()
 
     def copy_pages(self) -> list[Page]:
         """A copy of each cited capture that no archive serves, written once: its fingerprint
         is the capture's, which never changes, and how copies are made."""
-        made = copies.fingerprint()
+        made = _copies_fingerprint()
         return [Page(f"{self.dir}/{copies.copy_name(c.id)}",
-                     _hash(self.base, made, self.policy.display_title, c.id, c.sha256, c.captured_at, c.url,
+                     _hash(made, self.policy.display_title, c.id, c.sha256, c.captured_at, c.url,
                            c.status, c.archive_url, c.redirects, c.content_type),
                      partial(self.render_copy, c))
                 for c in self.cited() if copies.has_copy(c)]
@@ -413,7 +442,8 @@ class PolicySite:
         ends = [(version.first_capture, "first capture of this version")]
         if version.last_capture != version.first_capture:
             ends.append((version.last_capture, "last capture of this version"))
-        return [e for e in (self._evidence(i, role) for i, role in ends) if e]
+        cited = [e for e in (self._evidence(i, role) for i, role in ends) if e]
+        return [e if e.capture.id in self.kept else replace(e, copy=None) for e in cited]
 
     def render_copy(self, capture: Capture) -> str:
         assert capture.sha256 is not None, "only a capture with a body has a copy"
@@ -491,14 +521,16 @@ def _site_pages(env: jinja2.Environment, base: str, sites: list[PolicySite], bas
 
 def timeline(site: PolicySite) -> charts.Timeline | None:
     """The chart of a policy's history, on its history page."""
-    return charts.timeline(site.captures, site.versions, site.change_windows(local=True), site.moves, site.shown,
-                           lambda number: f"version-{number}.html", lambda i: f"#move-{i}")
+    return charts.timeline(site.captures, site.versions, site.change_windows(in_folder=True), site.moves, site.shown,
+                           lambda number: local(site.version_path(number)),
+                           lambda move: f"#{site.move_anchor(move)}")
 
 
 def overview(sites: list[PolicySite]) -> charts.Overview | None:
     """The chart of every policy, on the index: what changed when, and which moved."""
     return charts.overview([charts.Track(s.policy.display_title, s.history_path, s.captures[0].captured_at,
-                                         s.captures[-1].captured_at, s.change_windows(local=False), s.moves)
+                                         s.captures[-1].captured_at, s.change_windows(in_folder=False),
+                                         [(m, f"{s.history_path}#{s.move_anchor(m)}") for m in s.moves])
                             for s in sites if s.captures])
 
 

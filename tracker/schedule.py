@@ -46,10 +46,20 @@ STOP_WITHIN = 8.0  # seconds given to running work after SIGTERM, before exiting
 
 
 @dataclass
+class Done:
+    """What a piece of work did: the line its run is recorded and printed with, whether it
+    failed (the run exits 1, the log says error), whether the reports show what it changed."""
+
+    line: str
+    failed: bool = False
+    changed: bool = False
+
+
+@dataclass
 class Job:
     name: str  # check:<policy>, archive-refresh, digest
     spec: str  # an interval or a cron expression
-    work: Callable[[Store, threading.Event], tuple[str, bool]]  # -> (outcome line, reports need rendering)
+    work: Callable[[Store, threading.Event], Done]
 
 
 def planned(config: Config) -> list[Job]:
@@ -109,20 +119,20 @@ def _host_slot(config: Config, url: str) -> threading.BoundedSemaphore:
 
 
 def _check(config: Config, name: str):
-    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+    def work(store: Store, stop: threading.Event) -> Done:
         (policy,) = config.select([name])
         with _host_slot(config, policy.current_url):
             (outcome,) = runs.check(store, config, (name,))
         failing = store.runs.failures_in_a_row(name)
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
-        # rendered after every check: the pages say when it was last checked, and whether it failed
-        return ("error: " if outcome.failed else "") + outcome.message, True
+        # a failed check changes the reports too: the pages say when it was last checked, and whether it failed
+        return Done(("error: " if outcome.failed else "") + outcome.message, outcome.failed, changed=True)
     return work
 
 
 def _refresh(config: Config):
-    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+    def work(store: Store, stop: threading.Event) -> Done:
         client = ArchiveClient(config.archive, config.fetch)
         lines, new, failed = [], False, False
         for policy in config.policies:
@@ -139,65 +149,72 @@ def _refresh(config: Config):
                 new |= result.new > 0
                 failed |= result.failed
         # a policy whose archive failed makes the job an error, after the others ran
-        return ("error: " if failed else "") + ("; ".join(lines) or "no policy has archives"), new
+        return Done(("error: " if failed else "") + ("; ".join(lines) or "no policy has archives"), failed, new)
     return work
 
 
 def _digest(config: Config):
-    def work(store: Store, stop: threading.Event) -> tuple[str, bool]:
+    def work(store: Store, stop: threading.Event) -> Done:
         outcome = digest.run(store, config)
         if outcome.failed:
             raise TrackerError(outcome.failed)
-        return ("sent: " + "; ".join(outcome.sent)) if outcome.sent else "nothing new to send", False
+        return Done(("sent: " + "; ".join(outcome.sent)) if outcome.sent else "nothing new to send")
     return work
 
 
 class Runner:
-    """Runs jobs with their own store connection, records each run, keeps reports current."""
+    """Runs jobs with their own store connection, records each run, keeps reports current.
 
-    def __init__(self, config: Config, out: Path):
-        self.config, self.out = config, out
+    The reports are rendered once for the jobs that ran together (the checks due at one tick):
+    with ``render_when_idle``, by the last of them to finish; else by whoever runs them, once
+    they are done, when ``stale`` says one changed what the reports show."""
+
+    def __init__(self, config: Config, out: Path, render_when_idle: bool = True):
+        self.config, self.out, self.render_when_idle = config, out, render_when_idle
         self.zone = ZoneInfo(config.schedule.timezone)
         self.stop = threading.Event()
         self.active = 0
+        self.stale = False  # a job changed what the reports show since they were last rendered
         self._active_lock = threading.Condition()
         self._render_lock = threading.Lock()
 
-    def execute(self, job: Job, next_run: Callable[[], datetime | None] = lambda: None) -> str:
+    def execute(self, job: Job, next_run: Callable[[], datetime | None] = lambda: None) -> Done:
         if self.stop.is_set():
-            return "skipped: stopping"
+            return Done("skipped: stopping")
         with self._active_lock:
             self.active += 1
         store = Store(self.config.db_path)
         try:
             started = iso(datetime.now(timezone.utc))
-            try:
-                outcome, changed = job.work(store, self.stop)
-                if changed:
-                    outcome += self.render(store)
-                (log.error if outcome.startswith("error: ") else log.info)("%s: %s", job.name, outcome)
-            except TrackerError as e:
-                outcome = f"error: {e}"
-                log.error("%s: %s", job.name, e)
-            except sqlite3.Error as e:
-                outcome = f"error: {database_problem(self.config.db_path, e) or e}"
-                log.error("%s: %s", job.name, outcome)
-            except Exception as e:  # a bug in one job must not stop the daemon
-                outcome = f"internal error: {type(e).__name__}: {e}"
-                log.exception("%s failed", job.name)
+            done = _guarded(job.name, lambda: job.work(store, self.stop), self.config)
+            if done.changed:
+                with self._active_lock:
+                    self.stale = True
             following = next_run()
-            store.runs.job_ran(job.name, started, outcome, iso(following) if following else None)
-            return outcome
+            store.runs.job_ran(job.name, started, done.line, iso(following) if following else None)
+            return done
         finally:
+            self._leave(store)
             store.close()
-            with self._active_lock:
-                self.active -= 1
-                self._active_lock.notify_all()
 
-    def render(self, store: Store) -> str:
-        with self._render_lock:
-            result = report.render_site(store, self.config, self.out)
-        return f"; reports: {len(result.written)} page(s) written"
+    def _leave(self, store: Store) -> None:
+        """One job fewer at work; the last one renders the reports if a job changed them,
+        again if another changed them while it rendered."""
+        while True:
+            with self._active_lock:
+                if self.active > 1 or not (self.stale and self.render_when_idle):
+                    self.active -= 1
+                    self._active_lock.notify_all()
+                    return
+                self.stale = False
+            self.render(store)
+
+    def render(self, store: Store) -> Done:
+        def work() -> Done:
+            with self._render_lock:
+                result = report.render_site(store, self.config, self.out)
+            return Done(f"{len(result.written)} page(s) written")
+        return _guarded("reports", work, self.config)
 
     def wait_idle(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -210,10 +227,28 @@ class Runner:
         return True
 
 
-def run_due(config: Config, out: Path) -> list[tuple[str, str]]:
-    """One pass of whatever is due (for cron users): [(job, outcome)]."""
+def _guarded(name: str, work: Callable[[], Done], config: Config) -> Done:
+    """Work whose failure is logged and said, never raised: a bug in one job must not stop the daemon."""
+    try:
+        done = work()
+        (log.error if done.failed else log.info)("%s: %s", name, done.line)
+        return done
+    except TrackerError as e:
+        line = f"error: {e}"
+    except sqlite3.Error as e:
+        line = f"error: {database_problem(config.db_path, e) or e}"
+    except Exception as e:
+        log.exception("%s failed", name)
+        return Done(f"internal error: {type(e).__name__}: {e}", failed=True)
+    log.error("%s: %s", name, line)
+    return Done(line, failed=True)
+
+
+def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:
+    """One pass of whatever is due (for cron users), then the reports rendered once if it
+    changed them: [(job or "reports", what it did)]."""
     with DaemonLock(config.db_path):
-        runner = Runner(config, out)
+        runner = Runner(config, out, render_when_idle=False)
         store = Store(config.db_path)
         try:
             due = [job for job in planned(config) if due_now(store, job, runner.zone)]
@@ -224,7 +259,14 @@ def run_due(config: Config, out: Path) -> list[tuple[str, str]]:
         def following(job: Job) -> Callable[[], datetime | None]:
             return lambda: trigger(job.spec, runner.zone).get_next_fire_time(None, now)
 
-        return [(job.name, runner.execute(job, following(job))) for job in due]
+        ran = [(job.name, runner.execute(job, following(job))) for job in due]
+        if not runner.stale:
+            return ran
+        store = Store(config.db_path)
+        try:
+            return ran + [("reports", runner.render(store))]
+        finally:
+            store.close()
 
 
 # --- the daemon ----------------------------------------------------------------------------
