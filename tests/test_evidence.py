@@ -10,7 +10,6 @@ import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from click.testing import CliRunner
 from conftest import Page, policy_html, run_cli, write_config
@@ -160,7 +159,7 @@ def test_the_demo_change_page_links_both_captures_to_copies_that_open(tmp_path, 
     assert [c["copy"] for c in cited] == ["captures/5.html", "captures/7.html"]  # the last old, the first new
     for evidence, policy_words in zip(cited, ("INFORMATION WE COLLECT", "KRROP")):
         sha256 = re.search(r"[0-9a-f]{64}", evidence["text"]).group()
-        assert f"krop-demo.warc.gz, record at offset" in evidence["text"]
+        assert "krop-demo.warc.gz, record at offset" in evidence["text"]
         seen, requests = open_recorded(browser, (change.parent / evidence["copy"]).as_uri(), width=390)
         assert requests == [(change.parent / evidence["copy"]).as_uri()] and seen["xss"] is None
         assert seen["visible"] and sha256 in seen["banner"] and "krop-demo.warc.gz" in seen["banner"]
@@ -249,3 +248,16 @@ def test_a_copy_is_written_once_and_live_checks_of_the_same_text_write_no_copy(t
     line = render(config, out)
     assert sorted(p.name for p in copies.iterdir()) == ["1.html", "3.html", "4.html"] and "removed" not in line
     assert (copies / "1.html").stat().st_mtime_ns == first
+
+
+def test_a_page_nested_too_deep_is_copied_as_its_text():
+    # 100,000 nested elements in a megabyte took the sanitizer minutes: such a copy is text.
+    from tracker import copies
+    deep = b"<html><body><h1>Policy</h1><p>We keep data for 30 days." + b"<div>" * 100_000 + b"<b>end</b>" + \
+        b"</div>" * 100_000 + b"<script>alert(1)</script></body></html>"
+    assert copies.nesting(deep.decode()) > copies.MAX_NESTING and copies.inert_html(deep, "utf-8", "https://a.example/") is None
+    text = copies.text_of_html(deep, "utf-8")
+    assert "We keep data for 30 days." in text and "end" in text and "alert" not in text and "<" not in text
+    # a real page, with its implied end tags, nests a few levels and is copied as HTML
+    page = b"<html><body><main><p>One<p>Two<ul><li>a<li>b</ul><br><img src=x></main></body></html>"
+    assert copies.nesting(page.decode()) == 4 and "Two" in copies.inert_html(page, "utf-8", "https://a.example/")

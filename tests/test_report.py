@@ -254,3 +254,23 @@ def test_the_side_by_side_view_is_a_toggle_without_script(tmp_path, browser):
     page.click("label[for=view-side]")
     assert page.evaluate(visible) == ["none", "grid"]
     context.close()
+
+
+def test_control_characters_and_bidi_overrides_in_fetched_text_reach_no_page_or_feed(tmp_path, site):
+    # An unterminated right-to-left override in a policy would mirror the tool's own words after it
+    # on the page ("(noitneteR)"); an escape or a bell would break the feeds' XML.
+    from conftest import Page
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    for retention in ("30 days", "90 days"):
+        hostile = f"<p>We keep logs\u202e for {retention}\x1b[31m, then\x07 delete them.</p>"
+        site.pages["/privacy"] = Page(policy_html(retention, extra=hostile))
+        assert run_cli(config, "check").exit_code == 0
+    out = tmp_path / "reports"
+    render(config, out)
+    written = [p for p in out.rglob("*") if p.suffix in (".html", ".xml")]
+    assert written and not [p.name for p in written if re.search("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b-\x1f]",
+                                                                    p.read_text())]
+    for feed in (out / "feed.xml", out / "acme" / "feed.xml"):
+        ET.parse(feed)  # well-formed XML
+    change = next((out / "acme").glob("change-*.html")).read_text()
+    assert "We keep logs for" in change  # the words stay, in reading order

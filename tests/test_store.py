@@ -265,3 +265,16 @@ def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
     store.db.execute("UPDATE changes SET details = NULL")
     store.history.replace("p", store.history.versions("p"), store.history.changes("p"), {}, "x")
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] == 0
+
+
+def test_commands_started_together_on_a_new_store_all_open_it(tmp_path):
+    # Each reads the store's version and brings it up to date: one at a time, never twice.
+    import subprocess
+    import sys
+    for round_ in range(3):
+        path = tmp_path / f"new-{round_}.db"
+        code = f"from tracker.store import Store; Store({str(path)!r}).close()"
+        runs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
+        errors = [run.communicate()[1].decode() for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
+        assert Store(path).db.schema_version == SCHEMA_VERSION

@@ -12,6 +12,7 @@ sanitizer let through would still be blocked.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -98,13 +99,40 @@ def fingerprint() -> str:
     return hashlib.sha256(version("nh3").encode() + Path(__file__).read_bytes()).hexdigest()[:16]
 
 
-def inert_html(body: bytes, charset: str | None, page_url: str) -> str:
+def inert_html(body: bytes, charset: str | None, page_url: str) -> str | None:
     """A captured page as HTML that runs nothing and loads nothing; its relative links lead to
-    the page's own site, as they did where it was captured."""
+    the page's own site, as they did where it was captured. None for a page nested deeper
+    than MAX_NESTING: the sanitizer's time grows much faster than such a page (a megabyte of
+    100,000 nested elements took minutes), so it is shown as text (``text_of_html``)."""
     text = CONTROLS.sub("", decode_body(body, charset))
+    if nesting(text) > MAX_NESTING:
+        return None
     return nh3.clean(text, tags=TAGS, clean_content_tags=REMOVED_WHOLE, attributes=ATTRIBUTES,
                      url_schemes={"http", "https", "mailto"}, link_rel=LINK_REL,
                      url_relative=lambda url: _joined(page_url, url))
+
+
+MAX_NESTING = 256  # elements open at once in a page copied as HTML (real policies: a few dozen)
+TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^>]*?(/?)>")
+FLAT = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+        "p", "li", "dt", "dd", "tr", "td", "th", "option"}  # empty, or closed by the next of their kind
+
+
+def nesting(html: str) -> int:
+    """How deep a page's elements nest, counted from its tags in one pass."""
+    depth = deepest = 0
+    for closing, name, empty in TAG.findall(html):
+        if name.lower() in FLAT or empty:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def text_of_html(body: bytes, charset: str | None) -> str:
+    """A page's words without its markup, for a page too deep to copy as HTML."""
+    text = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", decode_body(body, charset), flags=re.S | re.I)
+    return printable(html.unescape(re.sub(r"<[^>]*>", " ", text)))
 
 
 def plain_text(body: bytes, charset: str | None) -> str:

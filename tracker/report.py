@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Callable
 
 import jinja2
+import markupsafe
 
 from tracker import __version__, charts, console, copies, history
 from tracker.config import Config, PolicyConfig
-from tracker.console import section_counts, when
+from tracker.console import CONTROLS, section_counts, when
 from tracker.copies import Cited, safe_url
 from tracker.diff import heading_name
 from tracker.document import Block, Memo
@@ -62,13 +63,24 @@ def _copies_fingerprint() -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=_shown)
     env.filters.update(when=when, day=lambda t: (t or "")[:10], safe_url=safe_url, counts=section_counts,
                        heading_name=heading_name,
                        local=local,
                        percent=lambda x: "-" if x is None else f"{100 * x:.0f}%",
                        anchors=anchor_ids, opening=opening, grouped=grouped_blocks)
     return env
+
+
+def _shown(value: object) -> object:
+    """Every value a page, a feed or the digest shows, without control characters and bidi
+    overrides: fetched text could otherwise mirror the tool's own words around it, break a
+    feed's XML or ring a terminal reading the digest."""
+    if isinstance(value, str):
+        cleaned = CONTROLS.sub("", value)
+        return markupsafe.Markup(cleaned) if isinstance(value, markupsafe.Markup) else cleaned
+    return value
 
 
 def local(path: str) -> str:
@@ -449,10 +461,12 @@ class PolicySite:
         assert capture.sha256 is not None, "only a capture with a body has a copy"
         body = self.store.captures.body(capture.sha256)
         page_url = capture.final_url if capture.source == "live" and capture.final_url else capture.url
+        content = copies.inert_html(body, capture.charset, page_url) if capture.format == "html" else None
+        text = copies.plain_text(body, capture.charset) if capture.format == "text" else \
+            copies.text_of_html(body, capture.charset) if capture.format == "html" and content is None else None
         return self.env.get_template("capture.html").render(
             site=self, policy=self.policy, capture=capture, where=copies.where(capture), size=len(body),
-            content=copies.inert_html(body, capture.charset, page_url) if capture.format == "html" else None,
-            text=copies.plain_text(body, capture.charset) if capture.format == "text" else None, root="../../")
+            content=content, text=text, too_deep=capture.format == "html" and content is None, root="../../")
 
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(

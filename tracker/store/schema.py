@@ -4,9 +4,12 @@ version is brought up to date when it is opened, losing nothing.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -242,7 +245,30 @@ COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
 
 
 def migrate(db: Connection, bodies: Bodies, path: Path) -> None:
-    current = db.schema_version
+    if db.schema_version == SCHEMA_VERSION:
+        return
+    with _migrating(path):
+        _migrate(db, bodies, path)
+
+
+@contextmanager
+def _migrating(path: Path) -> Iterator[None]:
+    """One process at a time brings a store up to date: two commands started together on a
+    new or older store would otherwise both read its version and both run its next step
+    ('table policies already exists'). A lock file beside the store, released however the
+    process ends."""
+    try:
+        lock = open(f"{path}.migrate-lock", "a")
+    except OSError:  # a folder we cannot write to: the migration itself says what is wrong
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _migrate(db: Connection, bodies: Bodies, path: Path) -> None:
+    current = db.schema_version  # read under the lock: another process may have just migrated it
     if current > SCHEMA_VERSION:
         raise TrackerError(f"{path}: written by a newer policy-tracker "
                            f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade it")
