@@ -39,7 +39,7 @@ def test_a_page_that_answers_404_is_flagged_failing_and_healthy_again_once_back(
     url = site.url("/privacy")
     config = write_config(tmp_path, [{"name": "acme", "title": "Acme", "urls": [url]},
                                      {"name": "krop", "title": "Krop", "urls": ["https://krop.example/privacy"],
-                                      "live": False}])
+                                      "live": False}], "[schedule]\nfailures = 2\n")  # failing as tracker status says
     assert run_cli(config, "check", "acme").exit_code == 0
     site.pages["/privacy"] = Page(policy_html(retention="90 days"))
     assert run_cli(config, "check", "acme").exit_code == 0  # version 2: a change page
@@ -52,9 +52,14 @@ def test_a_page_that_answers_404_is_flagged_failing_and_healthy_again_once_back(
     assert health_line(first["krop/index.html"]) == "Live checks: not checked (live = false)"
 
     site.pages["/privacy"] = Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
-    for _ in range(2):
-        failed = run_cli(config, "check")
-        assert failed.exit_code == 1 and "HTTP 404" in failed.out + failed.stderr
+    failed = run_cli(config, "check")
+    assert failed.exit_code == 1 and "HTTP 404" in failed.out + failed.stderr
+    render(config, out)  # one failure, under the [schedule] failures of 2: said, not yet failing
+    once = health_line((out / "acme" / "index.html").read_text())
+    assert once.startswith("Live checks: the last check failed (2 in a row make it failing): ") and "HTTP 404" in once
+    assert "failing:" not in shown((out / "index.html").read_text())
+    failed = run_cli(config, "check")
+    assert failed.exit_code == 1 and "HTTP 404" in failed.out + failed.stderr
     assert written_by(config, out) == {"index.html", "acme/index.html"}  # no change, version or feed page
     index, history = (out / "index.html").read_text(), (out / "acme" / "index.html").read_text()
     line = health_line(history)
@@ -92,4 +97,5 @@ def test_a_scheduled_check_that_fails_updates_the_reports(tmp_path, site):
     store.close()
     ran = run_cli(config, "run")
     assert ran.exit_code == 1 and "check:acme: error: " in ran.err and "HTTP 404" in ran.err and "reports:" in ran.out
-    assert health_line(history.read_text()).startswith("Live checks: failing: the last check failed, last error: ")
+    assert health_line(history.read_text()).startswith("Live checks: the last check failed (5 in a row make it "
+                                                       "failing): ")

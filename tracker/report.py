@@ -175,17 +175,18 @@ class Health:
     outcome: str | None
     message: str | None
     failures_in_a_row: int
+    threshold: int  # failures in a row that make a policy failing ([schedule] failures), as tracker status says
 
     @classmethod
-    def of(cls, store: Store, policy: PolicyConfig) -> Health:
+    def of(cls, store: Store, policy: PolicyConfig, threshold: int) -> Health:
         status = store.runs.status(policy.name)
         check = status["last_check"] or {}
         return cls(policy.live, check.get("at"), check.get("outcome"), check.get("message"),
-                   status["failures_in_a_row"])
+                   status["failures_in_a_row"], threshold)
 
     @property
     def failing(self) -> bool:
-        return self.failures_in_a_row > 0
+        return self.failures_in_a_row >= self.threshold
 
     @property
     def key(self) -> tuple:
@@ -209,7 +210,8 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
     except OSError as e:
         raise TrackerError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
     base = _templates_fingerprint()
-    sites = [PolicySite(store, policy, env, base, config.report.base_url) for policy in config.policies]
+    sites = [PolicySite(store, policy, env, base, config.report.base_url, config.schedule.failures)
+             for policy in config.policies]
     pages = [page for site in sites for page in site.pages()]
     pages += _site_pages(env, base, sites, config.report.base_url)
     return _write(out, pages)
@@ -296,7 +298,8 @@ def _hash(*parts) -> str:
 class PolicySite:
     """The pages of one policy, and the figures the index shows of it."""
 
-    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str):
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str,
+                 failures: int):
         self.store, self.policy, self.env, self.base = store, policy, env, base
         self.feed_root = feed_root(base_url, "../")
         self.dir = policy.name
@@ -307,7 +310,7 @@ class PolicySite:
         self.capture_by_id = {c.id: c for c in self.captures}
         self.shown = store.history.shown_captures(policy.name)
         self.moves = history.moves(self.captures, self.shown)
-        self.health = Health.of(store, policy)
+        self.health = Health.of(store, policy, failures)
         self._parsed: dict[int, ChangePage] = {}
 
     # what pages link to
