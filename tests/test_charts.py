@@ -162,6 +162,16 @@ def test_a_twenty_year_history_has_year_ticks(tmp_path):
     assert max(steps) - min(steps) <= 0.1  # evenly spaced
 
 
+def test_a_declared_date_decades_off_its_captures_does_not_stretch_the_axis(tmp_path):
+    # 'Last updated: December 31, 2099' on a 2024 page: the history keeps its month ticks
+    config = tracked(tmp_path, [acme()], {"acme": captured(("2024-06-01T10:00:00Z", "30 days"),
+                                                          ("2025-05-20T10:00:00Z", "90 days"),
+                                                          declared="December 31, 2099")})
+    page = (report(config, tmp_path) / "acme" / "index.html").read_text()
+    assert [label for _, label in ticks(page)] == ["Jul 2024", "Sep", "Nov", "Jan 2025", "Mar", "May"]
+    assert "declares 2099-12-31" not in page.split('<figure class="timeline"', 1)[1].split("</figure>", 1)[0]
+
+
 def test_a_change_is_drawn_over_its_window_and_declared_dates_before_the_first_capture_are_on_the_chart(
         tmp_path, browser):
     config = tracked(tmp_path, [acme()], {"acme": captured(

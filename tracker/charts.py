@@ -154,13 +154,24 @@ class Timeline:
     end: str
 
 
+DECLARED_REACH = 366 * 10  # days a declared date drawn may lie before its version's first capture
+DECLARED_AHEAD = 366  # and after its last: a date announced for a change to come
+
+
+def _plausible(day: str, version: Version) -> bool:
+    """Whether a version's declared date is drawn: one decades off its captures ('Last
+    updated: December 31, 2099' in a 2020 page) would squeeze the whole history into a pixel."""
+    days = (_seconds(day) - _seconds(version.first_seen)) / 86400
+    return -DECLARED_REACH <= days and (_seconds(day) - _seconds(version.last_seen)) / 86400 <= DECLARED_AHEAD
+
+
 def timeline(captures: list[Capture], versions: list[Version], changes: list[ChangeWindow], moves: list[Move],
              shown: set[int], version_link: Callable[[int], str], move_link: Callable[[Move], str]) -> Timeline | None:
     """The chart of one policy's history; None before its first capture. Its time axis holds
     the dates its versions declare, even from before the first capture."""
     if not captures:
         return None
-    declared = [(v, v.declared_date) for v in versions if v.declared_date]
+    declared = [(v, v.declared_date) for v in versions if v.declared_date and _plausible(v.declared_date, v)]
     made = axis([c.captured_at for c in captures] + [day for _, day in declared])
     x = made.x
     return Timeline(
