@@ -13,7 +13,7 @@ import sys
 
 from click.testing import CliRunner
 from conftest import Page, policy_html, run_cli, write_config
-from test_report import DEMO_WARC, KROP, backfilled, render, visit_all
+from test_report import DEMO_WARC, KROP, backfilled, demo_change_page, render, visit_all
 from warcio.archiveiterator import ArchiveIterator
 
 from tracker.cli import cli
@@ -145,13 +145,8 @@ def test_a_pdf_capture_gets_a_note_and_its_exact_bytes_a_text_capture_its_text(t
 
 
 def test_the_demo_change_page_links_both_captures_to_copies_that_open(tmp_path, browser):
-    config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
-    out = tmp_path / "reports"
-    render(config, out)
+    out, context, page = demo_change_page(tmp_path, browser)
     change = next((out / "krop").glob("change-*.html"))
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(change.as_uri())
     cited = page.evaluate("""() => [...document.querySelectorAll('dl.evidence')].map(dl => ({
         copy: dl.querySelector('a[href^="captures/"]').getAttribute('href'),
         text: dl.innerText}))""")

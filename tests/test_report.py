@@ -241,14 +241,19 @@ def test_hostile_policy_text_runs_no_script_at_desktop_and_phone_widths(tmp_path
     context.close()
 
 
-def test_the_side_by_side_view_is_a_toggle_without_script(tmp_path, browser):
+def demo_change_page(tmp_path: Path, browser):
+    """The Krop demo's reports, and its change page open in Chromium at 1280 px."""
     config = backfilled(tmp_path, KROP, f"warc:{DEMO_WARC}")
     out = tmp_path / "reports"
     render(config, out)
-    change = next((out / "krop").glob("change-*.html"))
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(change.as_uri())
+    page.goto(next((out / "krop").glob("change-*.html")).as_uri())
+    return out, context, page
+
+
+def test_the_side_by_side_view_is_a_toggle_without_script(tmp_path, browser):
+    out, context, page = demo_change_page(tmp_path, browser)
     visible = "() => [getComputedStyle(document.querySelector('.inline')).display, getComputedStyle(document.querySelector('.side')).display]"
     assert page.evaluate(visible) == ["block", "none"]
     page.click("label[for=view-side]")
