@@ -251,6 +251,14 @@ def test_the_overview_legend_lists_the_kinds_of_the_changes_there_are_unread_one
     assert 'class="mark k-changed"' in index
 
 
+def test_a_policy_captured_once_has_a_mark_in_the_overview(tmp_path):
+    config = tracked(tmp_path, [acme(), acme("once")],
+                     {"acme": captured(("2021-01-10T10:00:00Z", "30 days"), ("2021-06-10T10:00:00Z", "90 days")),
+                      "once": captured(("2021-03-10T10:00:00Z", "30 days"))})
+    index = (report(config, tmp_path) / "index.html").read_text()
+    assert index.count('class="tracked-once"') == 1 and "captured from 2021-03-10 to 2021-03-10" in index
+
+
 def test_the_overview_has_a_row_per_policy_and_shows_one_kind_without_script(tmp_path, browser):
     config = tracked(tmp_path, [KROP, acme()], {"acme": captured(("2021-01-10T10:00:00Z", "30 days"),
                                                                 ("2021-06-10T10:00:00Z", "90 days"))})
