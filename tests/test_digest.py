@@ -234,3 +234,17 @@ def test_the_html_part_shows_the_changes_in_a_browser(tmp_path, smtp, browser):
         assert "Version 1 → 2" in text and "contact e-mail" in text and "support@krop.com" in text
         page.screenshot(path=str(tmp_path / f"digest-{scheme}.png"), full_page=True)
         context.close()
+
+
+def test_each_policy_that_could_not_be_checked_is_a_line_of_its_own(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "gone", "title": "Gone policy", "urls": [site.url("/gone")]},
+                                     {"name": "lost", "title": "Lost policy", "urls": [site.url("/lost")]}],
+                          mail_config(free_port()))
+    for _ in range(2):
+        assert run_cli(config, "check").exit_code == 1
+
+    text = run_cli(config, "digest", "--dry-run").out
+
+    failures = text.split("== Could not be checked ==\n", 1)[1].split("\n\n--\n", 1)[0].splitlines()
+    assert [line.split(":", 1)[0] for line in failures] == ["* Gone policy", "* Lost policy"]
+    assert all(line.endswith("(failing: the last 2 checks in a row)") for line in failures)
