@@ -189,9 +189,12 @@ def test_cosmetic_changes_are_one_line_unless_asked_for_and_titles_inject_no_hea
     body = policy_html()
     write_warc(tmp_path / "a.warc.gz", [Archived(url, "2026-01-01T00:00:00Z", body),
                                         Archived(url, "2026-02-01T00:00:00Z", body.replace(b"Retention", b"RETENTION"))])
-    config = write_config(tmp_path, [{"name": "acme", "title": "Acme\r\nBcc: victim@example.org", "urls": [url],
-                                      "archives": ["warc:a.warc.gz"], "live": False}],
-                          mail_config(smtp.port, list_unsubscribe='"mailto:unsubscribe@example.org"'))
+    policy = {"name": "acme", "title": "Acme\r\nBcc: victim@example.org", "urls": [url],
+              "archives": ["warc:a.warc.gz"], "live": False}
+    unsubscribe = mail_config(smtp.port, list_unsubscribe='"mailto:unsubscribe@example.org"')
+    refused = run_cli(write_config(tmp_path, [policy], unsubscribe), "backfill")
+    assert refused.exit_code == 1 and "policy[1].title: 'Acme\\r\\nBcc: victim@example.org' holds U+000D" in refused.stderr
+    config = write_config(tmp_path, [{**policy, "title": "Acme Bcc: victim@example.org"}], unsubscribe)
     assert run_cli(config, "backfill").exit_code == 0
     preview = run_cli(config, "digest", "--dry-run")
     assert "1 cosmetic or date-only change(s) (2026-01-01 to 2026-02-01)" in preview.out and "Version 1 -> 2" not in preview.out
