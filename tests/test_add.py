@@ -4,14 +4,18 @@ had, then checked once against a real server."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import Page, policy_html, run_cli
+from tracker import configfile
 from tracker.config import load_config
-from tracker.configfile import default_name
+from tracker.configfile import add_policy, default_name
 
 ROOT = Path(__file__).parent.parent
 
@@ -110,6 +114,12 @@ def test_a_missing_config_is_created_and_loads(tmp_path, site):
     (["https://www.acme.example/privacy/"], "config.toml: https://www.acme.example/privacy/ is tracked already, by policy 'acme'"),
     (["ftp://acme.example/privacy", "--name", "ftp"], "url: 'ftp://acme.example/privacy' is not an http(s) URL"),
     (["https://acme.example/terms", "--name", "Acme Terms"], "name: 'Acme Terms' is not a slug"),
+    (["http://[::1"], "url: 'http://[::1' is not a valid URL"),
+    (["https://acme.example/terms", "--title", "T\x1b[31mRED\x07"], "title: 'T\\x1b[31mRED\\x07' holds U+001B"),
+    (["https://acme.example/terms", "--title", "evil\u202etxt"], "title: 'evil\\u202etxt' holds U+202E"),
+    (["https://acme.example/terms", "--title", "bad\udcffbyte"], "holds U+DCFF, a byte that is not UTF-8"),
+    (["https://acme.example/terms\udcff"], "url: 'https://acme.example/terms\\udcff' holds U+DCFF"),
+    (["https://user:hunter2@acme.example/terms"], "url: 'https://…@acme.example/terms' holds a user name or password"),
 ])
 def test_a_refused_policy_is_one_line_and_leaves_the_file_as_it_was(tmp_path, site, args, error):
     config = tmp_path / "config.toml"
@@ -119,7 +129,7 @@ def test_a_refused_policy_is_one_line_and_leaves_the_file_as_it_was(tmp_path, si
 
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: ") and error in result.stderr
+    assert result.stderr.startswith("error: ") and error in result.stderr and "hunter2" not in result.stderr
     assert config.read_text(encoding="utf-8") == COMMENTED
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # no temporary file, no database
     assert site.requests == []
@@ -167,3 +177,78 @@ def test_a_failed_first_check_keeps_the_policy_and_exits_1(tmp_path, site):
 ])
 def test_the_default_name_comes_from_the_site_and_the_page(url, name):
     assert default_name(url) == name
+
+
+def test_a_read_only_config_is_left_alone(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(COMMENTED, encoding="utf-8")
+    config.chmod(0o444)
+
+    result = run_cli(config, "add", "https://shop.example/privacy")
+
+    assert result.exit_code == 1 and result.stderr == f"error: {config}: read-only: not changed\n"
+    assert config.read_text(encoding="utf-8") == COMMENTED and config.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+@pytest.mark.parametrize("start", [b"", b"\xef\xbb\xbf"], ids=["crlf", "bom-crlf"])
+def test_windows_line_endings_and_a_bom_are_kept(tmp_path, start):
+    config = tmp_path / "config.toml"
+    before = start + COMMENTED.replace("\n", "\r\n").encode() + b"\r\n"
+    config.write_bytes(before)
+
+    assert [p.name for p in load_config(config).policies] == ["acme"]  # every command reads it
+    add_policy(config, "https://shop.example/privacy", "shop")
+
+    after = config.read_bytes()
+    assert after.startswith(before)
+    assert after[len(before):] == b'\r\n[[policy]]\r\nname = "shop"\r\nurls = ["https://shop.example/privacy"]\r\n'
+    assert [p.name for p in load_config(config).policies] == ["acme", "shop"]
+
+
+def test_a_config_in_a_missing_folder_names_the_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    result = run_cli(Path("nodir/sub/config.toml"), "add", "https://shop.example/privacy")
+
+    assert result.exit_code == 1 and result.stderr == "error: nodir/sub: no such folder\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_adds_at_once_keep_both_policies(tmp_path, monkeypatch):
+    """The first add has read the file when the second starts: the second waits for it."""
+    config = tmp_path / "config.toml"
+    config.write_text(COMMENTED, encoding="utf-8")
+    load = configfile.load_config
+    second = threading.Thread(target=add_policy, args=(config, "https://two.example/privacy", "two"))
+
+    def load_then_start_the_second(path):
+        loaded = load(path)
+        if threading.current_thread() is threading.main_thread() and not second.is_alive() and not second.ident:
+            second.start()
+            _until(lambda: not second.is_alive() or _waits_for_lock(tmp_path / ".config.toml.lock"))
+        return loaded
+
+    monkeypatch.setattr(configfile, "load_config", load_then_start_the_second)
+    add_policy(config, "https://one.example/privacy", "one")
+    second.join(timeout=30)
+
+    assert [p.name for p in load_config(config).policies] == ["acme", "one", "two"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # the lock file goes too
+
+
+def _waits_for_lock(lock: Path) -> bool:
+    """Whether someone is blocked on ``lock`` (the kernel lists waiters with '->')."""
+    try:
+        inode = lock.stat().st_ino
+    except FileNotFoundError:
+        return False
+    locks = Path("/proc/locks").read_text()
+    return any("->" in line and re.search(rf":{inode} ", line) for line in locks.splitlines())
+
+
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)

@@ -85,11 +85,30 @@ def test_the_shipped_example_config_is_valid():
      "policy[2].language: 'French' is not a language code"),
     (GOOD.replace("timeout_s = 5", 'timeout_s = 5\naccept_language = "fr\\r\\nX-Evil: 1"'),
      "fetch.accept_language: 'fr\\r\\nX-Evil: 1' is not an Accept-Language value"),
+    (GOOD.replace('title = "Krop"', 'title = "T\\u001b[31mRED\\u0007"'),
+     "policy[1].title: 'T\\x1b[31mRED\\x07' holds U+001B, a control character"),
+    (GOOD.replace('title = "Krop"', 'title = "Krop\\u0085"'), "policy[1].title: 'Krop\\x85' holds U+0085"),
+    (GOOD.replace('title = "Krop"', 'title = "Krop \\u2066x"'), "policy[1].title: 'Krop \\u2066x' holds U+2066"),
+    (GOOD.replace("https://krrop.com/trust", "https://krrop.com/trust\\u001b"),
+     "policy[1].urls: 'https://krrop.com/trust\\x1b' holds U+001B"),
+    (GOOD.replace("https://krrop.com/trust", "https://me:s3cret@krrop.com/trust"),
+     "policy[1].urls: 'https://…@krrop.com/trust' holds a user name or password"),
+    (GOOD.replace("memento:https://archive", "memento:https://me@archive"),
+     "policy[2].archives: 'https://…@archive.example.org/' holds a user name or password"),
 ])
 def test_mistakes_are_named_by_key_path(tmp_path, text, expected):
     message = error_of(tmp_path, text)
     assert message.startswith(str(tmp_path / "config.toml") + ": ")
-    assert expected in message
+    assert expected in message and "s3cret" not in message
+
+
+def test_a_config_saved_with_a_bom_is_read_by_every_command(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert [p.name for p in load_config(path).policies] == ["krop", "other"]
+    result = run_tracker("--config", str(path), "status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "krop" in result.stdout and "other" in result.stdout
 
 
 def test_toml_syntax_error_gives_its_line(tmp_path):

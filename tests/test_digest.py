@@ -189,9 +189,12 @@ def test_cosmetic_changes_are_one_line_unless_asked_for_and_titles_inject_no_hea
     body = policy_html()
     write_warc(tmp_path / "a.warc.gz", [Archived(url, "2026-01-01T00:00:00Z", body),
                                         Archived(url, "2026-02-01T00:00:00Z", body.replace(b"Retention", b"RETENTION"))])
-    config = write_config(tmp_path, [{"name": "acme", "title": "Acme\r\nBcc: victim@example.org", "urls": [url],
-                                      "archives": ["warc:a.warc.gz"], "live": False}],
-                          mail_config(smtp.port, list_unsubscribe='"mailto:unsubscribe@example.org"'))
+    policy = {"name": "acme", "title": "Acme\r\nBcc: victim@example.org", "urls": [url],
+              "archives": ["warc:a.warc.gz"], "live": False}
+    unsubscribe = mail_config(smtp.port, list_unsubscribe='"mailto:unsubscribe@example.org"')
+    refused = run_cli(write_config(tmp_path, [policy], unsubscribe), "backfill")
+    assert refused.exit_code == 1 and "policy[1].title: 'Acme\\r\\nBcc: victim@example.org' holds U+000D" in refused.stderr
+    config = write_config(tmp_path, [{**policy, "title": "Acme Bcc: victim@example.org"}], unsubscribe)
     assert run_cli(config, "backfill").exit_code == 0
     preview = run_cli(config, "digest", "--dry-run")
     assert "1 cosmetic or date-only change(s) (2026-01-01 to 2026-02-01)" in preview.out and "Version 1 -> 2" not in preview.out
@@ -234,3 +237,17 @@ def test_the_html_part_shows_the_changes_in_a_browser(tmp_path, smtp, browser):
         assert "Version 1 → 2" in text and "contact e-mail" in text and "support@krop.com" in text
         page.screenshot(path=str(tmp_path / f"digest-{scheme}.png"), full_page=True)
         context.close()
+
+
+def test_each_policy_that_could_not_be_checked_is_a_line_of_its_own(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "gone", "title": "Gone policy", "urls": [site.url("/gone")]},
+                                     {"name": "lost", "title": "Lost policy", "urls": [site.url("/lost")]}],
+                          mail_config(free_port()))
+    for _ in range(2):
+        assert run_cli(config, "check").exit_code == 1
+
+    text = run_cli(config, "digest", "--dry-run").out
+
+    failures = text.split("== Could not be checked ==\n", 1)[1].split("\n\n--\n", 1)[0].splitlines()
+    assert [line.split(":", 1)[0] for line in failures] == ["* Gone policy", "* Lost policy"]
+    assert all(line.endswith("(failing: the last 2 checks in a row)") for line in failures)

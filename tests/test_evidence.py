@@ -209,6 +209,8 @@ def test_tracker_capture_prints_a_summary_its_text_and_its_exact_bytes(tmp_path)
 
     unknown = run_cli(config, "capture", "999")
     assert unknown.exit_code == 1 and unknown.stderr.startswith("error: no capture 999") and unknown.stderr.count("\n") == 1
+    too_big = run_cli(config, "capture", "99999999999999999999")  # more than SQLite's integers hold
+    assert too_big.exit_code == 2 and "Invalid value for 'ID': 99999999999999999999 is not in the range" in too_big.stderr
     both = run_cli(config, "capture", "5", "--raw", "--text")
     assert both.exit_code == 2 and "choose one" in both.stderr
     error_page = run_cli(config, "capture", "4", "--text")  # the archived 503

@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from conftest import run_cli, write_config
+import lxml.html
+
+from conftest import Page, policy_html, run_cli, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
@@ -85,6 +87,21 @@ def test_the_change_page_sums_up_its_sections_first_each_linked_to_its_permalink
     # rendered again from scratch, every link still leads to the same section
     (tmp_path / "again").mkdir()
     assert ids_of(render(demo(tmp_path / "again"), tmp_path / "again" / "reports")[name]) == ids
+
+
+def test_the_links_to_the_changes_before_and_after_read_as_separate_links(tmp_path, site):
+    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]}])
+    for retention in ("30 days", "90 days", "a year", "two years"):
+        site.pages["/privacy"] = Page(policy_html(retention))
+        assert run_cli(config, "check").exit_code == 0
+
+    pages = render(config, tmp_path / "reports")
+
+    middle = next(page for name, page in pages.items() if "/change-" in name and 'rel="prev"' in page and 'rel="next"' in page)
+    (nav,) = lxml.html.fromstring(middle).xpath('//nav[@aria-label="Other changes"]')
+    words = " ".join(nav.text_content().split())
+    assert re.fullmatch(r"← previous change \(\S+\) next change \(\S+\) → version 2 version 3", words), words
+    assert all(link.tail and link.tail.isspace() for link in nav.findall("a")[:-1])
 
 
 def test_long_added_and_removed_sections_show_their_first_lines_and_fold_the_rest(tmp_path, browser):

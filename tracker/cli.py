@@ -286,7 +286,7 @@ def show(ctx: Context, name: str, version: str | None) -> None:
 
 
 @cli.command("capture")
-@click.argument("capture_id", metavar="ID", type=int)
+@click.argument("capture_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))  # SQLite's integers
 @click.option("--raw", is_flag=True,
               help="Write the stored body to standard output, byte for byte (redirected: never to a terminal).")
 @click.option("--text", "as_text_", is_flag=True, help="Print the text read from it.")

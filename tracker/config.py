@@ -35,7 +35,23 @@ class _Invalid(Exception):
     """Raised by a field check; the loader adds the file and key path."""
 
 
+# C0 and C1 control characters and DEL break feeds (XML 1.0 refuses them) and terminals; bidi
+# overrides make a title or URL read as something else; lone surrogates are bytes that were
+# not UTF-8 and cannot be written back
+UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _check_text(text: str) -> str:
+    """Text the reports, feeds and digest show."""
+    unsafe = UNSAFE_CHARACTERS.search(text)
+    if unsafe:
+        what = "a byte that is not UTF-8" if "\ud800" <= unsafe.group() <= "\udfff" else "a control character"
+        raise _Invalid(f"{text!r} holds U+{ord(unsafe.group()):04X}, {what}: only printable text is accepted")
+    return text
+
+
 def _check_url(url: str) -> str:
+    _check_text(url)
     if len(url) > MAX_URL:
         raise _Invalid(f"a URL of {len(url):,} characters: the longest accepted is {MAX_URL:,}")
     try:
@@ -45,6 +61,10 @@ def _check_url(url: str) -> str:
         raise _Invalid(f"{url!r} is not a valid URL ({e})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise _Invalid(f"{url!r} is not an http(s) URL")
+    if "@" in parts.netloc:  # the reports publish every URL: the password would be published too
+        shown = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise _Invalid(f"{shown!r} holds a user name or password: the reports publish every URL, "
+                       "so a URL with credentials is refused")
     return url
 
 
@@ -330,7 +350,7 @@ class EmailConfig(_Checked):
 class PolicyConfig(_Checked):
     name: str = _checked(_check_name)
     urls: list[str] = _checked(_check_urls)
-    title: str = ""
+    title: str = _checked(_check_text, "")
     selector: str = _checked(_check_selector, "")
     remove: list[str] = _checked(_check_selectors, [])
     live: bool = True
@@ -393,7 +413,7 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file; raises ``ConfigError`` naming what is wrong."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as some Windows editors write
     except FileNotFoundError:
         raise ConfigError(str(path), "", "no such file (pass --config PATH or set TRACKER_CONFIG)") from None
     except tomllib.TOMLDecodeError as e:

@@ -7,11 +7,14 @@ and the file is replaced only once the project's own loader accepts the result.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import os
 import re
 import secrets
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit
 
 import tomlkit
@@ -43,23 +46,85 @@ LONGEST_NAME = 48
 def add_policy(path: str | Path, url: str, name: str | None = None, title: str | None = None) -> PolicyConfig:
     """Append a policy to the config file at ``path`` (created when missing) and return it.
 
-    Everything already in the file stays byte for byte; a name or URL already tracked, or
-    one the config would refuse, raises ``TrackerError`` and leaves the file as it was."""
+    Everything already in the file stays byte for byte (its BOM and line endings too); a name
+    or URL already tracked, or one the config would refuse, raises ``TrackerError`` and leaves
+    the file as it was. Two of these at once add both: each reads the file only once the other
+    has written it."""
     path = Path(path)
-    exists = path.exists()
-    text = path.read_text(encoding="utf-8") if exists else NEW_CONFIG
-    tracked = load_config(path).policies if exists else []
-    policy = _valid_policy(url.strip(), name or default_name(url.strip()), title or "")
-    _refuse_taken(path, policy, tracked, named=name is not None)
-    _refuse_inline_policies(path, text)
-    _replace_checked(path, text + _separator(text) + _table(policy), policy.name)
+    _refuse_missing_folder(path)
+    with _locked(path.resolve()):
+        exists = path.exists()
+        if exists:
+            _refuse_read_only(path)
+        tracked = load_config(path).policies if exists else []
+        bom, text = _split_bom(path.read_bytes().decode("utf-8") if exists else NEW_CONFIG)
+        policy = _valid_policy(url.strip(), name or default_name(url.strip()), title or "")
+        _refuse_taken(path, policy, tracked, named=name is not None)
+        _refuse_inline_policies(path, text)
+        added = (_separator(text.replace("\r\n", "\n")) + _table(policy)).replace("\n", _newline(text))
+        _replace_checked(path, bom + text + added, policy.name)
     return policy
+
+
+def _refuse_missing_folder(path: Path) -> None:
+    """Naming the folder: the temporary file the write would start with means nothing to the user."""
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise TrackerError(f"{folder if path.is_symlink() else path.parent}: no such folder")
+
+
+def _refuse_read_only(path: Path) -> None:
+    """A file made read-only is one its owner wants left alone, though replacing it would only
+    need a writable folder (and root may write it anyway)."""
+    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
+        raise TrackerError(f"{path}: read-only: not changed")
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """An exclusive lock on a file beside ``target``, held from reading the config to writing it.
+
+    The kernel releases a flock however the process ends. The lock file is removed while held;
+    whoever locked it meanwhile finds it gone and locks the new one, so no two hold a lock at once."""
+    lock = target.with_name(f".{target.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, lock):
+                try:
+                    yield
+                finally:
+                    os.unlink(lock)
+                return
+        finally:
+            os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _split_bom(text: str) -> tuple[str, str]:
+    return ("\ufeff", text[1:]) if text.startswith("\ufeff") else ("", text)
+
+
+def _newline(text: str) -> str:
+    """The file's line ending, as its first line ends."""
+    end = text.find("\n")
+    return "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
 
 
 def default_name(url: str) -> str:
     """A name a person would give the policy at ``url``: its site, then the last segment of
     its path ('https://www.example.com/legal/privacy.html' -> 'example-privacy')."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL: the checks that follow say so
+        return "policy"
     site = _site((parts.hostname or "").removeprefix("www."))
     page = _slug(parts.path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0])
     name = page if page.startswith(site) else "-".join(p for p in (site, page) if p)
