@@ -160,12 +160,16 @@ def _address_line(line: str) -> bool:
 SHORT_LINE = 6  # words: a paragraph this short can be a line of an address
 
 
+SHORT_CHARACTERS = 120  # longer than any line of an address: a paragraph this long is not split into words
+
+
 def _short_runs(section: Section) -> list[str]:
     """Runs of consecutive short paragraphs, each run one text a line a paragraph: an
     address laid out one line to a paragraph ('1 Hatch Street Upper' / 'Dublin 2' / 'D02 PY28')."""
     runs, run = [], []
     for block in [*section.blocks, None]:
-        if block is not None and 0 < len(block.text.split()) <= SHORT_LINE and "\n" not in block.text:
+        if block is not None and len(block.text) <= SHORT_CHARACTERS and "\n" not in block.text and \
+                0 < len(block.text.split()) <= SHORT_LINE:
             run.append(block.text)
             continue
         if len(run) >= 2:
