@@ -192,10 +192,10 @@ class Tracker:
             raise TrackerError(f"no capture {capture_id}: the reports show the id of each capture they cite, "
                                "and 'tracker export NAME' of every capture") from None
 
-    def capture_version(self, capture_id: int) -> tuple[int | None, str | None]:
+    def capture_version(self, capture: Capture) -> tuple[int | None, str | None]:
         """The version a capture shows, or None and why it shows none (an error page, a
         redirect, ...); (None, None) before its history is derived."""
-        return self.store.history.version_of(self.capture(capture_id).id)
+        return self.store.history.version_of(capture.id)
 
     def capture_body(self, capture_id: int) -> bytes:
         """The bytes a capture stored, exactly as they were received."""

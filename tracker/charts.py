@@ -161,8 +161,9 @@ DECLARED_AHEAD = 366  # and after its last: a date announced for a change to com
 def _plausible(day: str, version: Version) -> bool:
     """Whether a version's declared date is drawn: one decades off its captures ('Last
     updated: December 31, 2099' in a 2020 page) would squeeze the whole history into a pixel."""
-    days = (_seconds(day) - _seconds(version.first_seen)) / 86400
-    return -DECLARED_REACH <= days and (_seconds(day) - _seconds(version.last_seen)) / 86400 <= DECLARED_AHEAD
+    moment = _seconds(day)
+    return -DECLARED_REACH * DAY <= moment - _seconds(version.first_seen) and \
+        moment - _seconds(version.last_seen) <= DECLARED_AHEAD * DAY
 
 
 def timeline(captures: list[Capture], versions: list[Version], changes: list[ChangeWindow], moves: list[Move],

@@ -120,11 +120,14 @@ def check(ctx: Context, names: tuple[str, ...]) -> None:
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
 
     def show(outcome: runs.Outcome) -> None:
-        message = f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
-        echo(f"{outcome.policy:<{width}}  {message}", err=outcome.failed)
+        echo(f"{outcome.policy:<{width}}  {_outcome_line(outcome)}", err=outcome.failed)
 
     if any(outcome.failed for outcome in ctx.tracker.check(*names, each=show)):
         sys.exit(1)
+
+
+def _outcome_line(outcome: runs.Outcome) -> str:
+    return f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
 
 
 @cli.command("add")
@@ -142,8 +145,7 @@ def add_command(ctx: Context, url: str, name: str | None, title: str | None) -> 
     policy = configfile.add_policy(ctx.config_path, url, name, title)
     echo(f"added {policy.name} to {ctx.config_path}: {policy.current_url}")
     (outcome,) = ctx.tracker.check(policy.name)
-    message = f"error: {console.error_line(outcome.message)}" if outcome.failed else outcome.message
-    echo(f"{policy.name}  {message}", err=outcome.failed)
+    echo(f"{policy.name}  {_outcome_line(outcome)}", err=outcome.failed)
     if outcome.failed:
         sys.exit(1)
     echo(f"its archived history: tracker backfill {policy.name}")
@@ -311,7 +313,7 @@ def capture_command(ctx: Context, capture_id: int, raw: bool, as_text_: bool) ->
         echo(as_text(document), nl=False)
     else:
         capture = ctx.tracker.capture(capture_id)
-        echo("\n".join(console.capture_lines(capture, *ctx.tracker.capture_version(capture_id))))
+        echo("\n".join(console.capture_lines(capture, *ctx.tracker.capture_version(capture))))
 
 
 @cli.command()

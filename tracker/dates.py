@@ -86,8 +86,10 @@ def declared_date(lines: list[str], memo: Memo) -> tuple[str | None, list[str]]:
     for i, line in enumerate(lines):
         cue_ends, entries = line_dates(line)
         history.extend(entries)
+        if not cue_ends:
+            continue  # most lines
         short = _date_line(line, cue_ends)
-        if cue_ends and short not in first_cued and (
+        if short not in first_cued and (
                 cued := next(filter(None, (find_date(_after(lines, i, end)) for end in cue_ends)), None)):
             first_cued[short] = cued
     dated_versions = [(d, h) for h in history if (d := find_date(h))]
@@ -121,7 +123,7 @@ def _date_line(line: str, cue_ends: tuple[int, ...]) -> bool:
     revised on May 1, 2023 (the United States added)'), and a cue outside them."""
     notes = [m.span() for m in PARENTHESES.finditer(line)]
     outside = any(not any(start < end <= stop for start, stop in notes) for end in cue_ends)
-    return PARENTHESES.sub("", line).count(" ") < DATE_LINE_WORDS and (outside or not cue_ends)
+    return PARENTHESES.sub("", line).count(" ") < DATE_LINE_WORDS and outside
 
 
 def _line_dates(line: str) -> tuple[tuple[int, ...], tuple[str, ...]]:

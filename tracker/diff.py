@@ -187,7 +187,8 @@ def diff_documents(old: Document, new: Document, memo: Memo | None = None) -> Do
     removed = sum(s.words_removed for s in sections)
     total = old.word_count + new.word_count
     magnitude = round(min(1.0, (added + removed) / total), 4) if total else 0.0
-    changed_facts = [with_evidence(f, old, new, memo) for f in compare(before.facts, after.facts)]
+    changed_facts = [with_evidence(f, old, new, memo, before.facts, after.facts)
+                     for f in compare(before.facts, after.facts)]
     return DocumentDiff(kind=classify(before, after, sections, magnitude), magnitude=magnitude, sections=sections,
                         facts=changed_facts, words_added=added, words_removed=removed,
                         facts_unchanged=unchanged_beside(changed_facts, before.facts, after.facts))

@@ -19,13 +19,14 @@ SCHEMA = "policy-tracker/history/1"
 
 def history_json(store: Store, policy: PolicyConfig) -> dict:
     versions, memo = store.history.versions(policy.name), Memo()
+    captures = store.captures.timeline(policy.name)
     return {
         "schema": SCHEMA,
         "policy": {"name": policy.name, "title": policy.display_title, "urls": policy.urls},
-        "captures": [_capture(store, c) for c in store.captures.timeline(policy.name)],
+        "captures": [_capture(store, c) for c in captures],
         "versions": [_version(v, history.version_document(store, policy, v, memo)) for v in versions],
         "changes": [change_json(c) for c in history.stored_changes(store, policy.name)],
-        "moves": [move_json(m) for m in history.policy_moves(store, policy.name)],
+        "moves": [move_json(m) for m in history.moves(captures, store.history.shown_captures(policy.name))],
     }
 
 

@@ -310,6 +310,7 @@ class PolicySite:
         self.capture_by_id = {c.id: c for c in self.captures}
         self.shown = store.history.shown_captures(policy.name)
         self.moves = history.moves(self.captures, self.shown)
+        self._move_anchors = {id(m): f"move-{i}" for i, m in enumerate(self.moves, 1)}
         self.health = Health.of(store, policy, failures)
         self._parsed: dict[int, ChangePage] = {}
 
@@ -344,7 +345,7 @@ class PolicySite:
 
     def move_anchor(self, move: Move) -> str:
         """The id of a move on its policy's history page: every link to a move is made by it."""
-        return f"move-{self.moves.index(move) + 1}"
+        return self._move_anchors[id(move)]
 
     def moves_during(self, window: Window | None) -> list[Move]:
         """The moves in a change's window, or at its edges: a change and a move that coincide."""
@@ -463,13 +464,13 @@ class PolicySite:
     def render_copy(self, capture: Capture) -> str:
         assert capture.sha256 is not None, "only a capture with a body has a copy"
         body = self.store.captures.body(capture.sha256)
-        page_url = capture.final_url if capture.source == "live" and capture.final_url else capture.url
+        page_url = history.published_url(capture)
         content = copies.inert_html(body, capture.charset, page_url) if capture.format == "html" else None
         text = copies.plain_text(body, capture.charset) if capture.format == "text" else \
             copies.text_of_html(body, capture.charset) if capture.format == "html" and content is None else None
         return self.env.get_template("capture.html").render(
             site=self, policy=self.policy, capture=capture, where=copies.where(capture), size=len(body),
-            content=content, text=text, too_deep=capture.format == "html" and content is None, root="../../")
+            content=content, text=text, raw_name=console.raw_file_name(capture), too_deep=capture.format == "html" and content is None, root="../../")
 
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(

@@ -54,6 +54,11 @@ class Done:
     failed: bool = False
     changed: bool = False
 
+    @classmethod
+    def of(cls, line: str, failed: bool, changed: bool = False) -> Done:
+        """The line of a failure says so, first: 'error: ...'."""
+        return cls(f"error: {line}" if failed else line, failed, changed)
+
 
 @dataclass
 class Job:
@@ -127,7 +132,7 @@ def _check(config: Config, name: str):
         if failing >= config.schedule.failures:
             log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
         # a failed check changes the reports too: the pages say when it was last checked, and whether it failed
-        return Done(("error: " if outcome.failed else "") + outcome.message, outcome.failed, changed=True)
+        return Done.of(outcome.message, outcome.failed, changed=True)
     return work
 
 
@@ -149,7 +154,7 @@ def _refresh(config: Config):
                 new |= result.new > 0
                 failed |= result.failed
         # a policy whose archive failed makes the job an error, after the others ran
-        return Done(("error: " if failed else "") + ("; ".join(lines) or "no policy has archives"), failed, new)
+        return Done.of("; ".join(lines) or "no policy has archives", failed, new)
     return work
 
 
@@ -234,14 +239,14 @@ def _guarded(name: str, work: Callable[[], Done], config: Config) -> Done:
         (log.error if done.failed else log.info)("%s: %s", name, done.line)
         return done
     except TrackerError as e:
-        line = f"error: {e}"
+        done = Done.of(str(e), failed=True)
     except sqlite3.Error as e:
-        line = f"error: {database_problem(config.db_path, e) or e}"
+        done = Done.of(database_problem(config.db_path, e) or str(e), failed=True)
     except Exception as e:
         log.exception("%s failed", name)
         return Done(f"internal error: {type(e).__name__}: {e}", failed=True)
-    log.error("%s: %s", name, line)
-    return Done(line, failed=True)
+    log.error("%s: %s", name, done.line)
+    return done
 
 
 def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:

@@ -42,13 +42,14 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]
     is read within a sentence or a line, so a version's facts are those of its blocks; along a
     history most blocks recur: ``memo`` reads each once, also when a long section changes
     by a word."""
-    block_facts = (memo or Memo()).of(_block_facts)
+    memo = memo or Memo()
+    block_facts = memo.of(_block_facts)
     found: dict[str, list[Value]] = {name: [] for name in FACT_NAMES}
     companies: list[tuple[str, str]] = []
     representing: set[str] = set()
     regulators = _regulator_sections(document)
     for section in document.all_sections():
-        for text in (section.heading, *(b.text for b in section.blocks)):
+        for text in (section.heading, *_texts(section)):
             for name, values in block_facts(text).items():
                 if name in REACH and id(section) in regulators:
                     continue  # how to reach a regulator, not the publisher
@@ -62,7 +63,7 @@ def facts(document: Document, memo: Memo | None = None) -> dict[str, list[Value]
             found["postal address"].extend(block_facts(run).get("postal address", ()))
     if any(mark in document.text for mark in HIDDEN_EMAIL):
         found[EMAILS_HIDDEN] = [("", "yes")]
-    found["declared date"] = _declared_dates(document, memo or Memo())
+    found["declared date"] = _declared_dates(document, memo)
     found["title"] = [("", document.title)] if document.title_in_text else []
     parties = [v for _, v in found["third party"]] + _other_companies(companies, document) + _tabled_parties(document)
     found["third party"] = [("", name) for name in _one_per_company(_not_representatives(parties, representing))]
@@ -83,13 +84,9 @@ def _declared_dates(document: Document, memo: Memo) -> list[Value]:
     out = [("", document.declared_date)]
     for heading, (cue, day) in lines:
         subject = heading if main is None or heading != main[0] else cue if cue != main[1] else ""
-        if subject and (heading, cue) != main:
-            out.append((heading_name(subject), day))
+        if subject:
+            out.append((subject.strip(" .:*#"), day))
     return out
-
-
-def heading_name(heading: str) -> str:
-    return heading.strip(" .:*#")
 
 
 def _texts(section: Section) -> list[str]:
@@ -230,29 +227,26 @@ def _paired_subjects(old: list[str], new: list[str]) -> list[tuple[str | None, s
 
 # --- the sentences that state a change's values --------------------------------------------------
 
-def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo) -> FactChange:
+def with_evidence(change: FactChange, old: Document, new: Document, memo: Memo,
+                  old_facts: dict[str, list[Value]], new_facts: dict[str, list[Value]]) -> FactChange:
     """The change with the sentences that state its values: the values that went, in the old
-    version, and those that came, in the new (a stance's values on both sides)."""
+    version, and those that came, in the new (a stance's values on both sides). ``old_facts``
+    and ``new_facts``: the versions' facts, as the change was found in them."""
     shown = (change.old, change.new) if change.name in STANCES else (change.removed, change.added)
-    change.old_evidence = evidence(old, change.name, shown[0], memo, _subject_in(change, old, memo, "old"))
-    change.new_evidence = evidence(new, change.name, shown[1], memo, _subject_in(change, new, memo, "new"))
+    change.old_evidence = evidence(old, change.name, shown[0], memo, _subject_in(change, old_facts, change.old))
+    change.new_evidence = evidence(new, change.name, shown[1], memo, _subject_in(change, new_facts, change.new))
     return change
 
 
-def _subject_in(change: FactChange, document: Document, memo: Memo, side: str) -> str:
+def _subject_in(change: FactChange, facts_of: dict[str, list[Value]], side: list[str]) -> str:
     """The subject the change's values have in one version: a reworded subject is the new
     version's words, not the old one's."""
     if change.name not in SUBJECTED:
         return ""
-    values = set(change.old if side == "old" else change.new)
-    facts_of = memo.reading(_facts_reading, document)
+    values = set(side)
     subjects = [subject for subject, value in facts_of.get(change.name, []) if value in values]
     return change.subject if change.subject in subjects or not subjects else \
         max(subjects, key=lambda s: fuzz.token_set_ratio(s, change.subject))
-
-
-def _facts_reading(document: Document, memo: Memo) -> dict[str, list[Value]]:
-    return facts(document, memo)
 
 
 def evidence(document: Document, name: str, values: list[str], memo: Memo, subject: str = "") -> list[Evidence]:

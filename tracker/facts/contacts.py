@@ -33,16 +33,8 @@ def _unhidden(old: list[str], new: list[str], hidden_before: bool, hidden_after:
 def _regulator_sections(document: Document) -> set[int]:
     """The sections (by id) under a heading naming a regulator ('Data Protection Authorities',
     'Information Commissioner's Office (ICO)'), sub-sections included."""
-    out: set[int] = set()
-    for top in document.sections:
-        stack = [(top, False)]
-        while stack:
-            section, under = stack.pop()
-            inside = under or bool(AUTHORITY.search(section.heading))
-            if inside:
-                out.add(id(section))
-            stack.extend((child, inside) for child in section.children)
-    return out
+    return {id(s) for section in document.all_sections() if AUTHORITY.search(section.heading)
+            for s in section.walk()}
 
 
 AUTHORITY = re.compile(r"\b(?:commissioner|commission|supervisory|authorit(?:y|ies)|autorit[ée]|behörde|"
@@ -95,6 +87,7 @@ def _role(text: str) -> str:
     return "representative" if re.search(r"representative|vertreter|représentant|representante", lower) else ""
 
 
+WEB = re.compile("https?://")
 WEB_ADDRESS = re.compile(r"https?://([^\s()<>\[\]\"']+)", re.I)
 CONTACT_CUE = re.compile(r"\b(?:contact|request|submit|portal|form|appeal|exercise|reach|write|opt[- ]out|"
                          r"do not sell|complaint)", re.I)
@@ -107,7 +100,7 @@ def _contact_pages(sentences: Sentences) -> tuple[str, ...]:
     request at https://x.ai/privacy-portal/'), as 'x.ai/privacy-portal'; a page merely
     pointed to ('see our Cookie Notice at ...') is none."""
     out = []
-    for sentence in sentences.containing(re.compile("https?://")):
+    for sentence in sentences.containing(WEB):
         cue = CONTACT_CUE.search(sentence)
         for match in WEB_ADDRESS.finditer(sentence):
             address = match.group(1).rstrip("/.,;:")

@@ -10,7 +10,8 @@ import re
 from tracker.facts.model import Value
 from tracker.facts.periods import NUMBER, _number
 from tracker.facts.places import _jurisdictions
-from tracker.facts.text import NEGATION, PLACE_WORDS, PRONOUN, QUESTION, Sentences, _negated, _noun_phrase
+from tracker.facts.text import (NEGATION, PLACE_WORDS, PRONOUN, QUESTION, Sentences, _negated, _noun_phrase,
+                                _question)
 
 SELL = re.compile(r"\b(?:sell|sells|sold|selling|sale of)\b[^.]*\b(?:personal|your|data|information)\b|"
                   r"\b(?:personal|your) (?:data|information)\b[^.]*\b(?:sell|sold|sale)\b", re.I)
@@ -107,7 +108,7 @@ def _sharing(sentences: Sentences, named: tuple[str, ...]) -> tuple[Value, ...]:
     a service named (``named``: the known services the text names) is a recipient of its own."""
     out = []
     for sentence in sentences.containing(RECIPIENT_WORD):  # rarer than the verbs: fewer sentences to read
-        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+        if _question(sentence):
             continue
         lower = sentence.lower()
         verbs = [m.end() for m in SHARE_VERB.finditer(lower)]
@@ -120,7 +121,7 @@ def _sharing(sentences: Sentences, named: tuple[str, ...]) -> tuple[Value, ...]:
     for sentence in sentences.containing(SHARE_WITH_NAMED) if named else ():
         for match in SHARE_WITH_NAMED.finditer(sentence):  # 'data sharing with TikTok': a recipient by name
             party = next((p for p in named if sentence.startswith(p, match.end())), None)
-            if party and not (sentence.rstrip().endswith("?") or QUESTION.match(sentence)):
+            if party and not _question(sentence):
                 out.append((party, "no" if _negated(sentence, match.end()) else "may"))
     return tuple(out)
 
@@ -140,7 +141,7 @@ def _training(sentences: Sentences) -> tuple[Value, ...]:
     you add to your notebook' are not used to train; 'your chats' may be)."""
     out = []
     for sentence in sentences.containing(TRAIN_WORD):
-        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+        if _question(sentence):
             continue
         match = TRAINS.search(sentence)
         if match:
@@ -163,6 +164,7 @@ def _trained_on(text: str) -> str:
 
 # --- terms of service: disputes ----------------------------------------------------------------
 
+ARBITRAT, CLASS = re.compile("arbitrat"), re.compile("class")  # the words that find the sentences to read
 ARBITRATION = re.compile(r"\b(?:disputes?|claims?|controvers\w+)\b[^.]*\b(?:resolved|settled|decided|submitted|"
                          r"brought)\b[^.]*\barbitration\b|\bagree\w*\s+(?:that\s+)?(?:to\s+)?(?:resolve\s+[^.]{0,60}?by\s+)?"
                          r"(?:binding\s+|individual\s+|final\s+)*arbitrat\w+|\barbitration agreement\b|"
@@ -179,7 +181,7 @@ def _arbitration(sentences: Sentences) -> tuple[str, ...]:
     out of it ('opt-out within 30 days'); a data-transfer framework's arbitration (the DPF's
     recourse for complaints) is not the terms' own."""
     out = []
-    for sentence in sentences.containing(re.compile("arbitrat")):
+    for sentence in sentences.containing(ARBITRAT):
         if RECOURSE.search(sentence) or QUESTION.match(sentence):
             continue
         match = ARBITRATION.search(sentence)
@@ -194,7 +196,7 @@ def _arbitration(sentences: Sentences) -> tuple[str, ...]:
 
 def _class_waiver(sentences: Sentences) -> tuple[str, ...]:
     """Terms in which users give up class actions."""
-    return tuple("waived" for sentence in sentences.containing(re.compile(r"class")) if CLASS_WAIVER.search(sentence)
+    return tuple("waived" for sentence in sentences.containing(CLASS) if CLASS_WAIVER.search(sentence)
                  and not RECOURSE.search(sentence))
 
 
@@ -204,7 +206,7 @@ def _stance(sentences: Sentences, word: re.Pattern, pattern: re.Pattern) -> tupl
     nothing."""
     out = []
     for sentence in sentences.containing(word):
-        if sentence.rstrip().endswith("?") or QUESTION.match(sentence):
+        if _question(sentence):
             continue
         match = pattern.search(sentence)
         if match:

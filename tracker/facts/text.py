@@ -79,6 +79,14 @@ NEGATION = re.compile(r"\b(?:not|never|no|don't|doesn't|won't|neither|nor|ne|pas
                       r"nie|niemals|nunca)\b|n’t\b|\bn['’]", re.I)
 QUESTION = re.compile(r"^\W*(?:do|does|did|will|would|can|could|how|what|who|whom|why|when|where|which|is|are|"
                       r"may|should)\b", re.I)
+
+
+def _question(sentence: str) -> bool:
+    """A question ('Do we disclose any information to outside parties?', often a heading)
+    states nothing."""
+    return sentence.rstrip().endswith("?") or bool(QUESTION.match(sentence))
+
+
 CLAUSE = re.compile(r",\s*(?:but|and|however|although|while|whereas)\b|;|\bbut\b|\bhowever\b|\bexcept\b", re.I)
 RELATIVE = re.compile(r"\b(?:that|which|who|where)\b", re.I)
 
