@@ -263,7 +263,7 @@ def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
     _filled(store)
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] > 0
     store.db.execute("UPDATE changes SET details = NULL")
-    store.history.replace("p", store.history.versions("p"), store.history.changes("p"), {}, "x")
+    store.history.replace("p", store.history.versions("p"), store.history.changes("p"), {}, "x", {})
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] == 0
 
 

@@ -143,6 +143,12 @@ def as_text(document: Document) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def passages(document: Document) -> list[tuple[str, str]]:
+    """Each section as the search index keeps it: its heading (with its number) and its own
+    text, in reading order."""
+    return [(_numbered(s), s.text) for s in document.all_sections() if s.heading or s.blocks]
+
+
 def document_to_dict(document: Document) -> dict:
     # by hand: dataclasses.asdict would deep-copy every value
     def section(s: Section) -> dict:

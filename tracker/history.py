@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tracker.config import PolicyConfig
 from tracker.diff import DIFF_VERSION, DocumentDiff, SectionChange, diff_documents
-from tracker.document import Document, Memo
+from tracker.document import Document, Memo, passages
 from tracker.extract import EXTRACTOR_VERSION, ExtractSettings, Unreadable, assess, extract
 from tracker.errors import TrackerError
 from tracker.facts import FactChange
@@ -282,7 +282,8 @@ def _extend(store: Store, policy: PolicyConfig, capture: Capture) -> Placed | No
     else:
         _describe(change, version_document(store, policy, current, memo), document, [current.key, key], memo)
     _grow(version, capture)
-    store.history.extend(policy.name, capture.id, version.number, None, version, change)
+    store.history.extend(policy.name, capture.id, version.number, None, version, change,
+                         passages(document) if earlier is None and document is not None else None)
     return Placed(version.number, None, earlier is None, change)
 
 
@@ -309,7 +310,7 @@ def rebuild(store: Store, policy: PolicyConfig) -> History:
     history = derive(captures, docs, policy.language)
     describe_changes(history, store.history.changes(policy.name), store.history.assigned_captures(policy.name), memo)
     store.history.replace(policy.name, history.versions, history.changes, history.assignments,
-                          derivation_id(policy))
+                          derivation_id(policy), {n: passages(d) for n, d in history.documents.items() if d})
     return history
 
 

@@ -11,6 +11,7 @@ A ``Store`` is a few repositories over one connection, one per concern:
     store.history    versions, changes and their details, what each capture shows  (history.py)
     store.digests    e-mail digests and the changes they carried  (digests.py)
     store.runs       the policies, runs and their results, the daemon's schedule  (runs.py)
+    store.sections   every version's sections, indexed for full-text search  (sections.py)
 
 Beneath them: ``connection.Connection``, the only code that talks to SQLite itself;
 ``bodies.Bodies``, the compressed bodies that captures and history share; ``schema``, the
@@ -27,6 +28,7 @@ from tracker.store.connection import Connection, database_problem, opening
 from tracker.store.digests import DigestRepository
 from tracker.store.history import HistoryRepository, change_from_row
 from tracker.store.runs import RunRepository
+from tracker.store.sections import SectionRepository
 from tracker.store.schema import migrate
 
 __all__ = ["Store", "database_problem", "change_from_row"]
@@ -44,6 +46,7 @@ class Store:
             self.history = HistoryRepository(self.db, bodies)
             self.digests = DigestRepository(self.db, bodies)
             self.runs = RunRepository(self.db)
+            self.sections = SectionRepository(self.db)
             migrate(self.db, bodies, self.path)
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from tracker.models import Capture, Change, Version
 from tracker.store.bodies import Bodies
 from tracker.store.connection import Connection
+from tracker.store.sections import Passage, drop_sections, put_sections
 
 # Change details are large JSON, written by the hundred in a rebuild: plain trees (no cycles),
 # so the encoder need not look for any. They keep the text they always had (reports
@@ -27,13 +28,17 @@ class HistoryRepository:
     # -- writing -----------------------------------------------------------------------------
 
     def replace(self, policy: str, versions: list[Version], changes: list[Change],
-                assignments: dict[int, tuple[int | None, str | None]], derived_with: str) -> None:
-        """Swap in a freshly derived history for one policy, all at once."""
+                assignments: dict[int, tuple[int | None, str | None]], derived_with: str,
+                sections: dict[int, list[Passage]]) -> None:
+        """Swap in a freshly derived history for one policy, all at once; ``sections``: each
+        version's, by number, for the search index."""
         with self.db.transaction():
             for table in ("changes", "versions", "capture_versions"):
                 self.db.execute(f"DELETE FROM {table} WHERE policy = ?", (policy,))
+            drop_sections(self.db, policy)
             for v in versions:
                 self._put_version(v)
+                put_sections(self.db, policy, v.number, sections.get(v.number, []))
             for c in changes:
                 self._insert_change(c)
             self.db.executemany(
@@ -44,12 +49,14 @@ class HistoryRepository:
                             "(SELECT 1 FROM changes WHERE details = details_json.sha256)")
 
     def extend(self, policy: str, capture_id: int, number: int | None, reason: str | None,
-               version: Version | None, change: Change | None) -> None:
+               version: Version | None, change: Change | None, sections: list[Passage] | None = None) -> None:
         """Place one more capture in a stored history: its version (new or grown), and the
-        change it ends, if any; all at once."""
+        change it ends, if any; all at once. ``sections``: a new version's, for the search index."""
         with self.db.transaction():
             if version is not None:
                 self._put_version(version)
+                if sections is not None:
+                    put_sections(self.db, policy, version.number, sections)
             if change is not None:
                 self._insert_change(change)
             self.db.execute("INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",

@@ -18,6 +18,7 @@ from tracker.store.bodies import Bodies
 from tracker.store.captures import DOCUMENT_JSON
 from tracker.store.connection import Connection
 from tracker.store.history import put_details
+from tracker.store.sections import SCHEMA as SECTIONS_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,9 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     """
     ALTER TABLE versions ADD COLUMN language TEXT;
     """,
+    # 11: every version's sections, indexed for full-text search (see sections.py); filled as
+    # histories are derived, and for histories derived before, by the first search.
+    SECTIONS_SCHEMA,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
