@@ -32,6 +32,7 @@ from tracker.document import Document, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move
 from tracker.models import Capture, Version
+from tracker.search import PolicyHit, find
 from tracker.store import Store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -114,6 +115,7 @@ class Tracker:
                                        lambda error: Rebuilt(policy.name, error=error))
             out.append(rebuilt)
             each(rebuilt)
+        self.store.sections.optimize()  # the index was written piecemeal: merged, it is smaller and quicker
         return out
 
     # -- reading the history ---------------------------------------------------------------
@@ -177,6 +179,18 @@ class Tracker:
                 raise TrackerError(f"{name}: {old} and {new or 'the latest'} are the same version "
                                 f"({before.number}): nothing to compare")
         return history.compare(self.store, policy, before, after)
+
+    def search(self, query: str, *names: str, since: str | None = None,
+               until: str | None = None) -> list[PolicyHit]:
+        """The policies (all, or ``names``) whose versions hold a wording, newest first: when
+        it came and went, and the sections it is in. ``query`` is FTS5's syntax: words, "a
+        phrase", prefix*, NEAR(a b), AND, OR, NOT. ``since`` and ``until``: dates (YYYY,
+        YYYY-MM or YYYY-MM-DD), both included; only what a policy showed then counts."""
+        if not isinstance(query, str):
+            raise TrackerError(f"search query {query!r} is not text")
+        date_prefix(since, "since"), date_prefix(until, "until")
+        return find(self.store, self.config.select(names), query,
+                             since.strip() if since else None, until.strip() if until else None)
 
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in docs/export.md)."""

@@ -360,6 +360,34 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
     echo("\n".join(console.history_lines(policy.display_title, versions, changes, moves)))
 
 
+@cli.command("search")
+@click.argument("query")
+@click.option("--policy", "names", multiple=True, metavar="NAME", help="Only this policy (may be given again).")
+@click.option("--since", callback=_date_prefix, metavar="DATE", help="Only what policies showed from DATE (YYYY[-MM[-DD]]).")
+@click.option("--until", callback=_date_prefix, metavar="DATE", help="Only what policies showed up to DATE, included.")
+@click.option("--history", "timeline", is_flag=True, help="Per policy, only when it held the text, on a timeline.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+@pass_context
+def search_command(ctx: Context, query: str, names: tuple[str, ...], since: str | None, until: str | None,
+                   timeline: bool, as_json: bool) -> None:
+    """Find when a wording appeared, and disappeared, in every version of the policies.
+
+    QUERY is SQLite FTS5's syntax: words (all in one section), "a phrase", prefix*,
+    NEAR(word other, 10), OR, NOT, and heading:word for a word in a section's heading.
+    Case and accents are ignored, and English words find their other forms (sell: sells,
+    selling). Newest first: each policy with the spans of time it held the text and the
+    change that removed it; each section that holds it, with a passage.
+    """
+    hits = ctx.tracker.search(query, *names, since=since, until=until)
+    if as_json:
+        echo(console.json_text(export.search_json(query, hits)))
+    elif not hits:
+        echo(f"no version of {', '.join(names) or 'any policy'} holds {query}")
+    else:
+        color = sys.stdout.isatty()
+        echo("\n".join(console.search_lines(hits, color=color, timeline=timeline)), styled=color)
+
+
 @cli.command("export")
 @click.argument("name")
 @click.option("--json", is_flag=True, hidden=True, expose_value=False)  # JSON is the one format; old scripts pass it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import click
 
@@ -16,6 +17,7 @@ from tracker.diff import Op, SectionChange, heading_name
 from tracker.facts import Evidence
 from tracker.history import Comparison, Move
 from tracker.models import Capture, Version
+from tracker.search import ChangeRef, PolicyHit, Snippet, Span
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
 # Control characters, but for tab and line feed: fetched text holding them could move the
@@ -271,3 +273,67 @@ def capture_lines(capture: Capture, version: int | None, reason: str | None) -> 
     else:
         lines.append("  version    none yet (not placed in a history)")
     return lines
+
+
+TIMELINE_WIDTH = 48  # characters of `search --history`'s bar
+
+
+def search_lines(hits: list[PolicyHit], color: bool, timeline: bool) -> list[str]:
+    """What `tracker search` prints: per policy, newest first, when it held the wording and
+    (without ``timeline``) each section that holds it, with a snippet; with ``timeline``, a
+    bar of the policy's history instead of the sections."""
+    lines: list[str] = []
+    for hit in hits:
+        lines.append(f"{hit.policy}  {one_line(hit.title)}")
+        if timeline:
+            lines.append(f"  {hit.first_seen[:10]} {_bar(hit)} {hit.last_seen[:10]}")
+        lines.extend(f"  {span_text(span)}" for span in hit.spans)
+        if not timeline:
+            for section in hit.sections:
+                versions = ", ".join(str(n) for n in section.versions)
+                lines.append(f"  § {one_line(section.heading)}  (version{'s' * (len(section.versions) > 1)} {versions})")
+                lines.append(f"      {_marked(section.snippet, color)}")
+        lines.append("")
+    return lines[:-1]
+
+
+def span_text(span: Span) -> str:
+    """'2016-03-30 to 2019-07-01, versions 1 to 3: added by change 1 -> 2 between … and …;
+    removed by change 3 -> 4 between … and …'."""
+    versions = (f"version {span.first_version}" if span.first_version == span.last_version
+                else f"versions {span.first_version} to {span.last_version}")
+    added = "from the first capture" if span.added_by is None else f"added by {_change_ref(span.added_by)}"
+    removed = "still there" if span.removed_by is None else f"removed by {_change_ref(span.removed_by)}"
+    return f"{span.first_seen[:10]} to {span.last_seen[:10]}, {versions}: {added}; {removed}"
+
+
+def _change_ref(change: ChangeRef) -> str:
+    return (f"change {change.from_version} -> {change.to_version} ({change.kind}) "
+            f"between {change.window_start[:10]} and {change.window_end[:10]}")
+
+
+def _marked(snippet: Snippet, color: bool) -> str:
+    """A snippet on one line, its matches coloured on a terminal, in [brackets] elsewhere."""
+    out, at = [], 0
+    for start, end in snippet.marks:
+        match = one_line(snippet.text[start:end])
+        out += [printable(snippet.text[at:start]),
+                click.style(match, fg="yellow", bold=True) if color else f"[{match}]"]
+        at = end
+    return "".join(out + [printable(snippet.text[at:])])
+
+
+def _bar(hit: PolicyHit) -> str:
+    """The policy's history as a bar: '█' while it held the wording, '·' while it did not."""
+    start, end = _days(hit.first_seen), _days(hit.last_seen)
+    scale = TIMELINE_WIDTH / max(end - start, 1)
+    cells = ["·"] * TIMELINE_WIDTH
+    for span in hit.spans:
+        first = min(int((_days(span.first_seen) - start) * scale), TIMELINE_WIDTH - 1)
+        last = min(int((_days(span.last_seen) - start) * scale), TIMELINE_WIDTH - 1)
+        cells[first:last + 1] = ["█"] * (last - first + 1)
+    return "".join(cells)
+
+
+def _days(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() / 86400

@@ -12,6 +12,7 @@ from tracker.config import PolicyConfig
 from tracker.document import Document, Memo, Section
 from tracker.history import Comparison, Move
 from tracker.models import Version
+from tracker.search import PolicyHit
 from tracker.store import Store
 
 SCHEMA = "policy-tracker/history/1"
@@ -116,3 +117,15 @@ def stat_json(policy: PolicyConfig, old: Version, new: Version, change: Comparis
             "words_added": sum(s["words_added"] for s in sections),
             "words_removed": sum(s["words_removed"] for s in sections),
             "unchanged_sections": len(change.untouched)}
+
+
+def search_json(query: str, hits: list[PolicyHit]) -> dict:
+    """`tracker search --json`: the hits as the Python API returns them; each snippet also
+    with its matches in [brackets], as a pipe shows it."""
+    policies = []
+    for hit in hits:
+        data = asdict(hit) | {"present": hit.present}
+        for section, out in zip(hit.sections, data["sections"]):
+            out["snippet"]["marked"] = section.snippet.marked()
+        policies.append(data)
+    return {"query": query, "policies": policies}

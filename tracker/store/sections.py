@@ -6,7 +6,9 @@ grows with what changed, not with the number of versions. ``version_sections`` s
 version holds which text, in reading order. ``section_texts_fts`` indexes the texts with the
 Porter stemmer over unicode61 with diacritics folded ('donnees' finds 'données'); it is laid
 out as sqlite-utils' ``enable_fts`` lays one out (the same names and triggers), so
-sqlite-utils and Datasette find it. Like the rest of the history it is derived, and written
+sqlite-utils and Datasette find it. Stems cannot be matched by a prefix ('arbitrat*' is
+no prefix of the stem 'arbitr'), so a query with a prefix goes to ``section_texts_words``,
+the same texts indexed word by word, unstemmed. Like the rest of the history it is derived, and written
 with it in one transaction.
 """
 
@@ -41,17 +43,28 @@ SCHEMA = """
         tokenize='porter unicode61 remove_diacritics 2',
         content="section_texts"
     );
+    CREATE VIRTUAL TABLE section_texts_words USING FTS5 (
+        heading, text,
+        tokenize='unicode61 remove_diacritics 2',
+        content="section_texts"
+    );
     CREATE TRIGGER "section_texts_ai" AFTER INSERT ON "section_texts" BEGIN
       INSERT INTO "section_texts_fts" (rowid, "heading", "text") VALUES (new.rowid, new."heading", new."text");
+      INSERT INTO section_texts_words (rowid, heading, text) VALUES (new.rowid, new.heading, new.text);
     END;
     CREATE TRIGGER "section_texts_ad" AFTER DELETE ON "section_texts" BEGIN
       INSERT INTO "section_texts_fts" ("section_texts_fts", rowid, "heading", "text")
       VALUES('delete', old.rowid, old."heading", old."text");
+      INSERT INTO section_texts_words (section_texts_words, rowid, heading, text)
+      VALUES('delete', old.rowid, old.heading, old.text);
     END;
     CREATE TRIGGER "section_texts_au" AFTER UPDATE ON "section_texts" BEGIN
       INSERT INTO "section_texts_fts" ("section_texts_fts", rowid, "heading", "text")
       VALUES('delete', old.rowid, old."heading", old."text");
       INSERT INTO "section_texts_fts" (rowid, "heading", "text") VALUES (new.rowid, new."heading", new."text");
+      INSERT INTO section_texts_words (section_texts_words, rowid, heading, text)
+      VALUES('delete', old.rowid, old.heading, old.text);
+      INSERT INTO section_texts_words (rowid, heading, text) VALUES (new.rowid, new.heading, new.text);
     END
 """
 
@@ -97,27 +110,33 @@ class SectionRepository:
             "(SELECT 1 FROM version_sections s WHERE s.policy = v.policy AND s.version = v.number) "
             "ORDER BY v.number", (policy,))]
 
-    def matches(self, query: str, policies: list[str]) -> Iterator[dict[str, Any]]:
+    def matches(self, query: str, policies: list[str], stemmed: bool) -> Iterator[dict[str, Any]]:
         """Where the texts that match an FTS5 query are: policy, version, position, text id and
         heading. Raises sqlite3.OperationalError for a query FTS5 cannot parse."""
-        marks = ", ".join("?" * len(policies))
+        index = _index(stemmed)
         return self.db.query(
             "SELECT s.policy, s.version, s.position, s.text_id, t.heading FROM version_sections s "
             "JOIN section_texts t ON t.id = s.text_id "
-            "WHERE s.text_id IN (SELECT rowid FROM section_texts_fts WHERE section_texts_fts MATCH ?) "
-            f"AND s.policy IN ({marks})", [query, *policies])
+            f"WHERE s.text_id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?) "
+            f"AND s.policy IN ({', '.join('?' * len(policies))})", [query, *policies])
 
-    def snippets(self, query: str, text_ids: list[int], start: str, end: str, words: int) -> dict[int, str]:
+    def snippets(self, query: str, stemmed: bool, text_ids: list[int], start: str, end: str,
+                 words: int) -> dict[int, str]:
         """The best passage of each text for the query, its matches between ``start`` and ``end``."""
-        out: dict[int, str] = {}
+        index, out = _index(stemmed), dict[int, str]()
         for chunk in range(0, len(text_ids), 500):
             ids = text_ids[chunk:chunk + 500]
             out.update(self.db.execute(
-                "SELECT rowid, snippet(section_texts_fts, -1, ?, ?, '…', ?) FROM section_texts_fts "
-                f"WHERE section_texts_fts MATCH ? AND rowid IN ({', '.join('?' * len(ids))})",
+                f"SELECT rowid, snippet({index}, -1, ?, ?, '…', ?) FROM {index} "
+                f"WHERE {index} MATCH ? AND rowid IN ({', '.join('?' * len(ids))})",
                 (start, end, words, query, *ids)).fetchall())
         return out
 
     def optimize(self) -> None:
-        """Merge the index's segments: smaller and quicker to read after a rebuild."""
-        self.db.execute("INSERT INTO section_texts_fts(section_texts_fts) VALUES('optimize')")
+        """Merge the indexes' segments: smaller and quicker to read after a rebuild."""
+        for index in (_index(True), _index(False)):
+            self.db.execute(f"INSERT INTO {index}({index}) VALUES('optimize')")
+
+
+def _index(stemmed: bool) -> str:
+    return "section_texts_fts" if stemmed else "section_texts_words"
