@@ -95,6 +95,11 @@ def test_ai_training_and_targeted_advertising_statements(text, trains, targeted)
     ("Residents of these states have the right to appeal our decision.", ["appeal"]),
     ("You may ask us what we hold about you.", []),  # no right named
     ("We reserve the right to change this policy.", []),  # the publisher's right, not the user's
+    ("Our tools give you the ability to opt-out of data sharing with TikTok.", ["opt-out"]),
+    ("Parents may write to privacy@acme.example in order to request the erasure of the child's data.", ["deletion"]),
+    ("If we have not resolved it, visit the independent body's site to file a complaint.", ["complaint"]),
+    ("We may request access to your camera to scan documents.", []),  # the service asking, not a right
+    ("Our staff have the ability to access the servers.", []),  # staff, and no right of the user's
 ])
 def test_user_rights_named(text, rights):
     assert read(text)["user right"] == rights
@@ -153,6 +158,10 @@ def test_international_transfer_destinations(text, countries):
     ("Under the GDPR and the UK GDPR you may ask.", ["GDPR", "UK GDPR"]),
     ("We rely on Binding Corporate Rules and the EU's adequacy decisions.", ["Binding Corporate Rules",
                                                                             "EU adequacy decision"]),
+    ("Our data centres are SOC 2 and ISO 27001 certified, and meet FISMA and HITECH.",
+     ["FISMA", "HITECH", "ISO 27001", "SOC 2"]),
+    ("It may be challenged under Section 5 of the Federal Trade Commission Act.", ["FTC Act"]),
+    ("Our society (soc 2nd floor) is at 27001 Main Street.", []),  # near misses: no standard named
 ])
 def test_laws_named_each_on_its_own(text, laws):
     assert read(text)["law"] == laws

@@ -27,7 +27,7 @@ from tracker.dates import DATE_PATTERNS, MONTH
 from tracker.document import Document, Memo, Section
 from tracker.facts import FactChange, Value, compare, facts, unchanged_beside, with_evidence
 
-DIFF_VERSION = 8  # bump when the output of this module changes for the same documents
+DIFF_VERSION = 9  # bump when the output of this module changes for the same documents
 
 FUZZY_HEADING = 85  # rapidfuzz ratio of two normalised headings taken as the same title
 RELATED_TEXT = 0.3  # overlap (Dice of word pairs) a fuzzy heading match needs, unless the text is short

@@ -64,6 +64,18 @@ LAWS = [
     _law("TTDSG", r"\bTTDSG\b|\bTDDDG\b"),
     _law("PCI DSS", r"\bPCI[ -]DSS\b"),
     _law("TCPA", r"\bTCPA\b|Telephone Consumer Protection Act"),
+    _law("HITECH", r"\bHITECH\b|Health Information Technology for Economic and Clinical Health"),
+    _law("FTC Act", r"Federal Trade Commission Act|\bFTC Act\b"),
+    _law("FCRA", r"\bFCRA\b|Fair Credit Reporting Act"),
+    _law("VPPA", r"\bVPPA\b|Video Privacy Protection Act"),
+    _law("ECPA", r"\bECPA\b|Electronic Communications Privacy Act"),
+    _law("FISMA", r"\bFISMA\b|Federal Information Security"),
+    _law("SOC 1", r"(?-i:\bSOC 1\b)"),
+    _law("SOC 2", r"(?-i:\bSOC 2\b)"),
+    _law("SSAE 16", r"(?-i:\bSSAE 16\b)"),
+    _law("SSAE 18", r"(?-i:\bSSAE 18\b)"),
+    _law("ISO 27001", r"\bISO(?:/IEC)? ?27001\b"),
+    _law("ISO 27701", r"\bISO(?:/IEC)? ?27701\b"),
 ]
 
 

@@ -41,7 +41,7 @@ TRAINS = re.compile(r"\b(?:train|trains|trained|training|fine-tun\w*)\b[^.]*\b(?
                     r"machine[- ]learning|AI|LLMs?)\b[^.]*\b(?:train|trains|trained|training)\b", re.I)
 TRAIN_WORD = re.compile(r"train")
 RIGHT_WORDS = (r"access|delet\w*|eras\w*|correct\w*|rectif\w*|portab\w*|object\w*|restrict\w*|opt[- ]out|withdraw\w*|"
-               r"appeal\w*|lodge a complaint|complain\w*|non-discrimination|judicial remedy|know")
+               r"appeal\w*|lodge a complaint|file a complaint|complain\w*|non-discrimination|judicial remedy|know")
 RIGHTS = [  # (a word the sentence must hold, the pattern): each pattern is only tried where it can match
     ("right", re.compile(r"\bright(?:s)?\s+(?:to|of)\s+(?:[\w-]+\s+){0,3}?(" + RIGHT_WORDS + r")\b", re.I)),
     # 'you may opt out', 'Clients can request access', 'residents of Texas may appeal'
@@ -50,6 +50,13 @@ RIGHTS = [  # (a word the sentence must hold, the pattern): each pattern is only
                          r"are (?:able|entitled) to|have the option to)\s+(?:also\s+)?(?:at any time\s+)?"
                          r"(?:request\s+(?:to\s+|that we\s+)?|ask\s+(?:us\s+)?(?:to\s+)?)?(" + RIGHT_WORDS + r")\b",
                          re.I)),
+    # 'the ability to opt out of', 'the option to request deletion'
+    # (a sentence about the user: 'our staff have the ability to access the servers' is none)
+    ("ability to", re.compile(r"^(?=.*\b(?:you|your|users?)\b).*?\b(?:ability|option|possibility)\s+to\s+"
+                              r"(?:request\s+(?:the\s+)?)?(" + RIGHT_WORDS + r")\b", re.I | re.S)),
+    # 'parents may write to us to request the erasure of the data', 'to file a complaint'
+    ("request", re.compile(r"\bto\s+request\s+(?:the\s+)?(eras\w*|delet\w*|rectif\w*|correct\w*)\s+of\b", re.I)),
+    ("complaint", re.compile(r"\bto\s+(lodge a complaint|file a complaint)\b", re.I)),
     # French and German: 'droit d'accès', 'droit de déposer une plainte', 'Recht auf Löschung'
     ("droit", re.compile(r"\bdroit\s+(?:d['’]|de\s+|à\s+(?:l['’]|la\s+)?)(accès|rectification|effacement|"
                          r"opposition|portabilité|limitation|retirer|introduire une réclamation|déposer une plainte|"
@@ -59,7 +66,7 @@ RIGHTS = [  # (a word the sentence must hold, the pattern): each pattern is only
 ]
 RIGHT_WORD = re.compile(r"\b(" + RIGHT_WORDS + r")\b", re.I)
 RIGHT_CUES = frozenset(("right to", "right of", "rights to", "rights of", " may ", " can ", "able to", "entitled",
-              "option to", "droit", "recht"))  # one is in every RIGHT
+              "option to", "ability to", "possibility", "request", "complaint", "droit", "recht"))  # one is in every RIGHT
 RIGHT_STEMS = frozenset(("access", "delet", "eras", "correct", "rectif", "portab", "object", "restrict", "opt", "withdraw",
                "appeal", "complain", "lodge", "judicial", "know", "accès", "effacement", "opposition", "limitation",
                "retirer", "réclamation", "plainte", "auskunft", "berichtigung", "löschung", "einschränkung",
@@ -68,7 +75,7 @@ CLAUSE_END = re.compile(r"[.;:]|\bright")  # what ends a list of rights: 'access
 RIGHT_NAMES = [("access", "access"), ("delet", "deletion"), ("eras", "deletion"), ("correct", "correction"),
                ("rectif", "correction"), ("portab", "portability"), ("object", "objection"),
                ("restrict", "restriction"), ("opt", "opt-out"), ("withdraw", "withdrawal of consent"),
-               ("appeal", "appeal"), ("lodge", "complaint"), ("complain", "complaint"),
+               ("appeal", "appeal"), ("lodge", "complaint"), ("file", "complaint"), ("complain", "complaint"),
                ("non-discrimination", "non-discrimination"), ("judicial", "judicial remedy"), ("know", "to know"),
                ("accès", "access"), ("auskunft", "access"), ("effacement", "deletion"), ("löschung", "deletion"),
                ("berichtigung", "correction"), ("opposition", "objection"), ("widerspruch", "objection"),
