@@ -44,9 +44,10 @@ def derived(store: Store, policy: str) -> dict:
     changes = [{k: v for k, v in vars(c).items() if k != "detected_at"} for c in store.history.changes(policy)]
     assignments = {row[0]: (row[1], row[2]) for row in store.db.execute(
         "SELECT capture_id, version, reason FROM capture_versions WHERE policy = ?", (policy,))}
-    index = store.db.execute(  # what search finds in each version
-        "SELECT s.version, s.position, t.heading, t.text FROM version_sections s JOIN section_texts t "
-        "ON t.id = s.text_id WHERE s.policy = ? ORDER BY 1, 2", (policy,)).fetchall()
+    index = sorted((version, heading, text) for first, last, heading, text in store.db.execute(
+        "SELECT s.first_version, s.last_version, t.heading, t.text FROM section_versions s "
+        "JOIN section_texts t ON t.id = s.text_id WHERE s.policy = ?", (policy,))
+        for version in range(first, last + 1))  # what search finds in each version
     return {"versions": [vars(v) for v in store.history.versions(policy)], "changes": changes,
             "assignments": assignments, "index": index}
 

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import Archived, run_cli, write_config, write_warc
 from tracker import Tracker
+from tracker import search
+from tracker.search import SECTIONS
 from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,13 +206,27 @@ def test_a_bad_query_is_one_line_and_exit_1(three):
     assert "is not a date" in run_cli(three, "search", "privacy", "--since", "2020-13").stderr
 
 
+def test_a_query_that_asks_too_much_is_refused_or_stopped_in_one_line(three, monkeypatch):
+    # a one- or two-letter prefix stands for tens of thousands of words: refused before it runs
+    for query in ("a*", "NEAR(pr* data)", '"third pa"*'):
+        result = run_cli(three, "search", query)
+        assert result.exit_code == 1 and "is too short: give at least 3 letters" in result.stderr, query
+    assert run_cli(three, "search", '"a*"').exit_code == 0  # a '*' inside quotes is no prefix
+    # whatever still runs too long is stopped, and says so
+    monkeypatch.setattr(search, "TIME_LIMIT", 0.0)
+    result = run_cli(three, "search", "privacy")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "stopped after 0 s: it matches too much" in result.stderr
+
+
 def test_json_gives_the_same_as_data(three):
     result = run_cli(three, "search", "--json", '"sell your personal information"')
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["query"] == '"sell your personal information"'
     (policy,) = data["policies"]
-    assert set(policy) == {"policy", "title", "first_seen", "last_seen", "spans", "sections", "present"}
+    assert set(policy) == {"policy", "title", "first_seen", "last_seen", "spans", "sections", "more_sections",
+                           "present"}
     assert policy["present"] is False
     (span,) = policy["spans"]
     assert span["removed_by"] == {"from_version": 3, "to_version": 4, "kind": "substantive",
@@ -234,13 +250,24 @@ def test_the_krop_demo(tmp_path):
         assert "DO WE DISCLOSE ANY INFORMATION TO OUTSIDE PARTIES?" in [s.heading for s in krop.sections]
         (krop,) = t.search("HIPAA")
         assert krop.present and krop.spans[0].added_by.to_version == 2
+        # a common word is in most sections: the newest few are given, the others counted
+        (every,) = t.search("information", sections=None)
+        (some,) = t.search("information")
+        assert len(every.sections) > SECTIONS and every.more_sections == 0
+        assert some.sections == every.sections[:SECTIONS] and some.more_sections == len(every.sections) - SECTIONS
+        assert [s.versions for s in every.sections[:2]] == [[2], [2]]  # KRROP's sections before Krop's
+    short, full = run_cli(config, "search", "information"), run_cli(config, "search", "--all", "information")
+    assert f"  … and {len(every.sections) - SECTIONS} more sections (--all shows them)" in short.stdout.splitlines()
+    headings = lambda result: [line for line in result.stdout.splitlines() if line.startswith("  § ")]  # noqa: E731
+    assert len(headings(short)) == SECTIONS and len(headings(full)) == len(every.sections)
+    assert "more section" not in full.stdout
 
 
 def index_of(store: Store) -> list[tuple]:
-    """The index as a reader sees it: each version's sections, in order."""
-    return store.db.execute(
-        "SELECT s.policy, s.version, s.position, t.heading, t.text FROM version_sections s "
-        "JOIN section_texts t ON t.id = s.text_id ORDER BY 1, 2, 3").fetchall()
+    """The index as a reader sees it: the sections of each version."""
+    return sorted((policy, version, heading, text) for policy, first, last, heading, text in store.db.execute(
+        "SELECT s.policy, s.first_version, s.last_version, t.heading, t.text FROM section_versions s "
+        "JOIN section_texts t ON t.id = s.text_id") for version in range(first, last + 1))
 
 
 def copy_of(config: Path, tmp_path: Path) -> Path:
@@ -258,7 +285,7 @@ def test_a_rebuild_gives_the_same_index_and_keeps_no_text_no_version_holds(three
     with Tracker(config) as t:
         assert index_of(t.store) == before
         orphans = t.store.db.execute("SELECT count(*) FROM section_texts WHERE id NOT IN "
-                                     "(SELECT text_id FROM version_sections)").fetchone()[0]
+                                     "(SELECT text_id FROM section_versions)").fetchone()[0]
         assert orphans == 0
         # each distinct text once: Acme's unchanged sections are shared by its four versions
         texts = t.store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0]
@@ -274,11 +301,11 @@ def test_a_store_derived_before_the_index_existed_is_indexed_by_its_first_search
     config = copy_of(three, tmp_path)
     with Tracker(config) as t:
         before = index_of(t.store)
-        t.store.db.script("DROP TABLE version_sections; DROP TABLE section_texts_fts; "
+        t.store.db.script("DROP TABLE section_versions; DROP TABLE section_texts_fts; "
                           "DROP TABLE section_texts_words; DROP TABLE section_texts; "
-                          "DROP TRIGGER IF EXISTS section_texts_ai", 10)  # a store of schema 10
+                          "ALTER TABLE versions DROP COLUMN sections", 10)  # a store of schema 10
     with Tracker(config) as t:  # migrated to the index, empty
-        assert t.store.db.execute("SELECT count(*) FROM version_sections").fetchone()[0] == 0
+        assert t.store.db.execute("SELECT count(*) FROM section_versions").fetchone()[0] == 0
         (span,) = hit(t.search('"sell your personal information"', "acme"), "acme").spans
         assert (span.first_version, span.last_version) == (1, 3)
         indexed = index_of(t.store)

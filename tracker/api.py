@@ -32,7 +32,7 @@ from tracker.document import Document, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move
 from tracker.models import Capture, Version
-from tracker.search import PolicyHit, find
+from tracker.search import SECTIONS, PolicyHit, find
 from tracker.store import Store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -180,17 +180,19 @@ class Tracker:
                                 f"({before.number}): nothing to compare")
         return history.compare(self.store, policy, before, after)
 
-    def search(self, query: str, *names: str, since: str | None = None,
-               until: str | None = None) -> list[PolicyHit]:
+    def search(self, query: str, *names: str, since: str | None = None, until: str | None = None,
+               sections: int | None = SECTIONS) -> list[PolicyHit]:
         """The policies (all, or ``names``) whose versions hold a wording, newest first: when
         it came and went, and the sections it is in. ``query`` is FTS5's syntax: words, "a
         phrase", prefix*, NEAR(a b), AND, OR, NOT. ``since`` and ``until``: dates (YYYY,
-        YYYY-MM or YYYY-MM-DD), both included; only what a policy showed then counts."""
+        YYYY-MM or YYYY-MM-DD), both included; only what a policy showed then counts.
+        ``sections``: how many of a policy's matching sections to give, newest first (None:
+        all; the others are counted in ``more_sections``)."""
         if not isinstance(query, str):
             raise TrackerError(f"search query {query!r} is not text")
         date_prefix(since, "since"), date_prefix(until, "until")
         return find(self.store, self.config.select(names), query,
-                             since.strip() if since else None, until.strip() if until else None)
+                             since.strip() if since else None, until.strip() if until else None, sections)
 
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in docs/export.md)."""

@@ -24,6 +24,7 @@ from tracker.backfill import STRATEGIES, Backfilled
 from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import TrackerError
+from tracker.search import SECTIONS
 from tracker.store import Store, database_problem
 
 
@@ -366,19 +367,22 @@ def history_command(ctx: Context, name: str, as_json: bool) -> None:
 @click.option("--since", callback=_date_prefix, metavar="DATE", help="Only what policies showed from DATE (YYYY[-MM[-DD]]).")
 @click.option("--until", callback=_date_prefix, metavar="DATE", help="Only what policies showed up to DATE, included.")
 @click.option("--history", "timeline", is_flag=True, help="Per policy, only when it held the text, on a timeline.")
+@click.option("--all", "every_section", is_flag=True,
+              help=f"Every matching section of each policy, not only the {SECTIONS} newest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
 @pass_context
 def search_command(ctx: Context, query: str, names: tuple[str, ...], since: str | None, until: str | None,
-                   timeline: bool, as_json: bool) -> None:
+                   timeline: bool, every_section: bool, as_json: bool) -> None:
     """Find when a wording appeared, and disappeared, in every version of the policies.
 
     QUERY is SQLite FTS5's syntax: words (all in one section), "a phrase", prefix*,
     NEAR(word other, 10), OR, NOT, and heading:word for a word in a section's heading.
     Case and accents are ignored, and English words find their other forms (sell: sells,
     selling). Newest first: each policy with the spans of time it held the text and the
-    change that removed it; each section that holds it, with a passage.
+    change that removed it; the sections that hold it, with a passage.
     """
-    hits = ctx.tracker.search(query, *names, since=since, until=until)
+    hits = ctx.tracker.search(query, *names, since=since, until=until,
+                              sections=0 if timeline else None if every_section else SECTIONS)
     if as_json:
         echo(console.json_text(export.search_json(query, hits)))
     elif not hits:

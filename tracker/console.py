@@ -293,6 +293,9 @@ def search_lines(hits: list[PolicyHit], color: bool, timeline: bool) -> list[str
                 versions = ", ".join(str(n) for n in section.versions)
                 lines.append(f"  § {one_line(section.heading)}  (version{'s' * (len(section.versions) > 1)} {versions})")
                 lines.append(f"      {_marked(section.snippet, color)}")
+            if hit.more_sections:
+                lines.append(f"  … and {hit.more_sections} more section{'s' * (hit.more_sections > 1)} "
+                             f"(--all shows them)")
         lines.append("")
     return lines[:-1]
 

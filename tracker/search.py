@@ -20,15 +20,18 @@ from tracker.diff import heading_name
 from tracker.document import Memo, passages
 from tracker.errors import TrackerError
 from tracker.history import version_document
-from tracker.models import Change, Version
+from tracker.models import Change
 from tracker.store import Store
-
-# policy -> section heading -> version -> (the matching text's id, its position in the version)
-Found = dict[str, dict[str, dict[int, tuple[int, int]]]]
+from tracker.store.history import Timeline
 
 # Marks FTS5 puts around each match in a snippet: characters extracted text never holds.
 START, END = "\x02", "\x03"
 SNIPPET_WORDS = 24
+SECTIONS = 3  # sections given per policy, newest first: a common word is in dozens
+# A one- or two-letter prefix stands for tens of thousands of words: seconds per query.
+MIN_PREFIX = 3
+SHORT_PREFIX = re.compile(r"(?<![\w])(\w{1,%d})\*" % (MIN_PREFIX - 1))
+TIME_LIMIT = 10.0  # seconds a query may take before it is stopped: it asks for too much
 
 
 @dataclass
@@ -89,6 +92,7 @@ class PolicyHit:
     last_seen: str  # and its last
     spans: list[Span]  # newest first
     sections: list[SectionHit] = field(default_factory=list)  # newest first
+    more_sections: int = 0  # matching sections beyond those given
 
     @property
     def present(self) -> bool:
@@ -108,32 +112,62 @@ class _Stint:
 
 
 def find(store: Store, policies: list[PolicyConfig], query: str, since: str | None = None,
-           until: str | None = None) -> list[PolicyHit]:
+         until: str | None = None, sections: int | None = SECTIONS) -> list[PolicyHit]:
     """The policies whose versions match an FTS5 query, newest first. ``since`` and ``until``
     are date prefixes (YYYY, YYYY-MM or YYYY-MM-DD), both included: only what the policy
-    showed in that period counts."""
+    showed in that period counts. ``sections``: how many of each policy's matching sections
+    to give, newest first (None: all of them)."""
     if not query.strip():
         raise TrackerError("the search query is empty")
+    short = SHORT_PREFIX.search(_unquoted(query))
+    if short:
+        raise TrackerError(f"search query {query!r}: the prefix {short.group(1)}* is too short: "
+                           f"give at least {MIN_PREFIX} letters before '*'")
     for policy in policies:
         index_missing(store, policy)
     try:
-        rows = list(store.sections.matches(query, [p.name for p in policies], stemmed=not _has_prefix(query)))
+        with store.db.time_limit(TIME_LIMIT):
+            return _find(store, policies, query, since, until, sections)
     except sqlite3.OperationalError as e:
         raise TrackerError(f"search query {query!r}: {_problem(e)}") from None
-    found: Found = defaultdict(lambda: defaultdict(dict))
-    for r in sorted(rows, key=lambda r: r["position"]):
-        found[r["policy"]][heading_name(r["heading"])].setdefault(r["version"], (r["text_id"], r["position"]))
+
+
+def _find(store: Store, policies: list[PolicyConfig], query: str, since: str | None, until: str | None,
+          sections: int | None) -> list[PolicyHit]:
+    stemmed = not _has_prefix(query)
+    rows = store.sections.matches(query, [p.name for p in policies], stemmed)
+    found: dict[str, dict[str, _Found]] = defaultdict(dict)
+    for policy_name, heading, first, last, position, text_id in rows:
+        name = heading_name(heading)
+        section = found[policy_name].get(name) or found[policy_name].setdefault(name, _Found(name))
+        section.runs.append((first, last, text_id, position))
     hits = []
+    shown_from: dict[int, list[SectionHit]] = defaultdict(list)  # text id -> the sections shown from it
+    timelines = store.history.timelines([p.name for p in policies if p.name in found])
     for policy in policies:
-        if policy.name not in found:
-            continue
-        stints = _in_period(_stints(store.history.versions(policy.name), store.history.changes(policy.name)),
-                            since, until)
-        hit = _policy_hit(policy, stints, found[policy.name])
-        if hit is not None:
-            hits.append(hit)
-    _snip(store, query, hits, found)
+        if policy.name in found:
+            stints = _in_period(_stints(timelines[policy.name]), since, until)
+            hit = _policy_hit(policy, stints, list(found[policy.name].values()), sections, shown_from)
+            if hit is not None:
+                hits.append(hit)
+    _snip(store, query, stemmed, shown_from)
     return sorted(hits, key=lambda h: h.spans[0].last_seen, reverse=True)
+
+
+@dataclass
+class _Found:
+    """A section (by heading) of one policy that matches: the runs of versions holding a
+    matching text."""
+
+    heading: str
+    runs: list[tuple[int, int, int, int]] = field(default_factory=list)  # first, last, text id, position
+
+    def holds(self, version: int) -> bool:
+        return any(first <= version <= last for first, last, _, _ in self.runs)
+
+    def text_in(self, version: int) -> tuple[int, int]:
+        """The matching text the version holds, and its position."""
+        return next((text_id, position) for first, last, text_id, position in self.runs if first <= version <= last)
 
 
 def index_missing(store: Store, policy: PolicyConfig) -> None:
@@ -151,27 +185,34 @@ def index_missing(store: Store, policy: PolicyConfig) -> None:
 def _has_prefix(query: str) -> bool:
     """Whether a query asks for a prefix (word*): it is matched against the words as
     written, as no stem is a prefix of the words it stands for."""
-    return re.search(r"\*", re.sub(r'"[^"]*"', "", query)) is not None
+    return "*" in _unquoted(query)
+
+
+def _unquoted(query: str) -> str:
+    """The query without its quoted phrases: a '*' inside quotes is no prefix; after the closing
+    quote ('"third part"*') the phrase's last word is one."""
+    return re.sub(r'"([^"]*)"', lambda m: (m.group(1).split() or [""])[-1].replace("*", ""), query)
 
 
 def _problem(error: sqlite3.OperationalError) -> str:
     """What is wrong with a query, as its writer can mend it."""
     text = str(error).removeprefix("fts5: ")
+    if text == "interrupted":
+        return f"stopped after {TIME_LIMIT:.0f} s: it matches too much; use longer prefixes or fewer of them"
     if text.startswith("no such column"):
         return (f"{text}: a word followed by ':' names a column (heading or text); "
                 "put a phrase with a colon in double quotes")
     return text + " (phrases go in double quotes; NEAR(a b), prefix*, AND, OR, NOT)"
 
 
-def _stints(versions: list[Version], changes: list[Change]) -> list[_Stint]:
-    """The timeline of what the policy showed, oldest first."""
-    by_number = {v.number: v for v in versions}
+def _stints(timeline: Timeline) -> list[_Stint]:
+    """What the policy showed, oldest first: a history without changes shows its one version."""
+    changes = timeline.changes
     if not changes:
-        return [_Stint(v.number, v.first_seen, v.last_seen, None, None) for v in versions[:1]]
-    first = by_number[changes[0].from_version]
-    stints = [_Stint(first.number, first.first_seen, changes[0].window_start, None, changes[0])]
+        return [_Stint(1, timeline.first_seen, timeline.last_seen, None, None)]
+    stints = [_Stint(changes[0].from_version, timeline.first_seen, changes[0].window_start, None, changes[0])]
     for change, following in zip(changes, changes[1:] + [None]):
-        end = following.window_start if following else by_number[change.to_version].last_seen
+        end = following.window_start if following else timeline.last_seen
         stints.append(_Stint(change.to_version, change.window_end, end, change, following))
     return stints
 
@@ -198,47 +239,56 @@ def _ref(change: Change | None) -> ChangeRef | None:
     return ChangeRef(change.from_version, change.to_version, change.window_start, change.window_end, change.kind)
 
 
-def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: dict[str, dict[int, tuple[int, int]]]
-                ) -> PolicyHit | None:
-    everywhere = {number for versions in sections.values() for number in versions}
-    spans = _spans(stints, everywhere)
+def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: list[_Found], limit: int | None,
+                shown_from: dict[int, list[SectionHit]]) -> PolicyHit | None:
+    spans = _spans(stints, _versions([run for section in sections for run in section.runs]))
     if not spans:
         return None  # the matching versions were not shown in the period
-    hit = PolicyHit(policy.name, policy.display_title, stints[0].start, stints[-1].end, spans)
-    order = {}
-    for heading, versions in sections.items():
-        section_spans = _spans(stints, set(versions))
-        if section_spans:
-            hit.sections.append(SectionHit(heading, sorted(versions), section_spans, Snippet("", [])))
-            order[heading] = versions[section_spans[0].last_version][1]
-    hit.sections.sort(key=lambda s: (s.spans[0].last_seen, -order[s.heading]), reverse=True)
+    shown = [(i, section) for section in sections if (i := _last_stint(stints, section)) is not None]
+    # newest first; within one version, in reading order
+    shown.sort(key=lambda pair: (-pair[0], pair[1].text_in(stints[pair[0]].version)[1]))
+    kept = shown if limit is None else shown[:limit]
+    hit = PolicyHit(policy.name, policy.display_title, stints[0].start, stints[-1].end, spans,
+                    more_sections=len(shown) - len(kept))
+    for i, section in kept:
+        versions = _versions(section.runs)
+        hit.sections.append(SectionHit(section.heading, sorted(versions), _spans(stints, versions), Snippet("", [])))
+        shown_from[section.text_in(stints[i].version)[0]].append(hit.sections[-1])
     return hit
 
 
-def _snip(store: Store, query: str, hits: list[PolicyHit], found: Found) -> None:
-    """Give each section its snippet, from the newest version in which it matches: one
-    snippet per distinct text, made by FTS5 itself."""
-    wanted: dict[int, list[SectionHit]] = defaultdict(list)
-    for hit in hits:
-        for section in hit.sections:
-            text_id, _ = found[hit.policy][section.heading][section.spans[0].last_version]
-            wanted[text_id].append(section)
-    snippets = store.sections.snippets(query, not _has_prefix(query), list(wanted), START, END, SNIPPET_WORDS)
+def _last_stint(stints: list[_Stint], section: _Found) -> int | None:
+    return next((i for i in range(len(stints) - 1, -1, -1) if section.holds(stints[i].version)), None)
+
+
+def _versions(runs: list[tuple[int, int, int, int]]) -> set[int]:
+    """The versions runs hold: overlapping runs (texts of one section, or of a policy's
+    sections) are merged first, so each version is counted once."""
+    out: set[int] = set()
+    end = 0
+    for first, last, _, _ in sorted(runs):
+        if last > end:
+            out.update(range(max(first, end + 1), last + 1))
+            end = last
+    return out
+
+
+def _snip(store: Store, query: str, stemmed: bool, shown_from: dict[int, list[SectionHit]]) -> None:
+    """Give each section shown its passage, from the newest version in which it matches: one
+    per distinct text, made by FTS5 itself."""
+    snippets = store.sections.snippets(query, stemmed, list(shown_from), START, END, SNIPPET_WORDS)
     for text_id, snippet in snippets.items():
-        for section in wanted[text_id]:
+        for section in shown_from[text_id]:
             section.snippet = _parse(snippet)
 
 
 def _parse(snippet: str) -> Snippet:
-    """A snippet from FTS5, its marks as offsets, on one line."""
-    text, marks, start = [], [], 0
-    at = 0
-    for char in snippet:
-        if char == START:
-            start = at
-        elif char == END:
-            marks.append((start, at))
-        else:
-            text.append(" " if char == "\n" else char)
-            at += 1
+    """A passage from FTS5, its marks as offsets, on one line."""
+    text, marks, at = [], [], 0
+    for n, piece in enumerate(snippet.replace("\n", " ").split(START)):
+        match, _, rest = piece.partition(END) if n else ("", "", piece)
+        if n:
+            marks.append((at, at + len(match)))
+        text += [match, rest]
+        at += len(match) + len(rest)
     return Snippet("".join(text), marks)

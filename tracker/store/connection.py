@@ -8,6 +8,7 @@ second class with these few methods.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -57,6 +58,17 @@ class Connection:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Statements that run longer than this are interrupted (sqlite3.OperationalError
+        'interrupted'): a query from a user must not hang the command."""
+        deadline = time.monotonic() + seconds
+        self._db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        try:
+            yield
+        finally:
+            self._db.conn.set_progress_handler(None, 0)
 
     @property
     def schema_version(self) -> int:

@@ -2,21 +2,25 @@
 
 A section's text is kept once however many versions and policies carry it (``section_texts``,
 by the sha256 of its heading and text): most sections outlive most changes, so the index
-grows with what changed, not with the number of versions. ``version_sections`` says which
-version holds which text, in reading order. ``section_texts_fts`` indexes the texts with the
+grows with what changed, not with the number of versions. For the same reason
+``section_versions`` says which versions hold a text as runs of version numbers (a text in
+versions 1 to 40 is one row, not 40): a search for a common word reads thousands of rows,
+not hundreds of thousands. ``versions.sections`` counts each version's sections (null: not
+indexed yet). ``section_texts_fts`` indexes the texts with the
 Porter stemmer over unicode61 with diacritics folded ('donnees' finds 'données'); it is laid
 out as sqlite-utils' ``enable_fts`` lays one out (the same names and triggers), so
 sqlite-utils and Datasette find it. Stems cannot be matched by a prefix ('arbitrat*' is
 no prefix of the stem 'arbitr'), so a query with a prefix goes to ``section_texts_words``,
-the same texts indexed word by word, unstemmed. Like the rest of the history it is derived, and written
+the same texts indexed word by word, unstemmed, with indexes of the words' first 3 to 6
+letters: without them a short prefix ('priva*', thousands of words) is looked up again for
+every passage shown, 10 times slower. Like the rest of the history it is derived, and written
 with it in one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
 
 from tracker.store.connection import Connection
 
@@ -30,14 +34,16 @@ SCHEMA = """
         heading TEXT NOT NULL,            -- with its number ('2.1 Cookies'); '' for the opening
         text TEXT NOT NULL                -- the section's own text, its sub-sections aside
     );
-    CREATE TABLE version_sections (
+    CREATE TABLE section_versions (
         policy TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        position INTEGER NOT NULL,        -- reading order in the version, from 0
         text_id INTEGER NOT NULL REFERENCES section_texts(id),
-        PRIMARY KEY (policy, version, position)
+        first_version INTEGER NOT NULL,   -- the text is in every version from this one
+        last_version INTEGER NOT NULL,    -- to this one, both included
+        position INTEGER NOT NULL,        -- its place in the first, from 0: reading order
+        PRIMARY KEY (policy, text_id, first_version)
     );
-    CREATE INDEX version_sections_text ON version_sections(text_id);
+    CREATE INDEX section_versions_text ON section_versions(text_id);
+    ALTER TABLE versions ADD COLUMN sections INTEGER;
     CREATE VIRTUAL TABLE "section_texts_fts" USING FTS5 (
         "heading", "text",
         tokenize='porter unicode61 remove_diacritics 2',
@@ -46,6 +52,7 @@ SCHEMA = """
     CREATE VIRTUAL TABLE section_texts_words USING FTS5 (
         heading, text,
         tokenize='unicode61 remove_diacritics 2',
+        prefix='3 4 5 6',
         content="section_texts"
     );
     CREATE TRIGGER "section_texts_ai" AFTER INSERT ON "section_texts" BEGIN
@@ -70,26 +77,33 @@ SCHEMA = """
 
 
 def put_sections(db: Connection, policy: str, version: int, passages: Iterable[Passage]) -> None:
-    """Record a version's sections (inside the caller's transaction)."""
-    rows = []
+    """Record a version's sections (inside the caller's transaction). Versions are recorded in
+    the order of their numbers: a text the version before holds too extends its run."""
+    held: set[int] = set()
     for position, (heading, text) in enumerate(passages):
         sha = hashlib.sha256(f"{heading}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
         db.execute("INSERT INTO section_texts (sha256, heading, text) VALUES (?, ?, ?) "
                    "ON CONFLICT(sha256) DO NOTHING", (sha, heading, text))
         (text_id,) = db.execute("SELECT id FROM section_texts WHERE sha256 = ?", (sha,)).fetchone()
-        rows.append((policy, version, position, text_id))
-    db.executemany("INSERT OR REPLACE INTO version_sections (policy, version, position, text_id) "
-                   "VALUES (?, ?, ?, ?)", rows)
+        if text_id in held:
+            continue  # the same section twice in one version
+        held.add(text_id)
+        extended = db.execute("UPDATE section_versions SET last_version = ? WHERE policy = ? AND text_id = ? "
+                              "AND last_version = ?", (version, policy, text_id, version - 1)).rowcount
+        if not extended:
+            db.execute("INSERT INTO section_versions (policy, text_id, first_version, last_version, position) "
+                       "VALUES (?, ?, ?, ?, ?)", (policy, text_id, version, version, position))
+    db.execute("UPDATE versions SET sections = ? WHERE policy = ? AND number = ?", (len(held), policy, version))
 
 
 def drop_sections(db: Connection, policy: str) -> None:
     """Forget a policy's sections, and the texts no version holds any more (inside the
     caller's transaction)."""
     held = [row[0] for row in db.execute(
-        "SELECT DISTINCT text_id FROM version_sections WHERE policy = ?", (policy,))]
-    db.execute("DELETE FROM version_sections WHERE policy = ?", (policy,))
+        "SELECT DISTINCT text_id FROM section_versions WHERE policy = ?", (policy,))]
+    db.execute("DELETE FROM section_versions WHERE policy = ?", (policy,))
     db.executemany("DELETE FROM section_texts WHERE id = ? AND NOT EXISTS "
-                   "(SELECT 1 FROM version_sections WHERE text_id = ?)", [(i, i) for i in held])
+                   "(SELECT 1 FROM section_versions WHERE text_id = ?)", [(i, i) for i in held])
 
 
 class SectionRepository:
@@ -104,21 +118,22 @@ class SectionRepository:
             put_sections(self.db, policy, version, passages)
 
     def unindexed(self, policy: str) -> list[int]:
-        """The policy's versions with no sections in the index."""
+        """The policy's versions the index does not hold yet, in the order to index them."""
         return [row[0] for row in self.db.execute(
-            "SELECT v.number FROM versions v WHERE v.policy = ? AND NOT EXISTS "
-            "(SELECT 1 FROM version_sections s WHERE s.policy = v.policy AND s.version = v.number) "
-            "ORDER BY v.number", (policy,))]
+            "SELECT number FROM versions WHERE policy = ? AND sections IS NULL ORDER BY number", (policy,))]
 
-    def matches(self, query: str, policies: list[str], stemmed: bool) -> Iterator[dict[str, Any]]:
-        """Where the texts that match an FTS5 query are: policy, version, position, text id and
-        heading. Raises sqlite3.OperationalError for a query FTS5 cannot parse."""
+    def matches(self, query: str, policies: list[str], stemmed: bool) -> list[tuple[str, str, int, int, int, int]]:
+        """Where the texts that match an FTS5 query are: (policy, heading, first version, last
+        version, position, text id) rows. Raises sqlite3.OperationalError for a query FTS5
+        cannot parse."""
         index = _index(stemmed)
-        return self.db.query(
-            "SELECT s.policy, s.version, s.position, s.text_id, t.heading FROM version_sections s "
-            "JOIN section_texts t ON t.id = s.text_id "
+        return self.db.execute(
+            "SELECT s.policy, t.heading, s.first_version, s.last_version, s.position, s.text_id "
+            "FROM section_versions s JOIN section_texts t ON t.id = s.text_id "
             f"WHERE s.text_id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?) "
-            f"AND s.policy IN ({', '.join('?' * len(policies))})", [query, *policies])
+            # '+': the policies filter the rows the matching texts give; looked up by
+            # policy first, each policy would be searched for every matching text
+            f"AND +s.policy IN ({', '.join('?' * len(policies))})", [query, *policies]).fetchall()
 
     def snippets(self, query: str, stemmed: bool, text_ids: list[int], start: str, end: str,
                  words: int) -> dict[int, str]:
