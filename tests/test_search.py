@@ -13,7 +13,7 @@ from conftest import Archived, run_cli, write_config, write_warc
 from tracker import Tracker
 from tracker import search
 from tracker.search import SECTIONS
-from tracker.store import Store
+from tracker.store import Store, connection
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
@@ -214,6 +214,7 @@ def test_a_query_that_asks_too_much_is_refused_or_stopped_in_one_line(three, mon
     assert run_cli(three, "search", '"a*"').exit_code == 0  # a '*' inside quotes is no prefix
     # whatever still runs too long is stopped, and says so
     monkeypatch.setattr(search, "TIME_LIMIT", 0.0)
+    monkeypatch.setattr(connection, "CHECK_EVERY", 1)  # this store is small: looked at from the first step
     result = run_cli(three, "search", "privacy")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert "stopped after 0 s: it matches too much" in result.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -125,10 +126,14 @@ def find(store: Store, policies: list[PolicyConfig], query: str, since: str | No
                            f"give at least {MIN_PREFIX} letters before '*'")
     for policy in policies:
         index_missing(store, policy)
+    started = time.monotonic()
     try:
         with store.db.time_limit(TIME_LIMIT):
             return _find(store, policies, query, since, until, sections)
     except sqlite3.OperationalError as e:
+        if time.monotonic() - started >= TIME_LIMIT:  # interrupted, whatever the step says
+            raise TrackerError(f"search query {query!r}: stopped after {TIME_LIMIT:.0f} s: it matches too much; "
+                               "use longer prefixes or fewer of them") from None
         raise TrackerError(f"search query {query!r}: {_problem(e)}") from None
 
 
@@ -162,9 +167,6 @@ class _Found:
     heading: str
     runs: list[tuple[int, int, int, int]] = field(default_factory=list)  # first, last, text id, position
 
-    def holds(self, version: int) -> bool:
-        return any(first <= version <= last for first, last, _, _ in self.runs)
-
     def text_in(self, version: int) -> tuple[int, int]:
         """The matching text the version holds, and its position."""
         return next((text_id, position) for first, last, text_id, position in self.runs if first <= version <= last)
@@ -197,8 +199,6 @@ def _unquoted(query: str) -> str:
 def _problem(error: sqlite3.OperationalError) -> str:
     """What is wrong with a query, as its writer can mend it."""
     text = str(error).removeprefix("fts5: ")
-    if text == "interrupted":
-        return f"stopped after {TIME_LIMIT:.0f} s: it matches too much; use longer prefixes or fewer of them"
     if text.startswith("no such column"):
         return (f"{text}: a word followed by ':' names a column (heading or text); "
                 "put a phrase with a colon in double quotes")
@@ -244,7 +244,9 @@ def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: list[_Foun
     spans = _spans(stints, _versions([run for section in sections for run in section.runs]))
     if not spans:
         return None  # the matching versions were not shown in the period
-    shown = [(i, section) for section in sections if (i := _last_stint(stints, section)) is not None]
+    last_at = _last_stints(stints, sections)
+    shown = [(i, section) for section in sections
+             if (i := max(max(last_at[first:last + 1]) for first, last, _, _ in section.runs)) >= 0]
     # newest first; within one version, in reading order
     shown.sort(key=lambda pair: (-pair[0], pair[1].text_in(stints[pair[0]].version)[1]))
     kept = shown if limit is None else shown[:limit]
@@ -257,8 +259,14 @@ def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: list[_Foun
     return hit
 
 
-def _last_stint(stints: list[_Stint], section: _Found) -> int | None:
-    return next((i for i in range(len(stints) - 1, -1, -1) if section.holds(stints[i].version)), None)
+def _last_stints(stints: list[_Stint], sections: list[_Found]) -> list[int]:
+    """For each version number, the last stint that shows it (-1: none): a section's newest
+    stint is the greatest of its versions'."""
+    highest = max([s.version for s in stints] + [last for section in sections for _, last, _, _ in section.runs])
+    last_at = [-1] * (highest + 1)
+    for i, stint in enumerate(stints):
+        last_at[stint.version] = i
+    return last_at
 
 
 def _versions(runs: list[tuple[int, int, int, int]]) -> set[int]:

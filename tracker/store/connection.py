@@ -18,6 +18,9 @@ import sqlite_utils
 from tracker.errors import TrackerError
 
 
+CHECK_EVERY = 10_000  # SQLite VM steps between two looks at the clock (more often costs time)
+
+
 class Connection:
     """A SQLite file in WAL mode, with foreign keys checked."""
 
@@ -64,7 +67,7 @@ class Connection:
         """Statements that run longer than this are interrupted (sqlite3.OperationalError
         'interrupted'): a query from a user must not hang the command."""
         deadline = time.monotonic() + seconds
-        self._db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        self._db.conn.set_progress_handler(lambda: time.monotonic() > deadline, CHECK_EVERY)
         try:
             yield
         finally:

@@ -40,6 +40,8 @@ SCHEMA = """
         first_version INTEGER NOT NULL,   -- the text is in every version from this one
         last_version INTEGER NOT NULL,    -- to this one, both included
         position INTEGER NOT NULL,        -- its place in the first, from 0: reading order
+        heading TEXT NOT NULL,            -- the text's heading again: a search reads it for every
+                                          -- run, and a text's row is large
         PRIMARY KEY (policy, text_id, first_version)
     );
     CREATE INDEX section_versions_text ON section_versions(text_id);
@@ -91,8 +93,8 @@ def put_sections(db: Connection, policy: str, version: int, passages: Iterable[P
         extended = db.execute("UPDATE section_versions SET last_version = ? WHERE policy = ? AND text_id = ? "
                               "AND last_version = ?", (version, policy, text_id, version - 1)).rowcount
         if not extended:
-            db.execute("INSERT INTO section_versions (policy, text_id, first_version, last_version, position) "
-                       "VALUES (?, ?, ?, ?, ?)", (policy, text_id, version, version, position))
+            db.execute("INSERT INTO section_versions (policy, text_id, first_version, last_version, position, "
+                       "heading) VALUES (?, ?, ?, ?, ?, ?)", (policy, text_id, version, version, position, heading))
     db.execute("UPDATE versions SET sections = ? WHERE policy = ? AND number = ?", (len(held), policy, version))
 
 
@@ -128,8 +130,8 @@ class SectionRepository:
         cannot parse."""
         index = _index(stemmed)
         return self.db.execute(
-            "SELECT s.policy, t.heading, s.first_version, s.last_version, s.position, s.text_id "
-            "FROM section_versions s JOIN section_texts t ON t.id = s.text_id "
+            "SELECT s.policy, s.heading, s.first_version, s.last_version, s.position, s.text_id "
+            "FROM section_versions s "
             f"WHERE s.text_id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?) "
             # '+': the policies filter the rows the matching texts give; looked up by
             # policy first, each policy would be searched for every matching text
