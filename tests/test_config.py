@@ -95,6 +95,10 @@ def test_the_shipped_example_config_is_valid():
      "policy[1].urls: 'https://…@krrop.com/trust' holds a user name or password"),
     (GOOD.replace("memento:https://archive", "memento:https://me@archive"),
      "policy[2].archives: 'https://…@archive.example.org/' holds a user name or password"),
+    (GOOD + '[report]\ndatasette_url = "localhost:8001"\n', "report.datasette_url: 'localhost:8001' is not an http(s) URL"),
+    (GOOD + '[report]\ndatasette_url = "javascript:alert(1)//"\n',
+     "report.datasette_url: 'javascript:alert(1)//' is not an http(s) URL"),
+    (GOOD + '[report]\ndatasette_url = 8001\n', "report.datasette_url: must be a string, not an integer 8001"),
 ])
 def test_mistakes_are_named_by_key_path(tmp_path, text, expected):
     message = error_of(tmp_path, text)

@@ -278,3 +278,26 @@ def test_commands_started_together_on_a_new_store_all_open_it(tmp_path):
         errors = [run.communicate()[1].decode() for run in runs]
         assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
         assert Store(path).db.schema_version == SCHEMA_VERSION
+
+
+def test_a_store_of_schema_11_gains_the_views_over_what_it_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 11)  # this store is written as schema 11 wrote it
+    store = make_store(tmp_path)
+    _filled(store)
+    assert store.db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'view'").fetchone()[0] == 0
+    store.close()
+    monkeypatch.undo()
+
+    migrated = Store(store.path)
+    assert migrated.db.schema_version == SCHEMA_VERSION
+    changes = migrated.history.changes("p")
+    assert len(changes) >= 3
+    assert migrated.db.execute(
+        "SELECT policy, title, from_version, to_version, kind, window_start, window_end FROM change_list "
+        "ORDER BY window_end").fetchall() == \
+        [("p", "p", c.from_version, c.to_version, c.kind, c.window_start, c.window_end) for c in changes]
+    assert migrated.db.execute("SELECT version, first_seen, last_seen, word_count FROM version_list "
+                               "ORDER BY version").fetchall() == \
+        [(v.number, v.first_seen, v.last_seen, v.word_count) for v in migrated.history.versions("p")]
+    sections = migrated.db.execute("SELECT first_seen, heading FROM section_list WHERE text LIKE '%90 days%'")
+    assert sections.fetchall() == [("2021-06-01T00:00:00.000Z", "3 Retention")]  # the one version saying it

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from tracker import __version__, api, configfile, console, digest, export, runs, schedule
+from tracker import __version__, api, configfile, console, digest, export, runs, schedule, serve
 from tracker import report as reports
 from tracker.api import Rebuilt, Tracker
 from tracker.backfill import STRATEGIES, Backfilled
@@ -526,6 +526,22 @@ def report(ctx: Context, out: Path | None) -> None:
     if not ctx.config.report.base_url and any(path.endswith("feed.xml") for path in result.written):
         echo("note: the feeds link to the pages relative to where they are published; set [report] base_url "
              "to that address for links a feed reader opens from anywhere")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="The port to listen on.")
+@pass_context
+def serve_command(ctx: Context, host: str, port: int) -> None:
+    """Browse, filter and search the store in Datasette, read-only, until stopped.
+
+    Every table and column is described; `section_list` searches every version's sections;
+    canned queries answer the usual questions. Needs `pip install 'policy-tracker[datasette]'`.
+    The daemon may go on writing to the store meanwhile.
+    """
+    path = ctx.store.path  # brought up to date first: the views and the search index are there
+    ctx.tracker.close()
+    serve.serve(path, host, port, lambda url: echo(f"serving {path} read-only at {url} (Ctrl-C to stop)"))
 
 
 @cli.command()

@@ -326,6 +326,7 @@ class ScheduleConfig(_Checked):
 @dataclass
 class ReportConfig(_Checked):
     base_url: str = _checked(_check_base_url, "")  # where reports/ is published: links in e-mails
+    datasette_url: str = _checked(_check_base_url, "")  # a `tracker serve` instance: history pages link to it
 
 
 @dataclass

@@ -25,8 +25,8 @@ from typing import Callable
 import jinja2
 import markupsafe
 
-from tracker import __version__, charts, console, copies, history
-from tracker.config import Config, PolicyConfig
+from tracker import __version__, charts, console, copies, history, serve
+from tracker.config import Config, PolicyConfig, ReportConfig
 from tracker.console import CONTROLS, section_counts, when
 from tracker.copies import Cited, safe_url
 from tracker.diff import heading_name
@@ -210,7 +210,7 @@ def render_site(store: Store, config: Config, out: Path) -> Rendered:
     except OSError as e:
         raise TrackerError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
     base = _templates_fingerprint()
-    sites = [PolicySite(store, policy, env, base, config.report.base_url, config.schedule.failures)
+    sites = [PolicySite(store, policy, env, base, config.report, config.schedule.failures)
              for policy in config.policies]
     pages = [page for site in sites for page in site.pages()]
     pages += _site_pages(env, base, sites, config.report.base_url)
@@ -298,10 +298,12 @@ def _hash(*parts) -> str:
 class PolicySite:
     """The pages of one policy, and the figures the index shows of it."""
 
-    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, base_url: str,
+    def __init__(self, store: Store, policy: PolicyConfig, env: jinja2.Environment, base: str, settings: ReportConfig,
                  failures: int):
         self.store, self.policy, self.env, self.base = store, policy, env, base
-        self.feed_root = feed_root(base_url, "../")
+        self.feed_root = feed_root(settings.base_url, "../")
+        # where its history page sends a reader to search its texts: a `tracker serve` instance
+        self.search_url = serve.search_link(settings.datasette_url, policy.name) if settings.datasette_url else None
         self.dir = policy.name
         self.versions = store.history.versions(policy.name)
         self.rows = store.history.change_rows(policy.name)  # details unparsed: cheap fingerprints
@@ -404,7 +406,8 @@ class PolicySite:
         return [c for c in self.captures if c.id in self.kept]
 
     def pages(self) -> list[Page]:
-        pages = [Page(self.history_path, _hash(self.fingerprint, self.health.key), self.render_history),
+        pages = [Page(self.history_path, _hash(self.fingerprint, self.health.key, self.search_url),
+                      self.render_history),
                  Page(f"{self.dir}/feed.xml", _hash(self.feed_fingerprint, self.feed_root), lambda: self.render_feed())]
         for i, row in enumerate(self.rows):
             neighbours = [self._row_key(r) for r in self.rows[max(i - 1, 0):i + 2]]

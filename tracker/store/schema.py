@@ -243,6 +243,32 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     # 11: every version's sections, indexed for full-text search (see sections.py); filled as
     # histories are derived, and for histories derived before, by the first search.
     SECTIONS_SCHEMA,
+    # 12: views for people and other tools reading the store (Datasette, SQL): each row whole,
+    # with its policy's title and the dates a reader asks for first.
+    """
+    CREATE VIEW change_list AS
+    SELECT c.id, c.policy, p.title, c.from_version, c.to_version, c.kind, c.magnitude, c.technical,
+           c.reverts_to, c.window_start, c.window_end,
+           round(julianday(c.window_end) - julianday(c.window_start), 1) AS window_days,
+           v.declared_date, c.detected_at, c.from_capture, c.to_capture
+    FROM changes c
+    JOIN policies p ON p.name = c.policy
+    LEFT JOIN versions v ON v.policy = c.policy AND v.number = c.to_version;
+
+    CREATE VIEW version_list AS
+    SELECT v.id, v.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
+           v.word_count, v.language, v.captures, v.first_capture, v.last_capture
+    FROM versions v
+    JOIN policies p ON p.name = v.policy;
+
+    CREATE VIEW section_list AS
+    SELECT s.text_id, s.policy, p.title, s.version, v.first_seen, v.last_seen, v.declared_date,
+           s.position, t.heading, t.text
+    FROM version_sections s
+    JOIN section_texts t ON t.id = s.text_id
+    JOIN versions v ON v.policy = s.policy AND v.number = s.version
+    JOIN policies p ON p.name = s.policy;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
