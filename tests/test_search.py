@@ -302,7 +302,8 @@ def test_a_store_derived_before_the_index_existed_is_indexed_by_its_first_search
     config = copy_of(three, tmp_path)
     with Tracker(config) as t:
         before = index_of(t.store)
-        t.store.db.script("DROP TABLE section_versions; DROP TABLE section_texts_fts; "
+        t.store.db.script("DROP VIEW change_list; DROP VIEW version_list; DROP VIEW section_list; "
+                          "DROP TABLE section_versions; DROP TABLE section_texts_fts; "
                           "DROP TABLE section_texts_words; DROP TABLE section_texts; "
                           "ALTER TABLE versions DROP COLUMN sections", 10)  # a store of schema 10
     with Tracker(config) as t:  # migrated to the index, empty

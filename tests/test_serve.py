@@ -4,6 +4,7 @@ HTTP and in headless Chromium; its metadata against the schema; the history page
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -125,6 +126,23 @@ def test_the_search_view_finds_a_phrase_with_its_policy_version_and_dates(served
     assert all("outside parties" in (r["heading"] + r["text"]).lower() for r in rows)
     assert served.json("tracker/section_list", _search='"outside parties"', policy="gone") == []
     assert served.json("tracker/section_list", _search="KRROP Trust", policy="krop")[0]["version"] == 2
+
+
+def test_a_store_indexed_before_the_search_index_existed_is_searchable_once_served(demo, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(demo.parent, copy, ignore=shutil.ignore_patterns("serve-*.log"))
+    store = Store(copy / "snapshots" / "tracker.db")
+    with store.db.transaction():  # versions as a history derived before the index existed leaves them
+        store.db.execute("DELETE FROM section_versions")
+        store.db.execute("DELETE FROM section_texts")
+        store.db.execute("UPDATE versions SET sections = NULL")
+    store.close()
+    server = Served(copy / "config.toml")
+    try:
+        found = server.json("tracker/section_list", _search='"outside parties"', policy="krop")
+        assert OUTSIDE_PARTIES in [r["heading"] for r in found]
+    finally:
+        server.close()
 
 
 def test_where_does_this_phrase_appear_marks_the_match(served):

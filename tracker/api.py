@@ -32,7 +32,7 @@ from tracker.document import Document, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move
 from tracker.models import Capture, Version
-from tracker.search import SECTIONS, PolicyHit, find
+from tracker.search import SECTIONS, PolicyHit, find, index_missing
 from tracker.store import Store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -193,6 +193,12 @@ class Tracker:
         date_prefix(since, "since"), date_prefix(until, "until")
         return find(self.store, self.config.select(names), query,
                              since.strip() if since else None, until.strip() if until else None, sections)
+
+    def index(self, *names: str) -> None:
+        """Index for search the versions of each policy (or of ``names``) derived before the
+        index existed; ``search`` does it itself, for the policies it searches."""
+        for policy in self.config.select(names):
+            index_missing(self.store, policy)
 
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in docs/export.md)."""

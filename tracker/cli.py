@@ -540,6 +540,7 @@ def serve_command(ctx: Context, host: str, port: int) -> None:
     The daemon may go on writing to the store meanwhile.
     """
     path = ctx.store.path  # brought up to date first: the views and the search index are there
+    ctx.tracker.index()  # versions derived before the index existed are searchable too
     ctx.tracker.close()
     serve.serve(path, host, port, lambda url: echo(f"serving {path} read-only at {url} (Ctrl-C to stop)"))
 

@@ -99,6 +99,7 @@ TABLES: dict[str, Table] = {
         "declared_date": "the date the text itself gives ('Last updated: ...'), YYYY-MM-DD",
         "word_count": "words in the text",
         "language": "ISO 639-1 code, null when there is too little prose to tell",
+        "sections": "how many sections the search index holds for it (null: not indexed yet)",
     }),
     "capture_versions": ("Derived: which version each capture shows, or why it shows none.", {
         "capture_id": "the capture (captures.id)",
@@ -131,19 +132,27 @@ TABLES: dict[str, Table] = {
     }),
     "section_texts": ("The search index's texts: each distinct section (heading and text) once, however "
                       "many versions and policies hold it.", {
-        "id": "its identity (version_sections.text_id, the rowid of section_texts_fts)",
+        "id": "its identity (section_versions.text_id, the rowid of section_texts_fts and section_texts_words)",
         "sha256": "of heading and text",
         "heading": "the heading with its number ('2.1 Cookies'); '' for the text before the first heading",
         "text": "the section's own text, its sub-sections aside",
     }),
-    "version_sections": ("Which version holds which section text, in reading order.", {
+    "section_versions": ("Which versions hold which section text: a run of consecutive version numbers "
+                         "per row (section_list has a row per version).", {
         "policy": _POLICY,
-        "version": "the version's number",
-        "position": "reading order in the version, from 0",
         "text_id": "the text (section_texts.id)",
+        "first_version": "the first version of the run",
+        "last_version": "the last version of the run, included",
+        "position": "the text's place in the run's first version, from 0: reading order",
+        "heading": "the text's heading (as in section_texts), kept here for quick searches",
     }),
     "section_texts_fts": ("The full-text index of section_texts (FTS5, Porter stemmer over unicode61, "
                           "diacritics folded: 'donnees' finds 'données').", {
+        "heading": "the section's heading, indexed",
+        "text": "the section's text, indexed",
+    }),
+    "section_texts_words": ("The same texts indexed word by word, unstemmed, with prefix indexes (3 to 6 "
+                            "letters): what a prefix query (priva*) searches.", {
         "heading": "the section's heading, indexed",
         "text": "the section's text, indexed",
     }),
@@ -286,15 +295,15 @@ QUERIES: dict[str, dict[str, Any]] = {
         "description": "Every version of every policy with a section holding the phrase (its words in "
                        "this order, whatever their case and accents; 'sell' finds 'selling' too), "
                        "the match in [brackets].",
-        "sql": "SELECT s.policy, p.title, s.version, v.first_seen, v.last_seen, v.declared_date, t.heading,\n"
+        "sql": "SELECT s.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date, t.heading,\n"
                "       snippet(section_texts_fts, -1, '[', ']', '…', 24) AS snippet\n"
                "FROM section_texts_fts\n"
                "JOIN section_texts t ON t.id = section_texts_fts.rowid\n"
-               "JOIN version_sections s ON s.text_id = t.id\n"
-               "JOIN versions v ON v.policy = s.policy AND v.number = s.version\n"
+               "JOIN section_versions s ON s.text_id = t.id\n"
+               "JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version\n"
                "JOIN policies p ON p.name = s.policy\n"
                "WHERE section_texts_fts MATCH '\"' || replace(:phrase, '\"', '\"\"') || '\"'\n"
-               "ORDER BY s.policy, s.version, s.position",
+               "ORDER BY s.policy, v.number, s.position",
     },
     "policies_failing_checks": {
         "title": "Policies failing checks",

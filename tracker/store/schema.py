@@ -262,11 +262,11 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     JOIN policies p ON p.name = v.policy;
 
     CREATE VIEW section_list AS
-    SELECT s.text_id, s.policy, p.title, s.version, v.first_seen, v.last_seen, v.declared_date,
+    SELECT s.text_id, s.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
            s.position, t.heading, t.text
-    FROM version_sections s
+    FROM section_versions s
     JOIN section_texts t ON t.id = s.text_id
-    JOIN versions v ON v.policy = s.policy AND v.number = s.version
+    JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version
     JOIN policies p ON p.name = s.policy;
     """,
 ]
