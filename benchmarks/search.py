@@ -2,9 +2,9 @@
 of 100 policies x 50 versions made from the real histories in ../shared/corpus.
 
 The 39 Markdown histories of the corpus (Open Terms Archive) are cycled to make 100
-policies. Each policy takes its history's versions in order, then, up to 50, versions made
-by one more edit each (a sentence added to one paragraph, a different one each time, as
-policies mostly change). A history used again for another policy has a marker word added to
+policies. Each policy takes its history's versions in order, then versions made by one more
+edit each (a sentence added to one paragraph, a different one each time, as policies mostly
+change), until its derived history has 50 versions. A history used again for another policy has a marker word added to
 each paragraph, so that no two policies share a text: sharing would flatter the index, which
 keeps each distinct section text once. Every version is stored as a capture and every history
 is derived as `tracker rebuild` derives it (documents, changes, the index).
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
+from itertools import count, islice
 import sys
 import tempfile
 import time
@@ -62,19 +64,18 @@ def histories() -> list[tuple[str, list[str]]]:
     return out
 
 
-def versions_of(texts: list[str], copy: int) -> list[str]:
-    """VERSIONS distinct texts: the history's own, then one edit more each."""
+def versions_of(texts: list[str], copy: int) -> Iterator[str]:
+    """The history's texts, then ever more edits of the last: as many as the caller takes."""
     if copy:
         texts = ["\n".join(line + f" copy{copy}" if _paragraph(line) else line for line in text.splitlines())
                  for text in texts]
-    out = list(dict.fromkeys(texts))[:VERSIONS]  # a text seen before is no new version
-    lines = out[-1].splitlines()
+    yield from texts
+    lines = texts[-1].splitlines()
     paragraphs = [i for i, line in enumerate(lines) if _paragraph(line)]
-    for n in range(len(out), VERSIONS):
+    for n in count(len(texts)):
         at = paragraphs[(n * 7) % len(paragraphs)]
         lines[at] += f" This was revised in revision {n}, to say more about how your data is used."
-        out.append("\n".join(lines))
-    return out
+        yield "\n".join(lines)
 
 
 def _paragraph(line: str) -> bool:
@@ -87,14 +88,19 @@ def fill(t: Tracker) -> tuple[int, float]:
     sources = histories()
     for i, policy in enumerate(t.config.policies):
         name, texts = sources[i % len(sources)]
-        for n, text in enumerate(versions_of(texts, i // len(sources))):
-            body = text.encode("utf-8")
-            day = f"{2000 + n // 12:04d}-{n % 12 + 1:02d}-01T00:00:00.000Z"
-            capture = NewCapture(policy=policy.name, url=policy.urls[0], captured_at=day, source="warc",
-                                 status=200, sha256=None, fetched_at=day, content_type="text/markdown",
-                                 charset="utf-8", format="text", size=len(body))
-            t.store.captures.add(capture, body)
-        rebuild(t.store, policy)
+        edits, n = versions_of(texts, i // len(sources)), 0
+        while (have := len(t.versions(policy.name))) < VERSIONS:
+            # a text may read as the one before (markup apart) or come back: store more until
+            # the history has VERSIONS versions
+            for text in islice(edits, VERSIONS - have):
+                body = text.encode("utf-8")
+                day = f"{2000 + n // 12:04d}-{n % 12 + 1:02d}-01T00:00:00.000Z"
+                t.store.captures.add(NewCapture(
+                    policy=policy.name, url=policy.urls[0], captured_at=day, source="warc", status=200,
+                    sha256=None, fetched_at=day, content_type="text/markdown", charset="utf-8", format="text",
+                    size=len(body)), body)
+                n += 1
+            rebuild(t.store, policy)
         print(f"\r{i + 1}/{len(t.config.policies)} policies stored and derived", end="", file=sys.stderr)
     print(file=sys.stderr)
     text = 0
