@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -32,6 +33,8 @@ SECTIONS = 3  # sections given per policy, newest first: a common word is in doz
 # A one- or two-letter prefix stands for tens of thousands of words: seconds per query.
 MIN_PREFIX = 3
 SHORT_PREFIX = re.compile(r"(?<![\w])(\w{1,%d})\*" % (MIN_PREFIX - 1))
+OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+PREFIX_WORDS = 200  # words a prefix stands for, at most, when its passages are made
 TIME_LIMIT = 10.0  # seconds a query may take before it is stopped: it asks for too much
 
 
@@ -190,6 +193,26 @@ def _has_prefix(query: str) -> bool:
     return "*" in _unquoted(query)
 
 
+def _words_of(store: Store, query: str) -> str:
+    """The words a query looks for, each prefix as the indexed words it begins, as one query
+    matching any of them; the words a NOT excludes and column names aside."""
+    words: list[str] = []
+    for excluded, word, prefix in re.findall(r'(\bNOT\s+)?"?([^\W_]+)(\*?)(?!\w|\s*:)', query):
+        if excluded or word in OPERATORS:
+            continue
+        if prefix:
+            words += store.sections.words_starting(_as_indexed(word), PREFIX_WORDS)
+        else:
+            words.append(word)
+    return " OR ".join(f'"{word}"' for word in dict.fromkeys(words))
+
+
+def _as_indexed(word: str) -> str:
+    """A word as the unicode61 tokenizer with remove_diacritics 2 indexes it: lower case, its
+    accents dropped ('Données': 'donnees')."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))
+
+
 def _unquoted(query: str) -> str:
     """The query without its quoted phrases: a '*' inside quotes is no prefix; after the closing
     quote ('"third part"*') the phrase's last word is one."""
@@ -283,7 +306,11 @@ def _versions(runs: list[tuple[int, int, int, int]]) -> set[int]:
 
 def _snip(store: Store, query: str, stemmed: bool, shown_from: dict[int, list[SectionHit]]) -> None:
     """Give each section shown its passage, from the newest version in which it matches: one
-    per distinct text, made by FTS5 itself."""
+    per distinct text, made by FTS5 itself. A prefix is looked up again for every passage,
+    the more slowly the more words it begins: a prefix query's passages are made with the
+    words it found instead, any of them (the texts matched already)."""
+    if not stemmed:
+        query = _words_of(store, query) or query
     snippets = store.sections.snippets(query, stemmed, list(shown_from), START, END, SNIPPET_WORDS)
     for text_id, snippet in snippets.items():
         for section in shown_from[text_id]:

@@ -151,8 +151,8 @@ TABLES: dict[str, Table] = {
         "heading": "the section's heading, indexed",
         "text": "the section's text, indexed",
     }),
-    "section_texts_words": ("The same texts indexed word by word, unstemmed, with prefix indexes (3 to 6 "
-                            "letters): what a prefix query (priva*) searches.", {
+    "section_texts_words": ("The same texts indexed word by word, unstemmed: what a prefix query (priva*) "
+                            "searches.", {
         "heading": "the section's heading, indexed",
         "text": "the section's text, indexed",
     }),

@@ -11,9 +11,7 @@ Porter stemmer over unicode61 with diacritics folded ('donnees' finds 'données'
 out as sqlite-utils' ``enable_fts`` lays one out (the same names and triggers), so
 sqlite-utils and Datasette find it. Stems cannot be matched by a prefix ('arbitrat*' is
 no prefix of the stem 'arbitr'), so a query with a prefix goes to ``section_texts_words``,
-the same texts indexed word by word, unstemmed, with indexes of the words' first 3 to 6
-letters: without them a short prefix ('priva*', thousands of words) is looked up again for
-every passage shown, 10 times slower. Like the rest of the history it is derived, and written
+the same texts indexed word by word, unstemmed. Like the rest of the history it is derived, and written
 with it in one transaction.
 """
 
@@ -54,7 +52,6 @@ SCHEMA = """
     CREATE VIRTUAL TABLE section_texts_words USING FTS5 (
         heading, text,
         tokenize='unicode61 remove_diacritics 2',
-        prefix='3 4 5 6',
         content="section_texts"
     );
     CREATE TRIGGER "section_texts_ai" AFTER INSERT ON "section_texts" BEGIN
@@ -148,6 +145,14 @@ class SectionRepository:
                 f"WHERE {index} MATCH ? AND rowid IN ({', '.join('?' * len(ids))})",
                 (start, end, words, query, *ids)).fetchall())
         return out
+
+    def words_starting(self, prefix: str, limit: int) -> list[str]:
+        """The indexed words (as written, folded) that begin with ``prefix``."""
+        self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.section_words "
+                        "USING fts5vocab(main, section_texts_words, 'row')")
+        return [row[0] for row in self.db.execute(
+            "SELECT term FROM temp.section_words WHERE term >= ? AND term < ? LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit))]
 
     def optimize(self) -> None:
         """Merge the indexes' segments: smaller and quicker to read after a rebuild."""
