@@ -150,6 +150,9 @@ def test_french_is_found_with_and_without_its_accents(three):
         assert trained.spans[0].first_seen.startswith("2023-03-01")
         assert hit(t.search("entrainer"), "bonjour").spans == trained.spans
         assert "[entraîner]" in trained.sections[0].snippet.marked()
+        for prefix in ("donné*", "DONNE*"):  # a prefix, with or without its accent
+            (found,) = t.search(prefix)
+            assert found.policy == "bonjour" and "[données]" in found.sections[0].snippet.marked(), prefix
 
 
 def test_stemming_finds_other_forms_of_english_words(three):
