@@ -12,6 +12,7 @@ from conftest import FIXTURES, Page, policy_html, run_cli, write_config
 from tracker import diff as diffmod
 from tracker.diff import DocumentDiff, diff_documents, word_diff
 from tracker.extract import ExtractSettings, extract
+from tracker.document import Memo
 from tracker.facts import facts
 from tracker.store import Store
 from tracker.textparse import parse_text
@@ -64,6 +65,12 @@ def test_krop_to_krrop_is_a_rewrite_with_its_sections_and_facts():
     assert "retention (confidential information after project completion): not stated -> 30 days" in summaries
     laws = next(f for f in result.facts if f.name == "law")
     assert {"COPPA", "CalOPPA"} <= set(laws.removed) and {"GDPR", "HIPAA"} <= set(laws.added)
+    assert "minimum age 13 removed" in summaries
+    # "We do not sell, trade, or otherwise transfer to outside parties your personally identifiable
+    # information": the old policy does not sell or share; KRROP does not either: no change to report
+    old_facts = facts(seed("001"), Memo())
+    assert old_facts["sells data"] == [("", "no")] and old_facts["shares data"] == [("third parties", "no")]
+    assert not [f for f in result.facts if f.name in ("sells data", "shares data")]
 
 
 # --- alignment ---------------------------------------------------------------------------
