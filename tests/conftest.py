@@ -232,12 +232,18 @@ class Pywb:
                 time.sleep(0.1)
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
         self.log.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """End a server the tests started: asked first, then killed."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # --- a real browser ------------------------------------------------------------------------

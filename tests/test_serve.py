@@ -15,7 +15,7 @@ import html5lib
 import pytest
 import requests
 
-from conftest import Page, Site, free_port, policy_html, run_cli, write_config
+from conftest import Page, Site, free_port, policy_html, run_cli, stop, write_config
 from tracker import serve
 from tracker.store import Store
 
@@ -79,12 +79,7 @@ class Served:
         return self.log.read()
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self.log.close()
 
 
