@@ -190,9 +190,10 @@ class Tracker:
         all; the others are counted in ``more_sections``)."""
         if not isinstance(query, str):
             raise TrackerError(f"search query {query!r} is not text")
-        date_prefix(since, "since"), date_prefix(until, "until")
+        date_prefix(since, "since")  # each raises naming the one that is no date
+        date_prefix(until, "until")
         return find(self.store, self.config.select(names), query,
-                             since.strip() if since else None, until.strip() if until else None, sections)
+                    since.strip() if since else None, until.strip() if until else None, sections)
 
     def index(self, *names: str) -> None:
         """Index for search the versions of each policy (or of ``names``) derived before the

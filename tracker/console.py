@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 
 import click
 
 from tracker.diff import Op, SectionChange, heading_name
 from tracker.facts import Evidence
 from tracker.history import Comparison, Move
-from tracker.models import Capture, Version
+from tracker.models import Capture, Version, parse_iso
 from tracker.search import ChangeRef, PolicyHit, Snippet, Span
 
 CONTEXT_WORDS = 12  # words of unchanged text kept on each side of a change
@@ -317,13 +316,9 @@ def _change_ref(change: ChangeRef) -> str:
 
 def _marked(snippet: Snippet, color: bool) -> str:
     """A snippet on one line, its matches coloured on a terminal, in [brackets] elsewhere."""
-    out, at = [], 0
-    for start, end in snippet.marks:
-        match = one_line(snippet.text[start:end])
-        out += [printable(snippet.text[at:start]),
-                click.style(match, fg="yellow", bold=True) if color else f"[{match}]"]
-        at = end
-    return "".join(out + [printable(snippet.text[at:])])
+    return "".join(printable(text) if not match else
+                   click.style(one_line(text), fg="yellow", bold=True) if color else f"[{one_line(text)}]"
+                   for text, match in snippet.pieces())
 
 
 def _bar(hit: PolicyHit) -> str:
@@ -339,4 +334,4 @@ def _bar(hit: PolicyHit) -> str:
 
 
 def _days(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() / 86400
+    return parse_iso(timestamp).timestamp() / 86400

@@ -473,7 +473,8 @@ class PolicySite:
             copies.text_of_html(body, capture.charset) if capture.format == "html" and content is None else None
         return self.env.get_template("capture.html").render(
             site=self, policy=self.policy, capture=capture, where=copies.where(capture), size=len(body),
-            content=content, text=text, raw_name=console.raw_file_name(capture), too_deep=capture.format == "html" and content is None, root="../../")
+            content=content, text=text, raw_name=console.raw_file_name(capture),
+            too_deep=capture.format == "html" and content is None, root="../../")
 
     def render_feed(self) -> str:
         return self.env.get_template("feed.xml").render(

@@ -14,6 +14,7 @@ import sqlite3
 import time
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -68,12 +69,17 @@ class Snippet:
     text: str
     marks: list[tuple[int, int]]
 
-    def marked(self, start: str = "[", end: str = "]") -> str:
-        out, at = [], 0
+    def pieces(self) -> Iterator[tuple[str, bool]]:
+        """The text in order, each piece with whether it is a match."""
+        at = 0
         for a, b in self.marks:
-            out += [self.text[at:a], start, self.text[a:b], end]
+            yield self.text[at:a], False
+            yield self.text[a:b], True
             at = b
-        return "".join(out) + self.text[at:]
+        yield self.text[at:], False
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        return "".join(f"{start}{text}{end}" if match else text for text, match in self.pieces())
 
 
 @dataclass
