@@ -74,6 +74,16 @@ def test_a_star_without_a_word_before_it_is_no_debugging_command(acme):
     assert run_cli(acme, "search", '"sell *"').exit_code == 0  # in quotes it is no prefix
 
 
+def test_a_query_of_thousands_of_terms_is_refused_at_once(acme):
+    # each term is weighed against every other for each passage shown: minutes, uninterruptible
+    query = " OR ".join(["sell"] * 2_500)
+    started = time.monotonic()
+    line = one_error_line(run_cli(acme, "search", query))
+    assert "the search query is 19,996 characters long: give at most 2,000" in line
+    assert time.monotonic() - started < 2 and len(line) < 500
+    assert run_cli(acme, "search", '"' + " ".join([SELLS] * 30)[:1_990] + '"').exit_code == 0  # a paragraph is fine
+
+
 def test_a_period_given_backwards_is_an_error_not_an_empty_answer(acme):
     line = one_error_line(run_cli(acme, "search", "sell", "--since", "2021", "--until", "2020-06"))
     assert "since 2021 is after until 2020-06: nothing can be in that period" in line

@@ -37,6 +37,9 @@ BARE_STAR = re.compile(r"(?<![\w])\*")  # FTS5 reads a query beginning with '*' 
 # command line arrive as lone surrogates, which no text can be encoded with.
 NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 TIME_LIMIT = 10.0  # seconds a query may take before it is stopped: it asks for too much
+# FTS5 weighs each term of a query against the others to choose a passage, and cannot be
+# interrupted while it does: 2,000 terms took seconds per passage. A few sentences fit.
+LONGEST_QUERY = 2_000  # characters
 LONGEST_WORD = 80  # characters of a word a snippet shows: a page may hold a word of megabytes
 LONG_WORD = re.compile(r"\S{%d,}" % (LONGEST_WORD + 1))
 
@@ -143,6 +146,9 @@ def _check(query: str) -> None:
     """Refuse, in one line, a query FTS5 would misread or that would take too long."""
     if not query.strip():
         raise TrackerError("the search query is empty")
+    if len(query) > LONGEST_QUERY:
+        raise TrackerError(f"the search query is {len(query):,} characters long: give at most {LONGEST_QUERY:,} "
+                           "(a few sentences)")
     bad = NOT_TEXT.search(query)
     if bad:
         what = "a byte that is not UTF-8" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
