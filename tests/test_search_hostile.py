@@ -159,11 +159,21 @@ def test_a_history_of_one_moment_held_the_wording_all_along(tmp_path):
     assert start == end == "2020-01-01" and bar == "█" * TIMELINE_WIDTH
 
 
+def copy_of(config: Path, tmp_path: Path) -> Path:
+    """A copy of a config and its store, made with SQLite's backup: a copy of the files could
+    catch the write-ahead log as another connection closing deletes it."""
+    (tmp_path / "copy" / "snapshots").mkdir(parents=True)
+    copied = tmp_path / "copy" / "config.toml"
+    copied.write_text(config.read_text())
+    source, target = (sqlite3.connect(path / "snapshots" / "tracker.db") for path in (config.parent, copied.parent))
+    source.backup(target)
+    source.close(), target.close()
+    return copied
+
+
 def copy_at_schema_10(config: Path, tmp_path: Path) -> Path:
     """A copy of a store as a version before the index wrote it: derived, not indexed."""
-    import shutil
-    shutil.copytree(config.parent, tmp_path / "copy")
-    copied = tmp_path / "copy" / "config.toml"
+    copied = copy_of(config, tmp_path)
     with Tracker(copied) as t:
         t.store.db.script("DROP VIEW change_list; DROP VIEW version_list; DROP VIEW section_list; "
                           "DROP TABLE section_versions; DROP TABLE section_texts_fts; "
@@ -190,9 +200,7 @@ def test_a_search_reads_the_index_and_the_history_at_one_moment(acme, tmp_path):
     """The daemon stores version 4, which still keeps data for 30 days, while a search reads:
     the search sees the store before it or after it, never the index before and the changes
     after (which said that the change 3 -> 4 removed it)."""
-    import shutil
-    shutil.copytree(acme.parent, tmp_path / "copy")
-    config = tmp_path / "copy" / "config.toml"
+    config = copy_of(acme, tmp_path)
     with Tracker(config) as t:
         store = t.store
         real = store.sections.matches
