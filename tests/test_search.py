@@ -169,8 +169,13 @@ def test_policy_and_period_narrow_the_search(three):
         assert {h.policy for h in t.search("privacy", "zeta", "bonjour")} <= {"zeta", "bonjour"}
         # Acme's fourth version (2022) no longer says it: searched from 2022 on, nothing is found
         assert t.search('"sell your personal information"', since="2022") == []
+        # found in the period, the stretch is given whole: the change after version 1 kept the
+        # wording (version 2 holds it too); the change 3 -> 4 removed it
         (span,) = hit(t.search('"sell your personal information"', until="2020-02"), "acme").spans
-        assert span.first_version == 1 and span.last_version == 1
+        assert (span.first_version, span.last_version) == (1, 3)
+        assert (span.removed_by.from_version, span.removed_by.to_version) == (3, 4)
+        (span,) = hit(t.search('"sell your personal information"', since="2021-03"), "acme").spans
+        assert span.added_by is None and span.first_seen.startswith("2020-01-10")  # not 'added by 3 -> 4'
 
 
 def test_the_cli_prints_newest_first_with_the_match_in_brackets_in_a_pipe(three):

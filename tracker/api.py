@@ -94,9 +94,7 @@ class Tracker:
             raise TrackerError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
         if not isinstance(every, str):
             raise TrackerError(f"every {every!r} is not an interval such as '7d', '1m' or '1y'")
-        first, last = date_prefix(start, "start"), date_prefix(end, "end")
-        if first and last and first.ljust(8, "0") > last.ljust(8, "9"):
-            raise TrackerError(f"start {start} is after end {end}: nothing can be in that period")
+        first, last = period(start, end, "start", "end")
         job = Backfill(self.store, self.config, ArchiveClient(self.config.archive, self.config.fetch),
                        first, last, strategy, parse_every(every))
         return runs.backfill(self.store, self.config, names, job, progress_for, each)
@@ -190,8 +188,9 @@ class Tracker:
         all; the others are counted in ``more_sections``)."""
         if not isinstance(query, str):
             raise TrackerError(f"search query {query!r} is not text")
-        date_prefix(since, "since")  # each raises naming the one that is no date
-        date_prefix(until, "until")
+        if sections is not None and (isinstance(sections, bool) or not isinstance(sections, int) or sections < 0):
+            raise TrackerError(f"sections {sections!r}: give how many sections to show (0 or more), or None for all")
+        period(since, until, "since", "until")
         return find(self.store, self.config.select(names), query,
                     since.strip() if since else None, until.strip() if until else None, sections)
 
@@ -271,6 +270,15 @@ def is_day(text: str) -> bool:
     """A real calendar day written YYYY-MM-DD ('2022-02-30' is not one)."""
     match = DAY.fullmatch(text)
     return match is not None and _real_date(*(int(g) for g in match.groups()))
+
+
+def period(start: str | None, end: str | None, start_name: str, end_name: str) -> tuple[str | None, str | None]:
+    """Two dates (YYYY, YYYY-MM or YYYY-MM-DD, either may be None) as archive timestamp
+    prefixes, the first not after the second."""
+    first, last = date_prefix(start, start_name), date_prefix(end, end_name)
+    if first and last and first.ljust(8, "0") > last.ljust(8, "9"):
+        raise TrackerError(f"{start_name} {start} is after {end_name} {end}: nothing can be in that period")
+    return first, last
 
 
 @overload

@@ -322,13 +322,15 @@ def _marked(snippet: Snippet, color: bool) -> str:
 
 
 def _bar(hit: PolicyHit) -> str:
-    """The policy's history as a bar: '█' while it held the wording, '·' while it did not."""
+    """The policy's history (in the period searched) as a bar: '█' while it held the wording,
+    '·' while it did not. A history of one moment held it all along."""
     start, end = _days(hit.first_seen), _days(hit.last_seen)
-    scale = TIMELINE_WIDTH / max(end - start, 1)
+    if end <= start:
+        return "█" * TIMELINE_WIDTH
     cells = ["·"] * TIMELINE_WIDTH
-    for span in hit.spans:
-        first = min(int((_days(span.first_seen) - start) * scale), TIMELINE_WIDTH - 1)
-        last = min(int((_days(span.last_seen) - start) * scale), TIMELINE_WIDTH - 1)
+    for span in hit.spans:  # a span may begin before the period, or end after it
+        first, last = (min(max(int((_days(day) - start) / (end - start) * TIMELINE_WIDTH), 0), TIMELINE_WIDTH - 1)
+                       for day in (span.first_seen, span.last_seen))
         cells[first:last + 1] = ["█"] * (last - first + 1)
     return "".join(cells)
 

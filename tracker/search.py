@@ -36,7 +36,16 @@ MIN_PREFIX = 3
 SHORT_PREFIX = re.compile(r"(?<![\w])(\w{1,%d})\*" % (MIN_PREFIX - 1))
 OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 PREFIX_WORDS = 200  # words a prefix stands for, at most, when its passages are made
+BARE_STAR = re.compile(r"(?<![\w])\*")  # FTS5 reads a query beginning with '*' as a debugging command
+# Characters no query holds: SQLite ends a query at a NUL, and undecodable bytes on the
+# command line arrive as lone surrogates, which no text can be encoded with.
+NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 TIME_LIMIT = 10.0  # seconds a query may take before it is stopped: it asks for too much
+# FTS5 weighs each term of a query against the others to choose a passage, and cannot be
+# interrupted while it does: 2,000 terms took seconds per passage. A few sentences fit.
+LONGEST_QUERY = 2_000  # characters
+LONGEST_WORD = 80  # characters of a word a snippet shows: a page may hold a word of megabytes
+LONG_WORD = re.compile(r"\S{%d,}" % (LONGEST_WORD + 1))
 
 
 @dataclass
@@ -127,23 +136,40 @@ def find(store: Store, policies: list[PolicyConfig], query: str, since: str | No
     are date prefixes (YYYY, YYYY-MM or YYYY-MM-DD), both included: only what the policy
     showed in that period counts. ``sections``: how many of each policy's matching sections
     to give, newest first (None: all of them)."""
-    if not query.strip():
-        raise TrackerError("the search query is empty")
-    short = SHORT_PREFIX.search(_unquoted(query))
-    if short:
-        raise TrackerError(f"search query {query!r}: the prefix {short.group(1)}* is too short: "
-                           f"give at least {MIN_PREFIX} letters before '*'")
+    _check(query)
     for policy in policies:
         index_missing(store, policy)
     started = time.monotonic()
     try:
-        with store.db.time_limit(TIME_LIMIT):
+        # one snapshot: a history the daemon extends meanwhile is read as it was, index and changes alike
+        with store.db.time_limit(TIME_LIMIT), store.db.snapshot():
             return _find(store, policies, query, since, until, sections)
     except sqlite3.OperationalError as e:
         if time.monotonic() - started >= TIME_LIMIT:  # interrupted, whatever the step says
             raise TrackerError(f"search query {query!r}: stopped after {TIME_LIMIT:.0f} s: it matches too much; "
                                "use longer prefixes or fewer of them") from None
         raise TrackerError(f"search query {query!r}: {_problem(e)}") from None
+
+
+def _check(query: str) -> None:
+    """Refuse, in one line, a query FTS5 would misread or that would take too long."""
+    if not query.strip():
+        raise TrackerError("the search query is empty")
+    if len(query) > LONGEST_QUERY:
+        raise TrackerError(f"the search query is {len(query):,} characters long: give at most {LONGEST_QUERY:,} "
+                           "(a few sentences)")
+    bad = NOT_TEXT.search(query)
+    if bad:
+        what = "a byte that is not UTF-8" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        raise TrackerError(f"search query {query!r} holds U+{ord(bad.group()):04X}, {what}: give words only")
+    unquoted = _unquoted(query)
+    short = SHORT_PREFIX.search(unquoted)
+    if short:
+        raise TrackerError(f"search query {query!r}: the prefix {short.group(1)}* is too short: "
+                           f"give at least {MIN_PREFIX} letters before '*'")
+    if BARE_STAR.search(unquoted):
+        raise TrackerError(f"search query {query!r}: a '*' ends a prefix: give at least {MIN_PREFIX} "
+                           "letters before it (priva*), or put it in double quotes")
 
 
 def _find(store: Store, policies: list[PolicyConfig], query: str, since: str | None, until: str | None,
@@ -160,8 +186,9 @@ def _find(store: Store, policies: list[PolicyConfig], query: str, since: str | N
     timelines = store.history.timelines([p.name for p in policies if p.name in found])
     for policy in policies:
         if policy.name in found:
-            stints = _in_period(_stints(timelines[policy.name]), since, until)
-            hit = _policy_hit(policy, stints, list(found[policy.name].values()), sections, shown_from)
+            stints = _stints(timelines[policy.name])
+            hit = _policy_hit(policy, stints, _in_period(stints, since, until), list(found[policy.name].values()),
+                              sections, shown_from)
             if hit is not None:
                 hits.append(hit)
     _snip(store, query, stemmed, shown_from)
@@ -246,17 +273,22 @@ def _stints(timeline: Timeline) -> list[_Stint]:
     return stints
 
 
-def _in_period(stints: list[_Stint], since: str | None, until: str | None) -> list[_Stint]:
-    return [s for s in stints if (since is None or s.end[:len(since)] >= since)
-            and (until is None or s.start[:len(until)] <= until)]
+def _in_period(stints: list[_Stint], since: str | None, until: str | None) -> range:
+    """The stints (by index) the policy showed in the period: consecutive ones."""
+    inside = [i for i, s in enumerate(stints) if (since is None or s.end[:len(since)] >= since)
+              and (until is None or s.start[:len(until)] <= until)]
+    return range(inside[0], inside[-1] + 1) if inside else range(0)
 
 
-def _spans(stints: list[_Stint], versions: set[int]) -> list[Span]:
-    """The stretches of consecutive stints showing one of ``versions``, newest first."""
-    spans = []
+def _spans(stints: list[_Stint], versions: set[int], period: range) -> list[Span]:
+    """The stretches of consecutive stints showing one of ``versions`` that reach into the
+    period, newest first: whole, so that the changes either side are the ones that brought
+    and removed the wording, even outside the period."""
+    spans, at = [], 0
     for holds, group in groupby(stints, key=lambda stint: stint.version in versions):
         run = list(group)
-        if holds:
+        first, at = at, at + len(run)
+        if holds and first < period.stop and at > period.start:
             spans.append(Span(run[0].version, run[-1].version, run[0].start, run[-1].end,
                               _ref(run[0].before), _ref(run[-1].after)))
     return spans[::-1]
@@ -268,11 +300,12 @@ def _ref(change: Change | None) -> ChangeRef | None:
     return ChangeRef(change.from_version, change.to_version, change.window_start, change.window_end, change.kind)
 
 
-def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: list[_Found], limit: int | None,
-                shown_from: dict[int, list[SectionHit]]) -> PolicyHit | None:
-    spans = _spans(stints, _versions([run for section in sections for run in section.runs]))
+def _policy_hit(policy: PolicyConfig, history: list[_Stint], period: range, sections: list[_Found],
+                limit: int | None, shown_from: dict[int, list[SectionHit]]) -> PolicyHit | None:
+    spans = _spans(history, _versions([run for section in sections for run in section.runs]), period)
     if not spans:
         return None  # the matching versions were not shown in the period
+    stints = history[period.start:period.stop]
     last_at = _last_stints(stints, sections)
     shown = [(i, section) for section in sections
              if (i := max(max(last_at[first:last + 1]) for first, last, _, _ in section.runs)) >= 0]
@@ -283,7 +316,8 @@ def _policy_hit(policy: PolicyConfig, stints: list[_Stint], sections: list[_Foun
                     more_sections=len(shown) - len(kept))
     for i, section in kept:
         versions = _versions(section.runs)
-        hit.sections.append(SectionHit(section.heading, sorted(versions), _spans(stints, versions), Snippet("", [])))
+        hit.sections.append(SectionHit(section.heading, sorted(versions), _spans(history, versions, period),
+                                       Snippet("", [])))
         shown_from[section.text_in(stints[i].version)[0]].append(hit.sections[-1])
     return hit
 
@@ -324,12 +358,17 @@ def _snip(store: Store, query: str, stemmed: bool, shown_from: dict[int, list[Se
 
 
 def _parse(snippet: str) -> Snippet:
-    """A passage from FTS5, its marks as offsets, on one line."""
+    """A passage from FTS5, its marks as offsets, on one line, its very long words cut short."""
     text, marks, at = [], [], 0
     for n, piece in enumerate(snippet.replace("\n", " ").split(START)):
         match, _, rest = piece.partition(END) if n else ("", "", piece)
+        match, rest = _clipped(match), _clipped(rest)
         if n:
             marks.append((at, at + len(match)))
         text += [match, rest]
         at += len(match) + len(rest)
     return Snippet("".join(text), marks)
+
+
+def _clipped(text: str) -> str:
+    return LONG_WORD.sub(lambda m: m.group()[:LONGEST_WORD - 1] + "…", text)

@@ -131,7 +131,7 @@ TABLES: dict[str, Table] = {
         "data": "the compressed JSON",
     }),
     "section_texts": ("The search index's texts: each distinct section (heading and text) once, however "
-                      "many versions and policies hold it.", {
+                      "many versions and policies hold it; a section of over 20,000 characters in parts.", {
         "id": "its identity (section_versions.text_id, the rowid of section_texts_fts and section_texts_words)",
         "sha256": "of heading and text",
         "heading": "the heading with its number ('2.1 Cookies'); '' for the text before the first heading",

@@ -63,6 +63,20 @@ class Connection:
         self._db.execute("COMMIT")
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads inside see the database at one moment, whatever other processes commit
+        meanwhile (inside a transaction already: that one's)."""
+        if self._db.conn.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._db.conn.in_transaction:
+                self._db.execute("COMMIT")  # nothing was written: it ends the read
+
+    @contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
         """Statements that run longer than this are interrupted (sqlite3.OperationalError
         'interrupted'): a query from a user must not hang the command."""

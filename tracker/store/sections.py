@@ -11,19 +11,33 @@ Porter stemmer over unicode61 with diacritics folded ('donnees' finds 'données'
 out as sqlite-utils' ``enable_fts`` lays one out (the same names and triggers), so
 sqlite-utils and Datasette find it. Stems cannot be matched by a prefix ('arbitrat*' is
 no prefix of the stem 'arbitr'), so a query with a prefix goes to ``section_texts_words``,
-the same texts indexed word by word, unstemmed. Like the rest of the history it is derived, and written
-with it in one transaction.
+the same texts indexed word by word, unstemmed. A section of over LONGEST_TEXT characters
+is kept in parts (see below). Like the rest of the history it is derived, and written with
+it in one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 
 from tracker.store.connection import Connection
 
 # (heading with its number, the section's own text): what a version's section is to the index
 Passage = tuple[str, str]
+
+# FTS5 scores every match of a text against every other to choose a snippet, and cannot be
+# interrupted while it does: a section of 2 MB full of one word takes minutes. A longer text is
+# kept in parts (under its heading), each beginning with the end of the one before, so that
+# a phrase across a cut is whole in one of them; words far apart in such a section are no
+# longer found together.
+LONGEST_TEXT = 20_000  # characters
+OVERLAP = 1_000
+SPACE = re.compile(r"\s")
+# Control characters are no wording (a page can write them as '&#2;'), and \x02 and \x03
+# mark the matches in a snippet.
+CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 SCHEMA = """
     CREATE TABLE section_texts (
@@ -79,7 +93,7 @@ def put_sections(db: Connection, policy: str, version: int, passages: Iterable[P
     """Record a version's sections (inside the caller's transaction). Versions are recorded in
     the order of their numbers: a text the version before holds too extends its run."""
     held: set[int] = set()
-    for position, (heading, text) in enumerate(passages):
+    for position, (heading, text) in enumerate(_indexed(passages)):
         sha = hashlib.sha256(f"{heading}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
         db.execute("INSERT INTO section_texts (sha256, heading, text) VALUES (?, ?, ?) "
                    "ON CONFLICT(sha256) DO NOTHING", (sha, heading, text))
@@ -93,6 +107,28 @@ def put_sections(db: Connection, policy: str, version: int, passages: Iterable[P
             db.execute("INSERT INTO section_versions (policy, text_id, first_version, last_version, position, "
                        "heading) VALUES (?, ?, ?, ?, ?, ?)", (policy, text_id, version, version, position, heading))
     db.execute("UPDATE versions SET sections = ? WHERE policy = ? AND number = ?", (len(held), policy, version))
+
+
+def _indexed(passages: Iterable[Passage]) -> Iterator[Passage]:
+    """The passages as the index keeps them: without control characters, a long text in parts."""
+    for heading, text in passages:
+        heading = CONTROLS.sub("", heading)
+        for part in _parts(CONTROLS.sub("", text)):
+            yield heading, part
+
+
+def _parts(text: str) -> Iterator[str]:
+    """A text in parts of at most LONGEST_TEXT characters, cut between words where it has
+    any, each from the first word of the last OVERLAP characters of the one before."""
+    start = 0
+    while len(text) - start > LONGEST_TEXT:
+        end = start + LONGEST_TEXT
+        cut = max(text.rfind(" ", start + OVERLAP, end), text.rfind("\n", start + OVERLAP, end))
+        cut = cut if cut > start + OVERLAP else end  # one word longer than a part: cut inside it
+        yield text[start:cut]
+        space = SPACE.search(text, cut - OVERLAP, cut)
+        start = space.end() if space else cut
+    yield text[start:]
 
 
 def drop_sections(db: Connection, policy: str) -> None:
@@ -112,9 +148,12 @@ class SectionRepository:
         self.db = db
 
     def put(self, policy: str, version: int, passages: Iterable[Passage]) -> None:
-        """Index the sections of a version derived before the index existed."""
+        """Index the sections of a version derived before the index existed, unless another
+        process (a search started at the same time) has just done it."""
         with self.db.transaction():
-            put_sections(self.db, policy, version, passages)
+            if self.db.execute("SELECT 1 FROM versions WHERE policy = ? AND number = ? AND sections IS NULL",
+                               (policy, version)).fetchone():
+                put_sections(self.db, policy, version, passages)
 
     def unindexed(self, policy: str) -> list[int]:
         """The policy's versions the index does not hold yet, in the order to index them."""
