@@ -228,3 +228,18 @@ def test_a_search_reads_the_index_and_the_history_at_one_moment(acme, tmp_path):
         store.sections.matches = real  # type: ignore[method-assign]
         (hit,) = t.search('"30 days"')  # the next search sees version 4
         assert [(s.first_version, s.last_version) for s in hit.spans] == [(2, 4)] and hit.present
+
+
+def test_a_store_that_indexed_a_long_section_whole_indexes_it_again_in_parts(tmp_path):
+    config = store_of(tmp_path, {"huge": [("2020-01-01", page([("Everything", "data share " * 20_000)]))]})
+    with Tracker(config) as t:  # as the index kept sections before they were cut: whole
+        t.store.db.script("DELETE FROM section_versions; DELETE FROM section_texts; "
+                          "INSERT INTO section_texts (sha256, heading, text) "
+                          f"VALUES ('whole', 'Everything', '{'data share ' * 20_000}'); "
+                          "INSERT INTO section_versions (policy, text_id, first_version, last_version, position, heading) "
+                          "SELECT 'huge', id, 1, 1, 0, 'Everything' FROM section_texts", 12)
+    with Tracker(config) as t:  # brought to the current schema: the policy is to be indexed again
+        assert t.store.sections.unindexed("huge") == [1]
+        (hit,) = t.search("data AND share")
+        longest = t.store.db.execute("SELECT max(length(text)) FROM section_texts").fetchone()[0]
+    assert longest <= sections.LONGEST_TEXT and [s.heading for s in hit.sections] == ["Everything"]

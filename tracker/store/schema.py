@@ -18,6 +18,7 @@ from tracker.store.bodies import Bodies
 from tracker.store.captures import DOCUMENT_JSON
 from tracker.store.connection import Connection
 from tracker.store.history import put_details
+from tracker.store.sections import CONTROLS, LONGEST_TEXT, drop_sections
 from tracker.store.sections import SCHEMA as SECTIONS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ def _compact(db: Connection, bodies: Bodies) -> None:
     _move_details(db, bodies)
     db.execute("ALTER TABLE documents DROP COLUMN old_document")
     db.execute("ALTER TABLE changes DROP COLUMN old_details")
+
+
+def _index_again(db: Connection, bodies: Bodies) -> None:
+    """Forget the index of each policy holding a section kept whole though longer than
+    LONGEST_TEXT, or with control characters (FTS5 takes minutes over such a section, and
+    reads the characters as match marks): its next search indexes it again, as sections.py
+    now keeps sections."""
+    unsafe = [text_id for text_id, heading, text in db.execute("SELECT id, heading, text FROM section_texts")
+              if len(text) > LONGEST_TEXT or CONTROLS.search(heading) or CONTROLS.search(text)]
+    policies = {row[0] for text_id in unsafe
+                for row in db.execute("SELECT policy FROM section_versions WHERE text_id = ?", (text_id,))}
+    for policy in sorted(policies):
+        drop_sections(db, policy)
+        db.execute("UPDATE versions SET sections = NULL WHERE policy = ?", (policy,))
 
 
 _COMPACT_SCHEMA = [
@@ -269,6 +284,8 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version
     JOIN policies p ON p.name = s.policy;
     """,
+    # 13: sections indexed as they now are (see _index_again).
+    _index_again,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
