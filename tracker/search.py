@@ -307,11 +307,13 @@ def _policy_hit(policy: PolicyConfig, history: list[_Stint], period: range, sect
         return None  # the matching versions were not shown in the period
     stints = history[period.start:period.stop]
     last_at = _last_stints(stints, sections)
-    shown = [(i, section) for section in sections
-             if (i := max(max(last_at[first:last + 1]) for first, last, _, _ in section.runs)) >= 0]
+    # each section at its newest stint in the period, with its text's position there
+    newest = [(max((max(last_at[first:last + 1]), -position) for first, last, _, position in section.runs), section)
+              for section in sections]
     # newest first; within one version, in reading order
-    shown.sort(key=lambda pair: (-pair[0], pair[1].text_in(stints[pair[0]].version)[1]))
-    kept = shown if limit is None else shown[:limit]
+    shown = sorted(((i, -minus_position, section) for (i, minus_position), section in newest if i >= 0),
+                   key=lambda item: (-item[0], item[1]))
+    kept = [(i, section) for i, _, section in (shown if limit is None else shown[:limit])]
     hit = PolicyHit(policy.name, policy.display_title, stints[0].start, stints[-1].end, spans,
                     more_sections=len(shown) - len(kept))
     for i, section in kept:
