@@ -121,6 +121,9 @@ def find(store: Store, policies: list[PolicyConfig], query: str, since: str | No
     are date prefixes (YYYY, YYYY-MM or YYYY-MM-DD), both included: only what the policy
     showed in that period counts. ``sections``: how many of each policy's matching sections
     to give, newest first (None: all of them)."""
+    if store.db.dialect != "sqlite":
+        raise TrackerError(f"{store.name}: tracker search is not available on PostgreSQL yet "
+                           "(the sections are indexed there too; search a SQLite store)")
     if not query.strip():
         raise TrackerError("the search query is empty")
     short = SHORT_PREFIX.search(_unquoted(query))

@@ -25,7 +25,7 @@ from tracker.store.connection import Connection
 # (heading with its number, the section's own text): what a version's section is to the index
 Passage = tuple[str, str]
 
-SCHEMA = """
+_TABLES = """
     CREATE TABLE section_texts (
         id INTEGER PRIMARY KEY,
         sha256 TEXT NOT NULL UNIQUE,      -- of heading and text
@@ -44,6 +44,8 @@ SCHEMA = """
     );
     CREATE INDEX section_versions_text ON section_versions(text_id);
     ALTER TABLE versions ADD COLUMN sections INTEGER;
+"""
+_FTS5 = """
     CREATE VIRTUAL TABLE "section_texts_fts" USING FTS5 (
         "heading", "text",
         tokenize='porter unicode61 remove_diacritics 2',
@@ -73,6 +75,8 @@ SCHEMA = """
       INSERT INTO section_texts_words (rowid, heading, text) VALUES (new.rowid, new.heading, new.text);
     END
 """
+# The migration that makes the index, per dialect
+SCHEMA = {"sqlite": _TABLES + _FTS5, "postgresql": _TABLES}
 
 
 def put_sections(db: Connection, policy: str, version: int, passages: Iterable[Passage]) -> None:
@@ -156,6 +160,8 @@ class SectionRepository:
 
     def optimize(self) -> None:
         """Merge the indexes' segments: smaller and quicker to read after a rebuild."""
+        if self.db.dialect != "sqlite":
+            return
         for index in (_index(True), _index(False)):
             self.db.execute(f"INSERT INTO {index}({index}) VALUES('optimize')")
 
