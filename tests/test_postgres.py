@@ -141,3 +141,22 @@ def test_one_daemon_per_postgresql_database_whatever_the_machine(tmp_path, postg
         assert second.returncode == 1 and "already running" in second.stderr
         assert f"pid {os.getpid()}" in second.stderr and len(second.stderr.splitlines()) == 1
     assert run_tracker("--config", str(config), "run", cwd=tmp_path).returncode == 0  # released
+
+
+def test_a_server_that_goes_away_ends_the_job_in_one_line_naming_the_database(postgres):
+    import psycopg
+    from tracker import runs
+    from tracker.config import PolicyConfig
+    from tracker.store import database_errors, database_problem
+
+    url = postgres.new_database().replace("postgres@", "postgres:pw@")
+    store = Store(url)
+    with psycopg.connect(postgres.admin, autocommit=True) as admin:  # the server ends our session
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                      (url.rsplit("/", 1)[1],))
+    policy = PolicyConfig(name="p", urls=["https://example.org/privacy"])
+    with pytest.raises(database_errors()) as failed:  # not one policy's error: every policy's
+        runs.guarded(policy, "checking", lambda: store.captures.timeline("p"), lambda error: error)
+    problem = database_problem(url, failed.value)
+    assert problem is not None and len(problem.splitlines()) == 1
+    assert problem.startswith(url.replace(":pw@", ":***@") + ": the database failed")
