@@ -322,6 +322,14 @@ class Postgres:
             conn.execute(f"CREATE DATABASE {name}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
+    def copy(self, url: str) -> str:
+        """The URL of a new database holding what the one at ``url`` holds (no one connected to it)."""
+        import psycopg
+        name = f"t{next(self._numbers)}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {url.rsplit('/', 1)[1]}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
     def stop(self) -> None:
         subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
                        capture_output=True)
@@ -333,6 +341,18 @@ def postgres():
     server = Postgres()
     yield server
     server.stop()
+
+
+def on_postgres(config: Path, url: str) -> Path:
+    """A config written by ``write_config``, its store in the PostgreSQL database at ``url``."""
+    config.write_text(config.read_text().replace('path = "snapshots/tracker.db"', f'url = "{url}"'))
+    return config
+
+
+def store_url(config: Path) -> str | None:
+    """The PostgreSQL URL a config names, if any."""
+    found = re.search(r'^url = "(postgresql://[^"]+)"', config.read_text(), re.M)
+    return found.group(1) if found else None
 
 
 @dataclass

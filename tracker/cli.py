@@ -44,6 +44,12 @@ class Context:
     def store(self) -> Store:
         return self.tracker.store
 
+    def close(self) -> None:
+        """The store's connection ends with the command, also when the command runs in a
+        process that goes on (a PostgreSQL server counts the connections left open)."""
+        if "tracker" in self.__dict__:
+            self.tracker.close()
+
 
 class TrackerCommand(click.Command):
     def get_short_help_str(self, limit: int = 45) -> str:
@@ -106,6 +112,7 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     if not verbose:  # urllib3 warns with a traceback about a server's broken answers: ours is one line
         logging.getLogger("urllib3").setLevel(logging.ERROR)
     ctx.obj = Context(config_path, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()

@@ -30,7 +30,7 @@ from tracker.store.connection import connect, database_errors, database_problem,
 from tracker.store.digests import DigestRepository
 from tracker.store.history import HistoryRepository, change_from_row
 from tracker.store.runs import RunRepository
-from tracker.store.sections import SectionRepository
+from tracker.store.sections import PostgresSectionRepository, SectionRepository
 from tracker.store.schema import migrate
 
 __all__ = ["Store", "database_errors", "database_problem", "describe", "is_url", "change_from_row"]
@@ -49,7 +49,8 @@ class Store:
             self.history = HistoryRepository(self.db, bodies)
             self.digests = DigestRepository(self.db, bodies)
             self.runs = RunRepository(self.db)
-            self.sections = SectionRepository(self.db)
+            self.sections = (PostgresSectionRepository if self.db.dialect == "postgresql"
+                             else SectionRepository)(self.db)
             migrate(self.db, bodies)
 
     @property

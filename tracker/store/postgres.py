@@ -45,7 +45,7 @@ DDL_TYPES = [
     (re.compile(r"\bINTEGER\b"), "BIGINT"),
     (re.compile(r"\bBLOB\b"), "BYTEA"),
     (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
-    (re.compile(r"\bTEXT\b"), 'TEXT COLLATE "C"'),
+    (re.compile(r"\bTEXT\b(?! SEARCH)"), 'TEXT COLLATE "C"'),
 ]
 STRING_LITERAL = re.compile(r"('(?:[^']|'')*')")
 
