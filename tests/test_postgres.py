@@ -152,3 +152,11 @@ def test_a_server_that_goes_away_ends_the_job_in_one_line_naming_the_database(po
     problem = database_problem(url, failed.value)
     assert problem is not None and len(problem.splitlines()) == 1
     assert problem.startswith(url.replace(":pw@", ":***@") + ": the database failed")
+
+
+def test_without_psycopg_a_postgresql_store_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tracker.store.postgres", None)  # as if psycopg were not installed
+    config = on_postgres(write_config(tmp_path, [KROP]), "postgresql://tracker@db.example/tracker")
+    result = run_cli(config, "status")
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert "pip install 'policy-tracker[postgresql]'" in result.stderr

@@ -40,7 +40,7 @@ from tracker.backfill import Backfill
 from tracker.config import Config, interval_seconds
 from tracker.errors import TrackerError
 from tracker.models import iso, parse_iso
-from tracker.store import Store, database_errors, database_problem, is_url
+from tracker.store import Store, database_errors, database_problem, is_url, postgres_backend
 
 log = logging.getLogger("tracker.daemon")
 STOP_WITHIN = 8.0  # seconds given to running work after SIGTERM, before exiting anyway
@@ -282,8 +282,8 @@ def daemon_lock(database: Path | str) -> AbstractContextManager[object]:
     ends: for a SQLite file, an flock on a file beside it; for PostgreSQL, an advisory lock
     that daemons on every machine sharing the database see."""
     if is_url(database):
-        from tracker.store.postgres import daemon_lock as postgres_lock
-        return postgres_lock(str(database), f"tracker daemon pid {os.getpid()} on {socket.gethostname()}")
+        holder = f"tracker daemon pid {os.getpid()} on {socket.gethostname()}"
+        return postgres_backend().daemon_lock(str(database), holder)
     return DaemonLock(Path(database))
 
 

@@ -26,14 +26,16 @@ from pathlib import Path
 
 from tracker.store.bodies import Bodies
 from tracker.store.captures import CaptureRepository
-from tracker.store.connection import connect, database_errors, database_problem, describe, is_url, opening
+from tracker.store.connection import (connect, database_errors, database_problem, describe, is_url, opening,
+                                     postgres_backend)
 from tracker.store.digests import DigestRepository
 from tracker.store.history import HistoryRepository, change_from_row
 from tracker.store.runs import RunRepository
 from tracker.store.sections import PostgresSectionRepository, SectionRepository
 from tracker.store.schema import migrate
 
-__all__ = ["Store", "database_errors", "database_problem", "describe", "is_url", "change_from_row"]
+__all__ = ["Store", "database_errors", "database_problem", "describe", "is_url", "postgres_backend",
+           "change_from_row"]
 
 
 class Store:

@@ -10,12 +10,14 @@ is the embedded default; ``postgres.PostgresConnection`` the shared store.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import sqlite3
 import sys
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import sqlite_utils
@@ -197,9 +199,17 @@ def is_url(location: Path | str) -> bool:
 
 def connect(location: Path | str) -> Connection:
     if is_url(location):
-        from tracker.store.postgres import PostgresConnection  # psycopg is only needed for PostgreSQL
-        return PostgresConnection(str(location))
+        return postgres_backend().PostgresConnection(str(location))
     return SQLiteConnection(Path(location))
+
+
+def postgres_backend() -> ModuleType:
+    """The PostgreSQL backend: its driver, psycopg, is an extra a SQLite user need not install."""
+    try:
+        return importlib.import_module("tracker.store.postgres")
+    except ImportError:
+        raise TrackerError("storage.url: a PostgreSQL store needs psycopg: "
+                           "pip install 'policy-tracker[postgresql]'") from None
 
 
 def describe(location: Path | str) -> str:
@@ -219,8 +229,7 @@ def opening(location: Path | str) -> Iterator[None]:
     """Opening the database and bringing its schema up to date: a database that cannot be
     used is one line for the user, not a traceback."""
     if is_url(location):
-        from tracker.store.postgres import opening as opening_postgres
-        with opening_postgres(str(location)):
+        with postgres_backend().opening(str(location)):
             yield
         return
     try:
@@ -237,8 +246,7 @@ def database_problem(location: Path | str, error: Exception) -> str | None:
     """What a user should read when the database itself fails (held by another process, a
     full disk, read-only, damaged, a server gone); None for an error that is a bug."""
     if not isinstance(error, sqlite3.Error):
-        from tracker.store.postgres import problem
-        return problem(describe(location), error)
+        return postgres_backend().problem(describe(location), error)
     if not isinstance(error, sqlite3.OperationalError) and type(error) is not sqlite3.DatabaseError:
         return None
     text = str(error).lower()
