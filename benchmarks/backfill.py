@@ -130,7 +130,7 @@ def run(strategy: str, archive: LocalArchive, folder: Path) -> dict:
                     archive=ArchiveConfig(cdx_url=f"{archive.base}/cdx/search/cdx", replay_url=f"{archive.base}/web"))
     config.policy = [PolicyConfig(name=f"policy{p}", urls=[f"https://policy{p}.example/privacy"], archives=["ia"])
                      for p in range(POLICIES)]
-    store = Store(config.db_path)
+    store = Store(config.database)
     client = ArchiveClient(config.archive, config.fetch)
     archive.cdx_pages = archive.replays = 0
     start = time.perf_counter()

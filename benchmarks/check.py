@@ -66,7 +66,7 @@ def seeded(folder: Path, url: str, captures: int) -> tuple[Config, int]:
     config = Config(storage=StorageConfig(path=folder / "tracker.db"), fetch=FetchConfig(timeout_s=10),
                     policy=[policy])
     config.storage.path = folder / "tracker.db"
-    store = Store(config.db_path)
+    store = Store(config.database)
     store.runs.sync_policies(config.policies)
     start = datetime(2020, 1, 1, tzinfo=timezone.utc)
     text = 0
@@ -83,7 +83,7 @@ def seeded(folder: Path, url: str, captures: int) -> tuple[Config, int]:
 
 
 def timed_check(config: Config) -> tuple[float, str]:
-    store = Store(config.db_path)
+    store = Store(config.database)
     started = time.perf_counter()
     (outcome,) = runs.check(store, config)
     elapsed = time.perf_counter() - started
@@ -97,7 +97,7 @@ def main() -> None:
     for size in SIZES:
         with tempfile.TemporaryDirectory() as folder:
             config, current = seeded(Path(folder), server.url, size)
-            store = Store(config.db_path)
+            store = Store(config.database)
             versions = len(store.history.versions("acme"))
             store.close()
             unchanged, changed = [], []

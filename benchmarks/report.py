@@ -51,7 +51,7 @@ def build(folder: Path) -> tuple[Store, Config]:
     config = Config(storage=StorageConfig(folder / "bench.db"))
     config.policy = [PolicyConfig(name=f"policy-{p:03d}", urls=[f"https://policy{p}.example/privacy"], archives=[])
                      for p in range(POLICIES)]
-    store = Store(config.db_path)
+    store = Store(config.database)
     store.runs.sync_policies(config.policies)
     for p, policy in enumerate(config.policies):
         for v in range(VERSIONS):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import http.server
+import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from click.testing import CliRunner
@@ -273,3 +275,110 @@ def browser():
             "--disable-sync", "--no-first-run"])
         yield launched
         launched.close()
+
+
+# --- stores: SQLite files, and a real PostgreSQL server ----------------------------------------
+
+def postgres_bin(program: str) -> str | None:
+    """A PostgreSQL server program: on the PATH, or where Debian's packages put it."""
+    found = shutil.which(program)
+    if found is None:
+        candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"))
+        found = str(candidates[-1]) if candidates else None
+    return found
+
+
+class Postgres:
+    """A PostgreSQL server of the test session's own, on 127.0.0.1 (its socket in its folder),
+    made with initdb and stopped at the end; each test asks it for a fresh database. initdb
+    refuses to run as root: then the server runs as `nobody`, in a folder of theirs."""
+
+    def __init__(self) -> None:
+        initdb, self.pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        if initdb is None or self.pg_ctl is None:
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)")
+        self.as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+        self.folder = Path(tempfile.mkdtemp(prefix="tracker-pg-"))  # not under pytest's folders, which only root may enter
+        if self.as_user:
+            shutil.chown(self.folder, "nobody")
+        self.data = self.folder / "data"
+        subprocess.run([*self.as_user, initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        self.port = self._start()
+        self.admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._numbers = itertools.count(1)
+
+    def _start(self) -> int:
+        """Start on a free port; pg_ctl -w returns once the server accepts connections."""
+        for _ in range(5):  # a free port may be taken between asking and starting
+            port = free_port()
+            started = subprocess.run(
+                [*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-t", "60", "-l", str(self.folder / "log"),
+                 "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {self.folder} -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off", "start"], capture_output=True)
+            if started.returncode == 0:
+                return port
+        raise RuntimeError(f"PostgreSQL did not start: see {self.folder / 'log'}")
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database."""
+        import psycopg
+        name = f"t{next(self._numbers)}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def copy(self, url: str) -> str:
+        """The URL of a new database holding what the one at ``url`` holds (no one connected to it)."""
+        import psycopg
+        name = f"t{next(self._numbers)}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {url.rsplit('/', 1)[1]}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+def on_postgres(config: Path, url: str) -> Path:
+    """A config written by ``write_config``, its store in the PostgreSQL database at ``url``."""
+    config.write_text(config.read_text().replace('path = "snapshots/tracker.db"', f'url = "{url}"'))
+    return config
+
+
+def store_url(config: Path) -> str | None:
+    """The PostgreSQL URL a config names, if any."""
+    found = re.search(r'^url = "(postgresql://[^"]+)"', config.read_text(), re.M)
+    return found.group(1) if found else None
+
+
+@dataclass
+class Backend:
+    """Where a test's stores are: SQLite files in its folder, or databases on the PostgreSQL
+    server; and the errors each raises."""
+
+    name: str
+    new_location: Callable[[], Any]  # a new, empty store's location: a path or a URL
+    integrity_error: type[Exception]
+    error: type[Exception]  # any of its database errors
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path) -> Backend:
+    if request.param == "sqlite":
+        import sqlite3
+        numbers = itertools.count(1)
+        return Backend("sqlite", lambda: tmp_path / f"store-{next(numbers)}" / "tracker.db",
+                       sqlite3.IntegrityError, sqlite3.Error)
+    import psycopg
+    server = request.getfixturevalue("postgres")
+    return Backend("postgresql", server.new_database, psycopg.IntegrityError, psycopg.Error)

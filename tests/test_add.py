@@ -101,7 +101,7 @@ def test_a_missing_config_is_created_and_loads(tmp_path, site):
     assert result.exit_code == 0, result.stderr
     loaded = load_config(config)
     assert [(p.name, p.urls) for p in loaded.policies] == [("acme", [url])]
-    assert loaded.db_path == tmp_path / "snapshots" / "tracker.db" and loaded.db_path.exists()
+    assert loaded.database == tmp_path / "snapshots" / "tracker.db" and loaded.database.exists()
     assert "# policy-tracker configuration" in config.read_text(encoding="utf-8")
     assert "acme new version 1" in result.out
     umask = os.umask(0o022)

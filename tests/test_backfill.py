@@ -187,7 +187,7 @@ def test_a_memento_archive_gives_the_history_with_its_redirect_and_error(tmp_pat
 
 def test_bodies_seen_before_are_not_fetched_again(tmp_path, pywb):
     config = load_config(write_config(tmp_path, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST))
-    store = Store(config.db_path)
+    store = Store(config.database)
     client = ArchiveClient(config.archive, config.fetch)
     (report,) = runs.backfill(store, config, (), Backfill(store, config, client))
     assert report.listed == 30 and report.fetched == 30 and report.versions == 3
@@ -204,7 +204,7 @@ def test_the_changes_strategy_finds_every_change_with_fewer_fetches(tmp_path, py
         folder = tmp_path / strategy
         folder.mkdir()
         config = load_config(write_config(folder, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST))
-        store = Store(config.db_path)
+        store = Store(config.database)
         (report,) = runs.backfill(store, config, (), Backfill(store, config, ArchiveClient(config.archive, config.fetch),
                                                                 strategy=strategy))
         windows[strategy] = [(c.window_start, c.window_end) for c in store.history.changes("acme")]
@@ -516,7 +516,7 @@ def test_ia_capture_missing_from_the_archive_is_not_stored_as_a_404_of_the_page(
         retrieve_recorded(memento, "test_get_memento_raises_no_memento_error.yaml")
     client = client_for(FakeTime())
     config = load_config(write_config(tmp_path, [archive_policy("x", [memento.url], ["ia"])]))
-    store = Store(config.db_path)
+    store = Store(config.database)
     store.runs.sync_policies(config.policies)
     job, report = Backfill(store, config, client), Backfilled("x")
     with ia_vcr().use_cassette(str(CASSETTES / "test_get_memento_raises_no_memento_error.yaml")):

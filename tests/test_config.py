@@ -49,7 +49,7 @@ def test_a_good_config_loads_with_defaults(tmp_path):
     assert krop.current_url == "https://krrop.com/trust"
     assert krop.archives == ["ia"] and krop.live is True
     assert other.live is False and other.display_title == "other"
-    assert config.db_path == tmp_path / "data" / "t.db"  # relative to the config file
+    assert config.database == tmp_path / "data" / "t.db"  # relative to the config file
     assert config.fetch.timeout_s == 5.0 and config.fetch.max_bytes == 10_000_000
     assert config.fetch.full_user_agent.endswith("(+mailto:me@example.org)")
 

@@ -99,7 +99,7 @@ def test_a_policy_failing_check_after_check_is_flagged(tmp_path, site):
 def test_the_daemon_renders_once_for_the_jobs_at_work_together(tmp_path, caplog):
     config = load_config(write_config(tmp_path, [{"name": "acme", "urls": ["https://acme.example/privacy"],
                                                   "archives": []}]))
-    Store(config.db_path).close()  # created and migrated, as the daemon does before its jobs
+    Store(config.database).close()  # created and migrated, as the daemon does before its jobs
     runner = Runner(config, tmp_path / "reports")
     together = threading.Barrier(3)
 

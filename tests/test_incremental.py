@@ -59,8 +59,8 @@ def capture(body_index: int, status: int, hours: float) -> NewCapture:
 
 
 @pytest.fixture
-def stores(tmp_path):
-    incremental, scratch = Store(tmp_path / "incremental.db"), Store(tmp_path / "scratch.db")
+def stores(backend):
+    incremental, scratch = Store(backend.new_location()), Store(backend.new_location())
     yield incremental, scratch
     incremental.close()
     scratch.close()

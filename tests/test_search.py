@@ -1,5 +1,6 @@
 """Search over every version: where a wording is, and when it came and went, in the CLI and
-the Python API, over the Krop demo and a store of three policies read from a WARC file."""
+the Python API, over the Krop demo and a store of three policies read from a WARC file; in a
+SQLite store (FTS5) and in a PostgreSQL one (tsvector), with the same queries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Archived, run_cli, write_config, write_warc
+from conftest import Archived, on_postgres, run_cli, store_url, write_config, write_warc
 from tracker import Tracker
 from tracker import search
 from tracker.search import SECTIONS
@@ -68,8 +69,8 @@ BONJOUR = [("2021-03-01", bonjour()), ("2023-03-01", bonjour(" Nous utilisons vo
 ZETA = [("2019-01-01", zeta(True)), ("2019-06-01", zeta(False)), ("2020-01-01", zeta(True))]
 
 
-@pytest.fixture(scope="module")
-def three(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def three(request, tmp_path_factory) -> Path:
     """Acme (four versions: 'sell your personal information' in 1 to 3, gone in 4), Bonjour (in
     French, with accents) and Zeta (arbitration, then none, then arbitration again)."""
     tmp = tmp_path_factory.mktemp("three")
@@ -79,6 +80,8 @@ def three(tmp_path_factory) -> Path:
         warc = write_warc(tmp / f"{name}.warc.gz", [Archived(url, f"{day}T12:00:00Z", body) for day, body in history])
         policies.append({"name": name, "urls": [url], "archives": [f"warc:{warc}"], "live": False})
     config = write_config(tmp, policies)
+    if request.param == "postgresql":
+        on_postgres(config, request.getfixturevalue("postgres").new_database())
     result = run_cli(config, "backfill")
     assert result.exit_code == 0, result.stderr
     return config
@@ -139,6 +142,15 @@ def test_prefix_not_and_near(three):
         assert [s.versions for s in disputes] == [[2]]
         assert [h.policy for h in t.search("NEAR(binding arbitration, 2)")] == ["zeta"]
         assert t.search("NEAR(settled class, 2)") == []  # 'settled' and 'class' are 9 words apart
+
+
+def test_a_column_filter_searches_the_headings_or_the_texts(three):
+    with Tracker(three) as t:
+        assert {s.heading for s in hit(t.search("heading:disputes"), "zeta").sections} == {"Disputes"}
+        assert t.search("heading:arbitration") == []  # only a text says it
+        assert {h.policy for h in t.search("text:arbitration")} == {"zeta"}
+        assert {h.policy for h in t.search("{heading text}:arbitration")} == {"zeta"}
+        assert t.search("-text:arbitration") == []
 
 
 def test_french_is_found_with_and_without_its_accents(three):
@@ -215,6 +227,7 @@ def test_a_bad_query_is_one_line_and_exit_1(three):
 
 
 def test_a_query_that_asks_too_much_is_refused_or_stopped_in_one_line(three, monkeypatch):
+    from tracker.store.sections import PostgresSectionRepository
     # a one- or two-letter prefix stands for tens of thousands of words: refused before it runs
     for query in ("a*", "NEAR(pr* data)", '"third pa"*'):
         result = run_cli(three, "search", query)
@@ -223,6 +236,9 @@ def test_a_query_that_asks_too_much_is_refused_or_stopped_in_one_line(three, mon
     # whatever still runs too long is stopped, and says so
     monkeypatch.setattr(search, "TIME_LIMIT", 0.0)
     monkeypatch.setattr(connection, "CHECK_EVERY", 1)  # this store is small: looked at from the first step
+    slow = PostgresSectionRepository.matches  # PostgreSQL's limit is a whole millisecond: a query slower than that
+    monkeypatch.setattr(PostgresSectionRepository, "matches",
+                        lambda self, *args: self.db.execute("SELECT pg_sleep(1)") and slow(self, *args))
     result = run_cli(three, "search", "privacy")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert "stopped after 0 s: it matches too much" in result.stderr
@@ -242,14 +258,17 @@ def test_json_gives_the_same_as_data(three):
                                   "window_start": "2021-05-10T12:00:00.000Z", "window_end": "2022-01-10T12:00:00.000Z"}
     (section,) = policy["sections"]
     snippet = section["snippet"]
-    assert [snippet["text"][a:b] for a, b in snippet["marks"]] == ["sell your personal information"]
+    # FTS5 marks the phrase; ts_headline marks its words wherever they are, those next to each other as one
+    assert "sell your personal information" in [snippet["text"][a:b] for a, b in snippet["marks"]]
     assert "[sell your personal information]" in snippet["marked"]
     assert run_cli(three, "search", "--json", "nowhereword").stdout.strip().endswith('"policies": []\n}')
 
 
-def test_the_krop_demo(tmp_path):
+def test_the_krop_demo(tmp_path, backend):
     config = write_config(tmp_path, [{"name": "krop", "title": "Krop / KRROP", "urls": KROP,
                                       "archives": [f"warc:{DEMO_WARC}"], "live": False}])
+    if backend.name == "postgresql":
+        on_postgres(config, backend.new_location())
     assert run_cli(config, "backfill").exit_code == 0
     with Tracker(config) as t:
         (krop,) = t.search('"outside parties"')
@@ -279,13 +298,18 @@ def index_of(store: Store) -> list[tuple]:
         "JOIN section_texts t ON t.id = s.text_id") for version in range(first, last + 1))
 
 
-def copy_of(config: Path, tmp_path: Path) -> Path:
+def copy_of(config: Path, tmp_path: Path, request) -> Path:
+    """A copy of a store and its config, to change."""
     shutil.copytree(config.parent, tmp_path / "copy")
-    return tmp_path / "copy" / "config.toml"
+    copy = tmp_path / "copy" / "config.toml"
+    url = store_url(config)
+    if url:
+        copy.write_text(copy.read_text().replace(url, request.getfixturevalue("postgres").copy(url)))
+    return copy
 
 
-def test_a_rebuild_gives_the_same_index_and_keeps_no_text_no_version_holds(three, tmp_path):
-    config = copy_of(three, tmp_path)
+def test_a_rebuild_gives_the_same_index_and_keeps_no_text_no_version_holds(three, tmp_path, request):
+    config = copy_of(three, tmp_path, request)
     with Tracker(config) as t:
         before = index_of(t.store)
         versions = sum(len(t.versions(name)) for name in ("acme", "bonjour", "zeta"))
@@ -299,20 +323,27 @@ def test_a_rebuild_gives_the_same_index_and_keeps_no_text_no_version_holds(three
         # each distinct text once: Acme's unchanged sections are shared by its four versions
         texts = t.store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0]
         assert texts == len({(heading, text) for *_, heading, text in before}) < len(before)
-        t.store.db.execute("INSERT INTO section_texts_fts(section_texts_fts, rank) VALUES('integrity-check', 1)")
+        if t.store.db.dialect == "sqlite":
+            t.store.db.execute("INSERT INTO section_texts_fts(section_texts_fts, rank) VALUES('integrity-check', 1)")
         t.store.db.execute("DELETE FROM versions WHERE policy = 'zeta'")  # as if zeta's history were emptied
         t.store.history.replace("zeta", [], [], {}, "x", {})
         assert t.search("arbitration") == []
         assert "arbitration" not in " ".join(r[0] for r in t.store.db.execute("SELECT text FROM section_texts"))
 
 
-def test_a_store_derived_before_the_index_existed_is_indexed_by_its_first_search(three, tmp_path):
-    config = copy_of(three, tmp_path)
+INDEX = {  # what schema 11 added, dropped
+    "sqlite": "DROP TABLE section_texts_fts; DROP TABLE section_texts_words; ",
+    "postgresql": "DROP TEXT SEARCH CONFIGURATION tracker_stems; DROP TEXT SEARCH CONFIGURATION tracker_words; "
+                  "DROP TEXT SEARCH DICTIONARY tracker_english; ",
+}
+
+
+def test_a_store_derived_before_the_index_existed_is_indexed_by_its_first_search(three, tmp_path, request):
+    config = copy_of(three, tmp_path, request)
     with Tracker(config) as t:
         before = index_of(t.store)
         t.store.db.script("DROP VIEW change_list; DROP VIEW version_list; DROP VIEW section_list; "
-                          "DROP TABLE section_versions; DROP TABLE section_texts_fts; "
-                          "DROP TABLE section_texts_words; DROP TABLE section_texts; "
+                          "DROP TABLE section_versions; DROP TABLE section_texts; " + INDEX[t.store.db.dialect] +
                           "ALTER TABLE versions DROP COLUMN sections", 10)  # a store of schema 10
     with Tracker(config) as t:  # migrated to the index, empty
         assert t.store.db.execute("SELECT count(*) FROM section_versions").fetchone()[0] == 0

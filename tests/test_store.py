@@ -1,4 +1,5 @@
-"""The SQLite snapshot store and the history derived from it, on a real SQLite file."""
+"""The snapshot store and the history derived from it, on a real SQLite file and on a real
+PostgreSQL server (the ``backend`` fixture): the same behaviour on both."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlite3
 import pytest
 import zstandard
 
-from conftest import policy_html
+from conftest import Backend, policy_html
 from tracker import history
 from tracker.config import PolicyConfig
 from tracker.errors import TrackerError
@@ -23,8 +24,9 @@ from tracker.store.schema import MIGRATIONS, SCHEMA_VERSION
 POLICY = PolicyConfig(name="p", urls=["https://example.org/privacy"])
 
 
-def make_store(tmp_path) -> Store:
-    store = Store(tmp_path / "snap" / "tracker.db")
+def make_store(where) -> Store:
+    """A new store with the policy: ``where`` is a Backend, or a folder for a SQLite file."""
+    store = Store(where.new_location() if isinstance(where, Backend) else where / "snap" / "tracker.db")
     store.runs.sync_policies([POLICY])
     return store
 
@@ -36,42 +38,47 @@ def capture(when: str, status: int = 200, source: str = "ia",
                       archive_url=f"https://web.archive.org/web/{when[:4]}id_/{url}")
 
 
-def test_store_is_wal_with_foreign_keys_and_a_schema_version(tmp_path):
+def test_store_is_wal_with_foreign_keys(tmp_path):
     store = make_store(tmp_path)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_new_store_has_the_schema_version_and_refuses_a_capture_of_an_unknown_policy(backend):
+    store = make_store(backend)
     assert store.db.schema_version == SCHEMA_VERSION
-    with pytest.raises(sqlite3.IntegrityError):  # a capture of an unknown policy is refused
+    with pytest.raises(backend.integrity_error):
         store.captures.add(NewCapture(policy="nobody", url="u", captured_at="t", source="live",
                                       status=200, sha256=None, fetched_at="t"), b"x")
 
 
-def test_reopening_keeps_everything_and_does_not_migrate_again(tmp_path):
-    store = make_store(tmp_path)
+def test_reopening_keeps_everything_and_does_not_migrate_again(backend):
+    store = make_store(backend)
     store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
     store.close()
-    again = Store(tmp_path / "snap" / "tracker.db")
+    again = Store(store.location)
     assert len(again.captures.timeline("p")) == 1 and again.db.schema_version == SCHEMA_VERSION
 
 
-def test_a_database_from_a_newer_version_is_refused(tmp_path):
-    store = make_store(tmp_path)
-    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+def test_a_database_from_a_newer_version_is_refused(backend):
+    store = make_store(backend)
+    with store.db.transaction():
+        store.db.set_schema_version(SCHEMA_VERSION + 1)
     store.close()
     with pytest.raises(TrackerError, match="written by a newer policy-tracker"):
-        Store(tmp_path / "snap" / "tracker.db")
+        Store(store.location)
 
 
-def test_storing_the_same_capture_twice_gives_one_row(tmp_path):
-    store = make_store(tmp_path)
+def test_storing_the_same_capture_twice_gives_one_row(backend):
+    store = make_store(backend)
     first = store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
     again = store.captures.add(capture("2020-01-01T00:00:00.000Z"), b"<p>a</p>")
     assert first.id == again.id
     assert len(store.captures.timeline("p")) == 1
 
 
-def test_adding_a_capture_returns_it_saved_and_leaves_the_argument_as_it_was(tmp_path):
-    store = make_store(tmp_path)
+def test_adding_a_capture_returns_it_saved_and_leaves_the_argument_as_it_was(backend):
+    store = make_store(backend)
     new = capture("2020-01-01T00:00:00.000Z")
     untouched = copy.deepcopy(new)
     saved = store.captures.add(new, b"<p>a</p>")
@@ -80,8 +87,8 @@ def test_adding_a_capture_returns_it_saved_and_leaves_the_argument_as_it_was(tmp
     assert store.captures.get(saved.id) == saved
 
 
-def test_bodies_are_stored_once_per_content(tmp_path):
-    store = make_store(tmp_path)
+def test_bodies_are_stored_once_per_content(backend):
+    store = make_store(backend)
     for when in ("2020-01-01T00:00:00.000Z", "2021-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"):
         store.captures.add(capture(when), b"<p>same</p>")
     store.captures.add(capture("2023-01-01T00:00:00.000Z"), b"<p>other</p>")
@@ -89,11 +96,11 @@ def test_bodies_are_stored_once_per_content(tmp_path):
     assert len(store.captures.timeline("p")) == 4
 
 
-def test_a_failed_write_leaves_nothing_half_done(tmp_path):
-    store = make_store(tmp_path)
+def test_a_failed_write_leaves_nothing_half_done(backend):
+    store = make_store(backend)
     bad = capture("2020-01-01T00:00:00.000Z")
     bad.policy = "unknown"  # the capture row fails after its body was inserted
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(backend.integrity_error):
         store.captures.add(bad, b"<p>orphan</p>")
     assert store.db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 0
 
@@ -104,13 +111,13 @@ def _history_rows(store):
              for c in store.history.changes("p")])
 
 
-def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
+def test_history_does_not_depend_on_the_order_captures_arrive_in(backend):
     a, b, c, d = (policy_html(f"{n} days") for n in (30, 60, 90, 120))
     timeline = [("2016-03-24", a), ("2016-09-01", a), ("2017-03-27", 404), ("2018-01-01", b),
                 ("2019-06-01", b), ("2020-02-02", c), ("2021-01-01", a), ("2025-06-01", d)]
 
     def load(order) -> Store:
-        store = make_store(tmp_path / str(random.random()))
+        store = make_store(backend)
         for day, body in order:
             if body == 404:
                 store.captures.add(capture(f"{day}T00:00:00.000Z", status=404), b"not found")
@@ -131,8 +138,8 @@ def test_history_does_not_depend_on_the_order_captures_arrive_in(tmp_path):
     assert changes[0][2:4] == ("2016-09-01T00:00:00.000Z", "2018-01-01T00:00:00.000Z")
 
 
-def test_rebuild_keeps_every_capture_and_gives_the_same_history(tmp_path):
-    store = make_store(tmp_path)
+def test_rebuild_keeps_every_capture_and_gives_the_same_history(backend):
+    store = make_store(backend)
     for day, body in (("2016-01-01", policy_html("1 day")), ("2017-01-01", policy_html("2 days"))):
         store.captures.add(capture(f"{day}T00:00:00.000Z"), body)
     history.rebuild(store, POLICY)
@@ -167,7 +174,7 @@ def _as_schema_8(store: Store, path) -> None:
     old = sqlite3.connect(path)
     for script in MIGRATIONS[:8]:
         old.executescript(script)
-    old.execute(f"ATTACH DATABASE '{store.path}' AS new")
+    old.execute(f"ATTACH DATABASE '{store.location}' AS new")
     for table in ("policies", "captures", "versions", "capture_versions"):
         columns = ", ".join(row[1] for row in old.execute(f"PRAGMA table_info({table})"))
         old.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM new.{table}")
@@ -234,23 +241,24 @@ def test_a_compaction_that_fails_leaves_the_previous_schema_whole(tmp_path, monk
     assert _everything(Store(tmp_path / "old.db"), bodies) == expected
 
 
-def test_bodies_are_deltas_along_a_chain_of_bounded_depth(tmp_path, monkeypatch):
+def test_bodies_are_deltas_along_a_chain_of_bounded_depth(backend, monkeypatch):
     monkeypatch.setattr(bodies_module, "MAX_DEPTH", 3)
-    store = make_store(tmp_path)
+    store = make_store(backend)
     bodies = {}
     for n in range(10):
         body = policy_html(f"{n + 1} days", extra="<p>" + "word " * 2000 + "</p>")
         bodies[store.captures.add(capture(f"{2010 + n}-01-01T00:00:00.000Z"), body).sha256] = body
-    depths = [row[0] for row in store.db.execute("SELECT depth FROM bodies ORDER BY rowid")]
+    depths = [row[0] for row in store.db.execute(
+        "SELECT b.depth FROM captures c JOIN bodies b ON b.sha256 = c.sha256 ORDER BY c.id")]
     assert depths == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
     stored = store.db.execute("SELECT sum(length(data)) FROM bodies WHERE base IS NOT NULL").fetchone()[0]
     assert stored < 100 * 6  # a delta holds what changed, a few bytes
-    again = Store(store.path)  # nothing decoded yet
+    again = Store(store.location)  # nothing decoded yet
     assert all(again.captures.body(sha) == body for sha, body in bodies.items())
 
 
-def test_documents_of_pages_whose_markup_alone_changed_share_one_json(tmp_path):
-    store = make_store(tmp_path)
+def test_documents_of_pages_whose_markup_alone_changed_share_one_json(backend):
+    store = make_store(backend)
     for n, markup in enumerate(("", "<!-- token 1 -->", '<div class="x"></div>')):
         store.captures.add(capture(f"{2020 + n}-01-01T00:00:00.000Z"), policy_html(extra=markup))
     history.rebuild(store, POLICY)
@@ -258,8 +266,8 @@ def test_documents_of_pages_whose_markup_alone_changed_share_one_json(tmp_path):
     assert store.db.execute("SELECT count(*) FROM document_json").fetchone()[0] == 1
 
 
-def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
-    store = make_store(tmp_path)
+def test_details_no_change_refers_to_any_more_are_dropped(backend):
+    store = make_store(backend)
     _filled(store)
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] > 0
     store.db.execute("UPDATE changes SET details = NULL")
@@ -267,28 +275,29 @@ def test_details_no_change_refers_to_any_more_are_dropped(tmp_path):
     assert store.db.execute("SELECT count(*) FROM details_json").fetchone()[0] == 0
 
 
-def test_commands_started_together_on_a_new_store_all_open_it(tmp_path):
+def test_commands_started_together_on_a_new_store_all_open_it(backend):
     # Each reads the store's version and brings it up to date: one at a time, never twice.
     import subprocess
     import sys
     for round_ in range(3):
-        path = tmp_path / f"new-{round_}.db"
-        code = f"from tracker.store import Store; Store({str(path)!r}).close()"
+        location = backend.new_location()
+        code = f"from tracker.store import Store; Store({str(location)!r}).close()"
         runs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
         errors = [run.communicate()[1].decode() for run in runs]
         assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
-        assert Store(path).db.schema_version == SCHEMA_VERSION
+        assert Store(location).db.schema_version == SCHEMA_VERSION
 
 
-def test_a_store_of_schema_11_gains_the_views_over_what_it_holds(tmp_path, monkeypatch):
+def test_a_store_of_schema_11_gains_the_views_over_what_it_holds(backend, monkeypatch):
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 11)  # this store is written as schema 11 wrote it
-    store = make_store(tmp_path)
+    store = make_store(backend)
     _filled(store)
-    assert store.db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'view'").fetchone()[0] == 0
+    with pytest.raises(backend.error):  # no such table
+        store.db.execute("SELECT * FROM change_list")
     store.close()
     monkeypatch.undo()
 
-    migrated = Store(store.path)
+    migrated = Store(store.location)
     assert migrated.db.schema_version == SCHEMA_VERSION
     changes = migrated.history.changes("p")
     assert len(changes) >= 3

@@ -55,13 +55,13 @@ class Tracker:
 
     def __init__(self, config: Config | str | Path = "config.toml"):
         self.config = config if isinstance(config, Config) else load_config(config)
-        self._store: Store | None = Store(self.config.db_path)
+        self._store: Store | None = Store(self.config.database)
         self._store.runs.sync_policies(self.config.policies)
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise TrackerError(f"{self.config.db_path}: this Tracker is closed")
+            raise TrackerError(f"{self.config.storage.name}: this Tracker is closed")
         return self._store
 
     def close(self) -> None:

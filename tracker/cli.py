@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from tracker.config import DEFAULT_CONFIG, Config, PolicyConfig, load_config
 from tracker.document import as_text
 from tracker.errors import TrackerError
 from tracker.search import SECTIONS
-from tracker.store import Store, database_problem
+from tracker.store import Store, database_errors, database_problem
 
 
 @dataclass
@@ -45,6 +44,12 @@ class Context:
     def store(self) -> Store:
         return self.tracker.store
 
+    def close(self) -> None:
+        """The store's connection ends with the command, also when the command runs in a
+        process that goes on (a PostgreSQL server counts the connections left open)."""
+        if "tracker" in self.__dict__:
+            self.tracker.close()
+
 
 class TrackerCommand(click.Command):
     def get_short_help_str(self, limit: int = 45) -> str:
@@ -63,8 +68,8 @@ class TrackerGroup(click.Group):
             return super().invoke(ctx)
         except TrackerError as e:
             _fail(ctx, str(e))
-        except sqlite3.Error as e:
-            problem = database_problem(ctx.obj.config.db_path, e) if ctx.obj is not None else None
+        except database_errors() as e:
+            problem = database_problem(ctx.obj.config.database, e) if ctx.obj is not None else None
             if problem is None:
                 raise
             _fail(ctx, problem)
@@ -107,6 +112,7 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     if not verbose:  # urllib3 warns with a traceback about a server's broken answers: ours is one line
         logging.getLogger("urllib3").setLevel(logging.ERROR)
     ctx.obj = Context(config_path, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()
@@ -228,10 +234,10 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         digests = [{k: d[k] for k in ("subject", "status", "created_at", "sent_at", "attempts", "last_error")}
                    for d in store.digests.all()]
-        echo(console.json_text({"database": str(store.path), "schedule": store.runs.schedule(), "digests": digests,
+        echo(console.json_text({"database": store.name, "schedule": store.runs.schedule(), "digests": digests,
                                "policies": rows}))
         return
-    echo(f"database: {store.path}")
+    echo(f"database: {store.name}")
     for job in store.runs.schedule():
         echo(f"job {job['job']}: last run {console.when(job['last_run'])}"
                    f"{'  ' + job['last_outcome'] if job['last_outcome'] else ''}; next run {console.when(job['next_run'])}")
@@ -539,7 +545,7 @@ def serve_command(ctx: Context, host: str, port: int) -> None:
     canned queries answer the usual questions. Needs `pip install 'policy-tracker[datasette]'`.
     The daemon may go on writing to the store meanwhile.
     """
-    path = ctx.store.path  # brought up to date first: the views and the search index are there
+    path = serve.database_file(ctx.store.location)  # brought up to date first: the views and the search index are there
     ctx.tracker.index()  # versions derived before the index existed are searchable too
     ctx.tracker.close()
     serve.serve(path, host, port, lambda url: echo(f"serving {path} read-only at {url} (Ctrl-C to stop)"))

@@ -218,9 +218,62 @@ def _checked(check: Callable[[Any], Any], default: Any = dataclasses.MISSING, **
     return field(metadata={"check": check}, **kw)
 
 
+DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def masked_url(url: str) -> str:
+    """A database URL as messages show it: its password, if any, replaced by '***'."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+    netloc = parts.netloc
+    if password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query, flags=re.IGNORECASE)
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+def _check_database_url(url: str) -> str:
+    """A PostgreSQL connection URL (libpq's form): postgresql://user:password@host:port/database."""
+    if not url:
+        return url
+    shown = masked_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise _Invalid(f"{shown!r} is not a valid URL ({e})") from None
+    if parts.scheme not in DATABASE_SCHEMES or any(c.isspace() for c in url):
+        raise _Invalid(f"{shown!r} is not a PostgreSQL URL: give postgresql://user@host:port/database "
+                       "(or set path = ... for a SQLite file)")
+    return url
+
+
 @dataclass
 class StorageConfig(_Checked):
+    """Where the store is: a SQLite file (``path``, the default) or a PostgreSQL database
+    (``url``), which several machines can share."""
+
     path: Path = Path("snapshots/tracker.db")
+    url: str = _checked(_check_database_url, "")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url and self.path != StorageConfig.path:
+            raise ConfigError(type(self).__name__, "url", "set path (a SQLite file) or url (PostgreSQL), not both")
+
+    @property
+    def location(self) -> Path | str:
+        """What ``Store`` opens: the URL when one is set, else the file."""
+        return self.url or self.path
+
+    @property
+    def name(self) -> str:
+        """How messages name the store (never with its password)."""
+        return masked_url(self.url) if self.url else str(self.path)
 
 
 @dataclass
@@ -393,8 +446,9 @@ class Config(_Checked):
         return self.policy
 
     @property
-    def db_path(self) -> Path:
-        return self.storage.path
+    def database(self) -> Path | str:
+        """The store: the SQLite file, or the PostgreSQL URL (``storage.location``)."""
+        return self.storage.location
 
     def select(self, names: tuple[str, ...] | list[str]) -> list[PolicyConfig]:
         """The named policies in the order given, or all of them when no name is given."""

@@ -7,7 +7,6 @@ recorded in the store, and a failing policy never stops the others.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.errors import TrackerError
 from tracker.fetch import Fetched, describe_body, fetch, make_session
 from tracker.models import Capture, NewCapture
-from tracker.store import Store
+from tracker.store import Store, database_errors
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,7 +122,7 @@ def guarded(policy: PolicyConfig, doing: str, work: Callable[[], T], failed: Cal
     problem: that one ends the job."""
     try:
         return work()
-    except sqlite3.Error:
+    except database_errors():
         raise
     except TrackerError as e:
         return failed(str(e))

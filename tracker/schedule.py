@@ -18,9 +18,10 @@ import fcntl
 import logging
 import os
 import signal
-import sqlite3
+import socket
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,7 +40,7 @@ from tracker.backfill import Backfill
 from tracker.config import Config, interval_seconds
 from tracker.errors import TrackerError
 from tracker.models import iso, parse_iso
-from tracker.store import Store, database_problem
+from tracker.store import Store, database_errors, database_problem, is_url, postgres_backend
 
 log = logging.getLogger("tracker.daemon")
 STOP_WITHIN = 8.0  # seconds given to running work after SIGTERM, before exiting anyway
@@ -188,7 +189,7 @@ class Runner:
             return Done("skipped: stopping")
         with self._active_lock:
             self.active += 1
-        store = Store(self.config.db_path)
+        store = Store(self.config.database)
         try:
             started = iso(datetime.now(timezone.utc))
             done = _guarded(job.name, lambda: job.work(store, self.stop), self.config)
@@ -240,8 +241,8 @@ def _guarded(name: str, work: Callable[[], Done], config: Config) -> Done:
         return done
     except TrackerError as e:
         done = Done.of(str(e), failed=True)
-    except sqlite3.Error as e:
-        done = Done.of(database_problem(config.db_path, e) or str(e), failed=True)
+    except database_errors() as e:
+        done = Done.of(database_problem(config.database, e) or str(e), failed=True)
     except Exception as e:
         log.exception("%s failed", name)
         return Done(f"internal error: {type(e).__name__}: {e}", failed=True)
@@ -252,9 +253,9 @@ def _guarded(name: str, work: Callable[[], Done], config: Config) -> Done:
 def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:
     """One pass of whatever is due (for cron users), then the reports rendered once if it
     changed them: [(job or "reports", what it did)]."""
-    with DaemonLock(config.db_path):
+    with daemon_lock(config.database):
         runner = Runner(config, out, render_when_idle=False)
-        store = Store(config.db_path)
+        store = Store(config.database)
         try:
             due = [job for job in planned(config) if due_now(store, job, runner.zone)]
         finally:
@@ -267,7 +268,7 @@ def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:
         ran = [(job.name, runner.execute(job, following(job))) for job in due]
         if not runner.stale:
             return ran
-        store = Store(config.db_path)
+        store = Store(config.database)
         try:
             return ran + [("reports", runner.render(store))]
         finally:
@@ -276,9 +277,18 @@ def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:
 
 # --- the daemon ----------------------------------------------------------------------------
 
+def daemon_lock(database: Path | str) -> AbstractContextManager[object]:
+    """One daemon (or `tracker run`) per store, released when the process ends, however it
+    ends: for a SQLite file, an flock on a file beside it; for PostgreSQL, an advisory lock
+    that daemons on every machine sharing the database see."""
+    if is_url(database):
+        holder = f"tracker daemon pid {os.getpid()} on {socket.gethostname()}"
+        return postgres_backend().daemon_lock(str(database), holder)
+    return DaemonLock(Path(database))
+
+
 class DaemonLock:
-    """One daemon (or `tracker run`) per store. The lock is an flock on a file beside the
-    database: the system releases it when the process ends, however it ends."""
+    """The lock beside a SQLite file; it holds the pid of the process holding it."""
 
     def __init__(self, db_path: Path):
         self.path = Path(str(db_path) + ".lock")
@@ -308,11 +318,11 @@ class DaemonLock:
 
 def daemon(config: Config, out: Path) -> None:
     """Run every job on schedule until SIGTERM or SIGINT; then exit within STOP_WITHIN seconds."""
-    with DaemonLock(config.db_path):
+    with daemon_lock(config.database):
         runner = Runner(config, out)
         scheduler = BackgroundScheduler(timezone=runner.zone, executors={"default": ThreadPoolExecutor(4)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
-        store = Store(config.db_path)
+        store = Store(config.database)
         try:
             for job in planned(config):
                 due = due_now(store, job, runner.zone)
@@ -328,7 +338,7 @@ def daemon(config: Config, out: Path) -> None:
             signal.signal(signum, lambda *_: runner.stop.set())
         scheduler.start()
         _record_next_runs(config, scheduler)
-        log.info("daemon started on %s (pid %d)", config.db_path, os.getpid())
+        log.info("daemon started on %s (pid %d)", config.storage.name, os.getpid())
         runner.stop.wait()
         log.info("stopping: no new work; waiting up to %gs for running work", STOP_WITHIN)
         scheduler.shutdown(wait=False)
@@ -345,7 +355,7 @@ def _next_run(scheduler: BackgroundScheduler, name: str) -> datetime | None:
 
 def _record_next_runs(config: Config, scheduler: BackgroundScheduler) -> None:
     """Keep the next run times in the store, for `tracker status`."""
-    store = Store(config.db_path)
+    store = Store(config.database)
     try:
         for job in scheduler.get_jobs():
             store.runs.set_next_run(job.id, iso(job.next_run_time) if job.next_run_time else None)

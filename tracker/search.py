@@ -10,7 +10,6 @@ it out.
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 import unicodedata
 from collections import defaultdict
@@ -24,8 +23,9 @@ from tracker.document import Memo, passages
 from tracker.errors import TrackerError
 from tracker.history import version_document
 from tracker.models import Change
-from tracker.store import Store
+from tracker.store import Store, database_errors
 from tracker.store.history import Timeline
+from tracker.store.tsquery import QueryError
 
 # Marks FTS5 puts around each match in a snippet: characters extracted text never holds.
 START, END = "\x02", "\x03"
@@ -140,11 +140,12 @@ def find(store: Store, policies: list[PolicyConfig], query: str, since: str | No
     for policy in policies:
         index_missing(store, policy)
     started = time.monotonic()
+    unreadable: tuple[type[Exception], ...] = (QueryError, *database_errors())  # or stopped
     try:
         # one snapshot: a history the daemon extends meanwhile is read as it was, index and changes alike
         with store.db.time_limit(TIME_LIMIT), store.db.snapshot():
             return _find(store, policies, query, since, until, sections)
-    except sqlite3.OperationalError as e:
+    except unreadable as e:
         if time.monotonic() - started >= TIME_LIMIT:  # interrupted, whatever the step says
             raise TrackerError(f"search query {query!r}: stopped after {TIME_LIMIT:.0f} s: it matches too much; "
                                "use longer prefixes or fewer of them") from None
@@ -252,9 +253,9 @@ def _unquoted(query: str) -> str:
     return re.sub(r'"([^"]*)"', lambda m: (m.group(1).split() or [""])[-1].replace("*", ""), query)
 
 
-def _problem(error: sqlite3.OperationalError) -> str:
+def _problem(error: Exception) -> str:
     """What is wrong with a query, as its writer can mend it."""
-    text = str(error).removeprefix("fts5: ")
+    text = " ".join(str(error).split()).removeprefix("fts5: ")  # on one line, as PostgreSQL's are not
     if text.startswith("no such column"):
         return (f"{text}: a word followed by ':' names a column (heading or text); "
                 "put a phrase with a colon in double quotes")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from tracker.config import masked_url
 from tracker.errors import TrackerError
 
 TITLE = "policy-tracker"
@@ -336,6 +337,14 @@ def metadata() -> dict[str, Any]:
 def search_link(datasette_url: str, policy: str) -> str:
     """The sections of one policy, searchable, in a Datasette instance serving the store."""
     return f"{datasette_url.rstrip('/')}/{DATABASE}/{SEARCH_VIEW}?{urlencode({'policy': policy})}"
+
+
+def database_file(location: Path | str) -> Path:
+    """The SQLite file to serve: Datasette reads no other kind of database."""
+    if not isinstance(location, Path):
+        raise TrackerError(f"{masked_url(location)}: tracker serve needs a SQLite store (Datasette reads "
+                           "SQLite files only); this store is in PostgreSQL")
+    return location
 
 
 def serve(path: Path, host: str, port: int, started: Callable[[str], None] = lambda url: None) -> None:

@@ -37,17 +37,15 @@ class CaptureRepository:
             if body is not None and not self.bodies.has(sha256):
                 self.bodies.put(sha256, body, self._delta_base(capture.policy))
             row = _capture_row(capture)
-            inserted = self.db.execute(
-                f"INSERT OR IGNORE INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            )
-        if inserted.rowcount == 1 and inserted.lastrowid is not None:
-            return capture.saved_as(inserted.lastrowid)
-        capture_id = self.db.execute(  # stored before: its identity finds it
-            "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
-            "AND captured_at = ? AND archive_url = ?",
-            (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),
-        ).fetchone()[0]
+            capture_id = self.db.insert_if_new(
+                f"INSERT INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                "ON CONFLICT DO NOTHING", list(row.values()))
+        if capture_id is None:  # stored before: its identity finds it
+            capture_id = self.db.execute(
+                "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
+                "AND captured_at = ? AND archive_url = ?",
+                (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),
+            ).fetchone()[0]
         return capture.saved_as(capture_id)
 
     def _delta_base(self, policy: str) -> tuple[str, int] | None:
@@ -132,8 +130,10 @@ class CaptureRepository:
                              document.word_count if document else 0, document.language if document else None,
                              reason, json_sha256))
             self.db.executemany(
-                "INSERT OR REPLACE INTO documents (sha256, extractor, text_sha256, word_count, language, "
-                "reason, document) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                "INSERT INTO documents (sha256, extractor, text_sha256, word_count, language, reason, document) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256, extractor) DO UPDATE SET "
+                "text_sha256 = excluded.text_sha256, word_count = excluded.word_count, "
+                "language = excluded.language, reason = excluded.reason, document = excluded.document", rows)
 
     def language_of(self, sha256: str, extractor: str) -> str | None:
         row = self.db.execute("SELECT language FROM documents WHERE sha256 = ? AND extractor = ?",

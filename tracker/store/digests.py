@@ -55,9 +55,9 @@ class DigestRepository:
 
     def attempted(self, digest_id: int, error: str | None) -> None:
         """Record an attempt to send a digest: sent, or the error that kept it pending."""
-        now = utc_now()
+        now, sent = utc_now(), int(error is None)
         self.db.execute(
             "UPDATE digests SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, "
-            "status = CASE WHEN ? IS NULL THEN 'sent' ELSE status END, "
-            "sent_at = CASE WHEN ? IS NULL THEN ? ELSE sent_at END WHERE id = ?",
-            (now, error, error, error, now, digest_id))
+            "status = CASE WHEN ? = 1 THEN 'sent' ELSE status END, "
+            "sent_at = CASE WHEN ? = 1 THEN ? ELSE sent_at END WHERE id = ?",
+            (now, error, sent, sent, now, digest_id))

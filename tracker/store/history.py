@@ -168,6 +168,8 @@ class HistoryRepository:
         """Each policy's first and last capture showing a version, and its changes without
         their details, oldest first: what a search needs of a history, for all of them in two
         queries."""
+        if not policies:
+            return {}
         marks = ", ".join("?" * len(policies))
         out = {policy: Timeline(first, last, []) for policy, first, last in self.db.execute(
             f"SELECT policy, min(first_seen), max(last_seen) FROM versions WHERE policy IN ({marks}) "

@@ -97,7 +97,7 @@ class RunRepository:
 
     def job_state(self, job: str) -> dict:
         """A scheduled job's state; a job seen for the first time is recorded as seen now."""
-        self.db.execute("INSERT OR IGNORE INTO schedule (job, first_seen) VALUES (?, ?)", (job, utc_now()))
+        self.db.execute("INSERT INTO schedule (job, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING", (job, utc_now()))
         return next(iter(self.db.query("SELECT * FROM schedule WHERE job = ?", [job])))
 
     def job_ran(self, job: str, at: str, outcome: str, next_run: str | None) -> None:

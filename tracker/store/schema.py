@@ -1,16 +1,16 @@
 """The schema, and the migrations that brought it where it is: a store written by any earlier
 version is brought up to date when it is opened, losing nothing.
+
+One list of migrations for SQLite and PostgreSQL: the DDL is written with SQLite's types,
+which the connection translates (see ``postgres.ddl``); the steps that cannot be written
+once (the search index, a date difference in a view) give a script per dialect.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable
 
 from tracker.errors import TrackerError
@@ -29,12 +29,12 @@ def _compact(db: Connection, bodies: Bodies) -> None:
     document's JSON is kept once, and documents and change details are compressed against a
     body they came from, whose text they mostly repeat. Run inside the migration's transaction."""
     for statement in _COMPACT_SCHEMA:
-        db.execute(statement)
+        db.alter(statement)
     _delta_encode_bodies(db, bodies)
     _move_documents(db, bodies)
     _move_details(db, bodies)
-    db.execute("ALTER TABLE documents DROP COLUMN old_document")
-    db.execute("ALTER TABLE changes DROP COLUMN old_details")
+    db.alter("ALTER TABLE documents DROP COLUMN old_document")
+    db.alter("ALTER TABLE changes DROP COLUMN old_details")
 
 
 def _index_again(db: Connection, bodies: Bodies) -> None:
@@ -74,8 +74,39 @@ _COMPACT_SCHEMA = [
     "CREATE INDEX changes_details ON changes(details)",
 ]
 
-# A migration is a script, or a function run in the migration's transaction.
-MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
+# The views' days between a change's first and last possible moment
+_VIEWS = """
+    CREATE VIEW change_list AS
+    SELECT c.id, c.policy, p.title, c.from_version, c.to_version, c.kind, c.magnitude, c.technical,
+           c.reverts_to, c.window_start, c.window_end,
+           {window_days} AS window_days,
+           v.declared_date, c.detected_at, c.from_capture, c.to_capture
+    FROM changes c
+    JOIN policies p ON p.name = c.policy
+    LEFT JOIN versions v ON v.policy = c.policy AND v.number = c.to_version;
+
+    CREATE VIEW version_list AS
+    SELECT v.id, v.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
+           v.word_count, v.language, v.captures, v.first_capture, v.last_capture
+    FROM versions v
+    JOIN policies p ON p.name = v.policy;
+
+    CREATE VIEW section_list AS
+    SELECT s.text_id, s.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
+           s.position, t.heading, t.text
+    FROM section_versions s
+    JOIN section_texts t ON t.id = s.text_id
+    JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version
+    JOIN policies p ON p.name = s.policy;
+"""
+_WINDOW_DAYS = {
+    "sqlite": "round(julianday(c.window_end) - julianday(c.window_start), 1)",
+    "postgresql": "CAST(round(CAST(extract(epoch FROM CAST(c.window_end AS timestamptz) - "
+                  "CAST(c.window_start AS timestamptz)) / 86400 AS numeric), 1) AS double precision)",
+}
+
+# A migration is a script, a script per dialect, or a function run in the migration's transaction.
+MIGRATIONS: list[str | dict[str, str] | Callable[[Connection, Bodies], None]] = [
     # 1: the foundation schema.
     """
     CREATE TABLE policies (
@@ -260,30 +291,7 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     SECTIONS_SCHEMA,
     # 12: views for people and other tools reading the store (Datasette, SQL): each row whole,
     # with its policy's title and the dates a reader asks for first.
-    """
-    CREATE VIEW change_list AS
-    SELECT c.id, c.policy, p.title, c.from_version, c.to_version, c.kind, c.magnitude, c.technical,
-           c.reverts_to, c.window_start, c.window_end,
-           round(julianday(c.window_end) - julianday(c.window_start), 1) AS window_days,
-           v.declared_date, c.detected_at, c.from_capture, c.to_capture
-    FROM changes c
-    JOIN policies p ON p.name = c.policy
-    LEFT JOIN versions v ON v.policy = c.policy AND v.number = c.to_version;
-
-    CREATE VIEW version_list AS
-    SELECT v.id, v.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
-           v.word_count, v.language, v.captures, v.first_capture, v.last_capture
-    FROM versions v
-    JOIN policies p ON p.name = v.policy;
-
-    CREATE VIEW section_list AS
-    SELECT s.text_id, s.policy, p.title, v.number AS version, v.first_seen, v.last_seen, v.declared_date,
-           s.position, t.heading, t.text
-    FROM section_versions s
-    JOIN section_texts t ON t.id = s.text_id
-    JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version
-    JOIN policies p ON p.name = s.policy;
-    """,
+    {dialect: _VIEWS.format(window_days=days) for dialect, days in _WINDOW_DAYS.items()},
     # 13: sections indexed as they now are (see _index_again).
     _index_again,
 ]
@@ -291,55 +299,44 @@ SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
 
 
-def migrate(db: Connection, bodies: Bodies, path: Path) -> None:
+def migrate(db: Connection, bodies: Bodies) -> None:
     if db.schema_version == SCHEMA_VERSION:
         return
-    with _migrating(path):
-        _migrate(db, bodies, path)
+    # One process at a time: two commands started together on a new or older store would
+    # otherwise both read its version and both run its next step.
+    with db.migration_lock():
+        _migrate(db, bodies)
 
 
-@contextmanager
-def _migrating(path: Path) -> Iterator[None]:
-    """One process at a time brings a store up to date: two commands started together on a
-    new or older store would otherwise both read its version and both run its next step
-    ('table policies already exists'). A lock file beside the store, released however the
-    process ends."""
-    try:
-        lock = open(f"{path}.migrate-lock", "a")
-    except OSError:  # a folder we cannot write to: the migration itself says what is wrong
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def _migrate(db: Connection, bodies: Bodies, path: Path) -> None:
+def _migrate(db: Connection, bodies: Bodies) -> None:
     current = db.schema_version  # read under the lock: another process may have just migrated it
     if current > SCHEMA_VERSION:
-        raise TrackerError(f"{path}: written by a newer policy-tracker "
+        raise TrackerError(f"{db.name}: written by a newer policy-tracker "
                            f"(schema {current}, this one knows {SCHEMA_VERSION}); upgrade it")
     for number in range(current + 1, SCHEMA_VERSION + 1):
         # A migration and its version number land together or not at all.
         step = MIGRATIONS[number - 1]
         if isinstance(step, str):
             db.script(step, number)
+        elif isinstance(step, dict):
+            db.script(step[db.dialect], number)
         else:
             with db.transaction():
                 step(db, bodies)
                 db.set_schema_version(number)
     if current and current < COMPACT_SCHEMA <= SCHEMA_VERSION:
-        _shrink(db, path)
+        _shrink(db)
 
 
-def _shrink(db: Connection, path: Path) -> None:
-    """Give back to the file system the space the compaction freed: once, after it; a
-    VACUUM that fails (the disk too full for the copy it makes) leaves the store usable."""
+def _shrink(db: Connection) -> None:
+    """Give back to the file system the space the compaction freed: once, after it (only a
+    SQLite store is older than the compaction); a VACUUM that fails (the disk too full for
+    the copy it makes) leaves the store usable."""
     try:
         db.execute("VACUUM")
     except sqlite3.OperationalError as e:
         log.warning("%s: compacted, but the file could not be shrunk (%s): "
-                    "run VACUUM on it when there is room", path, e)
+                    "run VACUUM on it when there is room", db.name, e)
 
 
 def _delta_encode_bodies(db: Connection, bodies: Bodies) -> None:
@@ -358,13 +355,14 @@ def _delta_encode_bodies(db: Connection, bodies: Bodies) -> None:
 
 def _move_documents(db: Connection, bodies: Bodies) -> None:
     """Each cached document's JSON into document_json, once per content."""
-    for (rowid,) in db.execute(
-            "SELECT rowid FROM documents WHERE old_document IS NOT NULL ORDER BY rowid").fetchall():
-        sha256, text = db.execute(
-            "SELECT sha256, old_document FROM documents WHERE rowid = ?", (rowid,)).fetchone()
+    for sha256, extractor in db.execute(
+            "SELECT sha256, extractor FROM documents WHERE old_document IS NOT NULL "
+            "ORDER BY sha256, extractor").fetchall():
+        (text,) = db.execute("SELECT old_document FROM documents WHERE sha256 = ? AND extractor = ?",
+                             (sha256, extractor)).fetchone()
         data = DOCUMENT_JSON.encode(json.loads(text)).encode("utf-8", "surrogatepass")
-        db.execute("UPDATE documents SET document = ? WHERE rowid = ?",
-                   (bodies.put_json("document_json", data, sha256), rowid))
+        db.execute("UPDATE documents SET document = ? WHERE sha256 = ? AND extractor = ?",
+                   (bodies.put_json("document_json", data, sha256), sha256, extractor))
 
 
 def _move_details(db: Connection, bodies: Bodies) -> None:

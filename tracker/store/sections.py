@@ -1,4 +1,4 @@
-"""Every version's sections, kept for full-text search (SQLite FTS5).
+"""Every version's sections, kept for full-text search (SQLite FTS5, PostgreSQL tsvector).
 
 A section's text is kept once however many versions and policies carry it (``section_texts``,
 by the sha256 of its heading and text): most sections outlive most changes, so the index
@@ -14,6 +14,13 @@ no prefix of the stem 'arbitr'), so a query with a prefix goes to ``section_text
 the same texts indexed word by word, unstemmed. A section of over LONGEST_TEXT characters
 is kept in parts (see below). Like the rest of the history it is derived, and written with
 it in one transaction.
+
+In PostgreSQL the same two indexes are two generated tsvector columns of ``section_texts``
+with a GIN index each: ``stems`` (text search configuration ``tracker_stems``: unaccent, then
+the Snowball English stemmer without stop words, as FTS5's porter keeps every word) and
+``words`` (``tracker_words``: unaccent, lower case). The heading is weight A and the text
+weight B, which is how a query names a column. Queries keep FTS5's syntax (``tsquery.py``
+reads them); passages are ``ts_headline``'s.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from tracker.store.connection import Connection
+from tracker.store.tsquery import tsquery
 
 # (heading with its number, the section's own text): what a version's section is to the index
 Passage = tuple[str, str]
@@ -39,7 +47,7 @@ SPACE = re.compile(r"\s")
 # mark the matches in a snippet.
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
-SCHEMA = """
+_TABLES = """
     CREATE TABLE section_texts (
         id INTEGER PRIMARY KEY,
         sha256 TEXT NOT NULL UNIQUE,      -- of heading and text
@@ -58,6 +66,8 @@ SCHEMA = """
     );
     CREATE INDEX section_versions_text ON section_versions(text_id);
     ALTER TABLE versions ADD COLUMN sections INTEGER;
+"""
+_FTS5 = """
     CREATE VIRTUAL TABLE "section_texts_fts" USING FTS5 (
         "heading", "text",
         tokenize='porter unicode61 remove_diacritics 2',
@@ -87,6 +97,35 @@ SCHEMA = """
       INSERT INTO section_texts_words (rowid, heading, text) VALUES (new.rowid, new.heading, new.text);
     END
 """
+_TSVECTOR = """;
+    CREATE EXTENSION IF NOT EXISTS unaccent;
+    CREATE TEXT SEARCH DICTIONARY tracker_english (TEMPLATE = snowball, Language = english);
+    CREATE TEXT SEARCH CONFIGURATION tracker_stems (COPY = simple);
+    ALTER TEXT SEARCH CONFIGURATION tracker_stems ALTER MAPPING FOR asciiword, asciihword, hword_asciipart,
+        word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, tracker_english;
+    CREATE TEXT SEARCH CONFIGURATION tracker_words (COPY = simple);
+    ALTER TEXT SEARCH CONFIGURATION tracker_words ALTER MAPPING FOR asciiword, asciihword, hword_asciipart,
+        word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, simple;
+    ALTER TABLE section_texts ADD COLUMN stems tsvector GENERATED ALWAYS AS
+        (setweight(to_tsvector('tracker_stems', {heading}), 'A') || setweight(to_tsvector('tracker_stems', {text}), 'B'))
+        STORED;
+    ALTER TABLE section_texts ADD COLUMN words tsvector GENERATED ALWAYS AS
+        (setweight(to_tsvector('tracker_words', {heading}), 'A') || setweight(to_tsvector('tracker_words', {text}), 'B'))
+        STORED;
+    CREATE INDEX section_texts_stems ON section_texts USING GIN (stems);
+    CREATE INDEX section_texts_words ON section_texts USING GIN (words)
+"""
+
+
+def _spaced(column: str) -> str:
+    """A text with its punctuation as spaces, for PostgreSQL's parser: it reads an e-mail, a URL
+    or a hyphenated word as one token, where FTS5 (and a reader) sees its words."""
+    return f"regexp_replace({column}, '[!-/:-@[-`{{-~\u00a1-\u00bf\u2000-\u206f]+', ' ', 'g')"
+
+
+_TSVECTOR = _TSVECTOR.format(heading=_spaced("heading"), text=_spaced("text"))
+# The migration that makes the index, per dialect
+SCHEMA = {"sqlite": _TABLES + _FTS5, "postgresql": _TABLES + _TSVECTOR}
 
 
 def put_sections(db: Connection, policy: str, version: int, passages: Iterable[Passage]) -> None:
@@ -195,9 +234,65 @@ class SectionRepository:
 
     def optimize(self) -> None:
         """Merge the indexes' segments: smaller and quicker to read after a rebuild."""
+        if self.db.dialect != "sqlite":
+            return
         for index in (_index(True), _index(False)):
             self.db.execute(f"INSERT INTO {index}({index}) VALUES('optimize')")
 
 
 def _index(stemmed: bool) -> str:
     return "section_texts_fts" if stemmed else "section_texts_words"
+
+
+class PostgresSectionRepository(SectionRepository):
+    """The index read in PostgreSQL: FTS5's query syntax as tsquery, passages by ts_headline."""
+
+    def matches(self, query: str, policies: list[str], stemmed: bool) -> list[tuple[str, str, int, int, int, int]]:
+        column, config = _tsvector(stemmed)
+        return self.db.execute(
+            "SELECT s.policy, s.heading, s.first_version, s.last_version, s.position, s.text_id "
+            f"FROM section_versions s WHERE s.text_id IN (SELECT id FROM section_texts "
+            f"WHERE {column} @@ to_tsquery('{config}', ?)) AND s.policy IN ({', '.join('?' * len(policies))})",
+            [tsquery(query), *policies]).fetchall()
+
+    def snippets(self, query: str, stemmed: bool, text_ids: list[int], start: str, end: str,
+                 words: int) -> dict[int, str]:
+        """From the text, or the heading when only the heading matches; matches next to each
+        other are marked as one, as FTS5 marks a phrase, and a cut end is '…', as in FTS5's."""
+        config = _tsvector(stemmed)[1]
+        options = (f'StartSel="{start}", StopSel="{end}", MaxWords={words}, MinWords={max(1, words // 2)}, '
+                   "MaxFragments=1, ShortWord=0")
+        out = {}
+        for chunk in range(0, len(text_ids), 500):
+            ids = text_ids[chunk:chunk + 500]
+            for text_id, source, passage in self.db.execute(
+                    f"SELECT id, source, ts_headline('{config}', source, q, ?) FROM (SELECT id, q, "
+                    f"CASE WHEN to_tsvector('{config}', {_spaced('text')}) @@ q THEN text ELSE heading END AS source "
+                    f"FROM section_texts, to_tsquery('{config}', ?) AS q "
+                    f"WHERE id IN ({', '.join('?' * len(ids))})) AS chosen",
+                    [options, tsquery(query, columns=False), *ids]):
+                out[text_id] = _cut(source, re.sub(f"{end}(\\s+){start}", r"\1", passage), start, end)
+        return out
+
+    def words_starting(self, prefix: str, limit: int) -> list[str]:
+        """Read off the texts holding such a word (ts_stat of those only)."""
+        return [row[0] for row in self.db.execute(
+            "SELECT word FROM ts_stat(format('SELECT words FROM section_texts "
+            "WHERE words @@ to_tsquery(''tracker_words'', %L)', CAST(? AS TEXT))) "
+            'WHERE word COLLATE "C" >= ? AND word COLLATE "C" < ? ORDER BY word COLLATE "C" LIMIT ?',
+            (f"'{prefix}':*", prefix, prefix + "\U0010ffff", limit))]
+
+    def optimize(self) -> None:
+        """GIN indexes keep themselves: nothing to merge."""
+
+
+def _cut(source: str, passage: str, start: str, end: str) -> str:
+    """A passage with '…' where it begins after the start of its source, or ends before its end."""
+    plain = passage.replace(start, "").replace(end, "").strip()
+    return ("" if source.strip().startswith(plain) else "…") + passage.strip() + \
+        ("" if source.strip().endswith(plain) else "…")
+
+
+def _tsvector(stemmed: bool) -> tuple[str, str]:
+    """The column and the text search configuration of the stemmed index, or the one of words."""
+    return ("stems", "tracker_stems") if stemmed else ("words", "tracker_words")
