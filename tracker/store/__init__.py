@@ -12,6 +12,7 @@ A ``Store`` is a few repositories over one connection, one per concern:
     store.digests    e-mail digests and the changes they carried  (digests.py)
     store.runs       the policies, runs and their results, the daemon's schedule  (runs.py)
     store.sections   every version's sections, indexed for full-text search  (sections.py)
+    store.limits     the archives' politeness limits, shared by every process  (limits.py)
 
 Beneath them: ``connection.Connection``, the only code that talks to SQLite itself;
 ``bodies.Bodies``, the compressed bodies that captures and history share; ``schema``, the
@@ -27,6 +28,7 @@ from tracker.store.captures import CaptureRepository
 from tracker.store.connection import Connection, database_problem, opening
 from tracker.store.digests import DigestRepository
 from tracker.store.history import HistoryRepository, change_from_row
+from tracker.store.limits import LimitRepository
 from tracker.store.runs import RunRepository
 from tracker.store.sections import SectionRepository
 from tracker.store.schema import migrate
@@ -47,6 +49,7 @@ class Store:
             self.digests = DigestRepository(self.db, bodies)
             self.runs = RunRepository(self.db)
             self.sections = SectionRepository(self.db)
+            self.limits = LimitRepository(self.db)
             migrate(self.db, bodies, self.path)
 
     def close(self) -> None:

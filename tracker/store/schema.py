@@ -269,6 +269,21 @@ MIGRATIONS: list[str | Callable[[Connection, Bodies], None]] = [
     JOIN versions v ON v.policy = s.policy AND v.number BETWEEN s.first_version AND s.last_version
     JOIN policies p ON p.name = s.policy;
     """,
+    # 13: the archives' politeness limits, shared by every process using this store (see
+    # limits.py). Moments are seconds since 1970 (UTC), comparable across machines.
+    """
+    CREATE TABLE archive_hosts (
+        host TEXT PRIMARY KEY,
+        paused_until DOUBLE PRECISION NOT NULL,  -- nothing is asked of the host before (a 429)
+        refusals INTEGER NOT NULL                -- 429s in a row
+    );
+    CREATE TABLE archive_slots (
+        host TEXT NOT NULL,
+        kind TEXT NOT NULL,                      -- index, capture, save
+        next_at DOUBLE PRECISION NOT NULL,       -- when the next request of this kind may start
+        PRIMARY KEY (host, kind)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
