@@ -45,7 +45,8 @@ class Cluster:
         try:
             import distributed
         except ImportError:
-            raise TrackerError(f"running the work on a Dask cluster needs Dask: {INSTALL}") from None
+            raise TrackerError("a Dask cluster (--workers, [compute] scheduler) needs Dask, which is not "
+                               f"installed: {INSTALL}") from None
         self.local: Any = None
         if workers:
             # allowed_failures=0: a policy whose worker dies is reported failed, not run again
@@ -58,7 +59,7 @@ class Cluster:
             self.where = f"the local cluster of {workers} worker processes"
         else:
             try:
-                self.client = distributed.Client(scheduler, timeout="10s")
+                self.client = distributed.Client(scheduler, timeout="5s")
             except (OSError, TimeoutError) as e:
                 raise TrackerError(f"compute.scheduler: no Dask scheduler answers at {scheduler} ({e})") from None
             self.where = f"the Dask cluster at {scheduler}"
