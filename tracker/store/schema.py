@@ -17,7 +17,7 @@ from tracker.errors import TrackerError
 from tracker.store.bodies import Bodies
 from tracker.store.captures import DOCUMENT_JSON
 from tracker.store.connection import Connection
-from tracker.store.history import put_details
+from tracker.store.history import pack_details
 from tracker.store.sections import SCHEMA as SECTIONS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -372,4 +372,4 @@ def _move_details(db: Connection, bodies: Bodies) -> None:
         text, to_capture = db.execute(
             "SELECT old_details, to_capture FROM changes WHERE id = ?", (change_id,)).fetchone()
         db.execute("UPDATE changes SET details = ? WHERE id = ?",
-                   (put_details(db, bodies, text, to_capture), change_id))
+                   (bodies.put_packed(pack_details(db, bodies, text, to_capture)), change_id))
