@@ -393,3 +393,26 @@ def test_a_host_given_up_by_one_client_is_not_asked_by_another_until_its_pause_e
     assert stores[0].limits.state(f"127.0.0.1:{site.server.server_port}")[1] == 0
     for store in stores:
         store.close()
+
+
+def test_ctrl_c_stops_the_workers_with_one_line(tmp_path, site):
+    asked, release = threading.Event(), threading.Event()
+
+    def hang(request) -> None:  # the archive takes its time: the command is surely at work
+        asked.set()
+        release.wait(30)
+    archive = Archive(site, policies=3)
+    site.pages[f"/timemap/link/{archive.url(2)}"] = Page(handler=hang)
+    config = archive_config(tmp_path, archive, "index_per_minute = 6000\ncaptures_per_second = 200")
+    command = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "backfill", "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert asked.wait(60), "the backfill never asked for the TimeMap"
+        workers = psutil.Process(command.pid).children(recursive=True)
+        os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does: every process of the terminal's
+        out, err = command.communicate(timeout=60)
+    finally:
+        release.set()
+        command.kill()
+    assert command.returncode == 130 and err == "interrupted; everything stored so far is kept\n"
+    assert workers and not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)

@@ -16,6 +16,7 @@ Dask takes a second to import: it is imported only when a cluster is used.
 from __future__ import annotations
 
 import queue
+import signal
 import socket
 import sqlite3
 import time
@@ -56,6 +57,7 @@ class Cluster:
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                 scheduler_kwargs={"allowed_failures": 0, "dashboard": False, "dashboard_address": "127.0.0.1:0"})
             self.client = distributed.Client(self.local)
+            self.client.register_plugin(_uninterrupted(), name="tracker-uninterrupted")
             self.where = f"the local cluster of {workers} worker processes"
         else:
             try:
@@ -161,6 +163,19 @@ def host_slot(config: Config, url: str) -> ContextManager:
 
 
 # --- on a worker ----------------------------------------------------------------------------
+
+def _uninterrupted() -> Any:
+    """Ctrl-C reaches every process of the terminal's: the command stops its local cluster
+    itself (and says so in one line), so its worker processes ignore it rather than each print
+    a traceback. A Dask worker plugin (its class made here: Dask is imported only when used);
+    ``setup`` runs in each worker's main thread, those restarted after a death included."""
+    from distributed import WorkerPlugin
+
+    class Uninterrupted(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return Uninterrupted()
+
 
 def _on_worker(config: Config, name: str, work: Callable[..., T], topic: str | None) -> T:
     (policy,) = config.select([name])
