@@ -88,6 +88,10 @@ def _fail(ctx: click.Context, message: str) -> None:
     sys.exit(1)
 
 
+def _not_dask(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL or not record.name.startswith("distributed")
+
+
 pass_context = click.make_pass_decorator(Context)
 
 workers_option = click.option(
@@ -115,7 +119,10 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # urllib3 warns with a traceback about a server's broken answers: ours is one line
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        # Dask's log lines (a cluster starting, a worker dying) say nothing a policy's line does not
+        # Dask's log lines (a cluster starting, a worker dying) say nothing a policy's line does not:
+        # not in this process, nor in its worker processes
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_not_dask)
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
     ctx.obj = Context(config_path, verbose)
 

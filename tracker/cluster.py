@@ -132,17 +132,21 @@ class Cluster:
 
     def _result(self, future: Any, policy: PolicyConfig) -> Any:
         from distributed import KilledWorker
+        from distributed.client import FutureCancelledError
 
         try:
             return future.result()
         except KilledWorker:
             raise WorkerDied(f"{policy.name}: the worker process working on it died (killed, or out of "
                              "memory); what it stored before is kept") from None
+        except FutureCancelledError as e:
+            raise TrackerError(f"{self.where}: the cluster stopped before {policy.name} was done ({e.reason}); "
+                               "what was stored is kept") from None
         except (TrackerError, sqlite3.Error):
             raise  # the store failing, seen from a worker: every policy's problem
         except Exception as e:
             raise TrackerError(f"{self.where}: a worker could not work on {policy.name} ({type(e).__name__}: "
-                               f"{e}); every worker needs policy-tracker installed, the version this "
+                               f"{e}); the scheduler and every worker need policy-tracker installed, the version this "
                                "command runs") from None
 
 
