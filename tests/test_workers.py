@@ -199,23 +199,30 @@ def test_four_workers_together_keep_to_the_archives_limits(tmp_path, site):
     assert result.out.count("3 captures listed, 3 new, 3 fetched") == 8
     index, captures = archive.moments("index"), archive.moments("capture")
     assert len(index) == 8 and len(captures) == 24
-    # 240 a minute: one index request every 0.25 s, whichever worker asks (the requests leave at
-    # their moment; a few milliseconds on the way are allowed for)
-    assert min(b - a for a, b in zip(index, index[1:])) > 0.2
-    assert all(sum(t0 <= t < t0 + 1 for t in index) <= 240 / 60 + 1 for t0 in index)  # in any second
-    assert min(b - a for a, b in zip(captures, captures[1:])) > 0.08  # 10 a second
+    # 240 a minute: a request may start every 0.25 s, whichever worker asks; what the server
+    # sees is that, give or take how long each took on the way (a busy machine delays some)
+    assert_spaced(index, 0.25)
+    assert_spaced(captures, 0.1)  # 10 a second
+
+
+def assert_spaced(moments: list[float], interval: float) -> None:
+    gaps = sorted(b - a for a, b in zip(moments, moments[1:]))
+    assert gaps[len(gaps) // 2] > 0.9 * interval  # the median gap
+    assert moments[-1] - moments[0] > 0.9 * interval * (len(moments) - 1)
+    # in any second, no more than the limit allows (and one for the window's edge), however late some came
+    assert max(sum(t0 <= t < t0 + 1 for t in moments) for t0 in moments) <= 1 / interval + 1
 
 
 def test_a_429_seen_by_one_worker_pauses_them_all(tmp_path, site):
-    archive = Archive(site, policies=8, refuse={3})
-    config = archive_config(tmp_path, archive, "index_per_minute = 600\ncaptures_per_second = 20\npause_s = 2")
+    archive = Archive(site, policies=12, captures=6, refuse={3})
+    config = archive_config(tmp_path, archive, "index_per_minute = 300\ncaptures_per_second = 30\npause_s = 2")
     result = run_cli(config, "backfill", "--workers", "4")
     assert result.exit_code == 0, result.stderr  # the refused request was asked again, after the pause
-    assert result.out.count("3 captures listed, 3 new, 3 fetched") == 8
+    assert result.out.count("6 captures listed, 6 new, 6 fetched") == 12
     refused = archive.moments("index")[2]
-    after = sorted(t for t, _, _ in archive.seen if t > refused + 0.05)  # a request already on its way may land
-    assert after and after[0] >= refused + 2 - 0.05  # no request of any kind, from any worker, in the pause
-    assert len(after) > 20  # and the others had work waiting: they went on after it
+    after = sorted(t for t, _, _ in archive.seen if t > refused + 0.3)  # a request already on its way may land
+    assert after and after[0] >= refused + 2 - 0.1  # no request of any kind, from any worker, in the pause
+    assert len(after) > 40  # and the others had work waiting: they went on after it
     with sqlite3.connect(tmp_path / "snapshots" / "tracker.db") as db:
         assert db.execute("SELECT refusals FROM archive_hosts").fetchall() == [(0,)]  # answered since
 
