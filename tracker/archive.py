@@ -6,11 +6,13 @@ Three kinds of archive, one record type (``Memento``):
 - ``memento:<base URL>``: any archive that answers RFC 7089 TimeMaps (pywb, national archives);
 - ``warc:<path or glob>``: WARC files read with warcio.
 
-Archives are shared and fragile, so every request goes through one ``ArchiveClient``: a
-rate limiter per host for index requests and another for captures, a pause of at least a
+Archives are shared and fragile, so every request goes through an ``ArchiveClient``: a
+rate limit per host for index requests and another for captures, a pause of at least a
 minute on HTTP 429 with exponential back-off after it (never an immediate retry), bounded
 retries for 5xx answers and lost connections, timeouts, and a User-Agent that names the tool
-and a contact.
+and a contact. Given a store's ``limits``, the limits and the pause hold for every process
+using that store together (the workers of a cluster, a daemon, a command); without, for the
+client alone.
 """
 
 from __future__ import annotations
