@@ -50,9 +50,9 @@ class Cluster:
                                f"installed: {INSTALL}") from None
         self.local: Any = None
         if workers:
-            # allowed_failures=0: a policy whose worker dies is reported failed, not run again
-            # on the next worker (where what killed the first would likely kill it too)
-            # no dashboard (its server would take port 8787, or warn that another has it)
+            # allowed_failures=0: a policy whose worker dies is reported failed, not run again on
+            # the next worker (where what killed the first would likely kill it too). No
+            # dashboard: its server would take port 8787, or warn that another has it.
             self.local = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                 scheduler_kwargs={"allowed_failures": 0, "dashboard": False, "dashboard_address": "127.0.0.1:0"})
