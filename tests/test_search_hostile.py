@@ -178,7 +178,8 @@ def copy_at_schema_10(config: Path, tmp_path: Path) -> Path:
         t.store.db.script("DROP VIEW change_list; DROP VIEW version_list; DROP VIEW section_list; "
                           "DROP TABLE section_versions; DROP TABLE section_texts_fts; "
                           "DROP TABLE section_texts_words; DROP TABLE section_texts; "
-                          "ALTER TABLE versions DROP COLUMN sections", 10)
+                          "ALTER TABLE versions DROP COLUMN sections; "
+                          "DROP TABLE archive_hosts; DROP TABLE archive_slots", 10)
     return copied
 
 
@@ -207,7 +208,7 @@ def test_a_search_reads_the_index_and_the_history_at_one_moment(acme, tmp_path):
 
         def matches_then_daemon_writes(*args):
             rows = real(*args)
-            daemon = sqlite3.connect(store.path, isolation_level=None)
+            daemon = sqlite3.connect(t.config.database, isolation_level=None)
             daemon.executescript("""
                 BEGIN;
                 INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, first_seen,
@@ -237,7 +238,8 @@ def test_a_store_that_indexed_a_long_section_whole_indexes_it_again_in_parts(tmp
                           "INSERT INTO section_texts (sha256, heading, text) "
                           f"VALUES ('whole', 'Everything', '{'data share ' * 20_000}'); "
                           "INSERT INTO section_versions (policy, text_id, first_version, last_version, position, heading) "
-                          "SELECT 'huge', id, 1, 1, 0, 'Everything' FROM section_texts", 12)
+                          "SELECT 'huge', id, 1, 1, 0, 'Everything' FROM section_texts; "
+                          "DROP TABLE archive_hosts; DROP TABLE archive_slots", 12)
     with Tracker(config) as t:  # brought to the current schema: the policy is to be indexed again
         assert t.store.sections.unindexed("huge") == [1]
         (hit,) = t.search("data AND share")

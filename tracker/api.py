@@ -15,11 +15,7 @@ The command is a thin layer over this class: it parses arguments and prints.
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Callable, overload
@@ -27,11 +23,13 @@ from typing import Callable, overload
 from tracker import export, history, runs
 from tracker.archive import ArchiveClient
 from tracker.backfill import STRATEGIES, Backfill, Backfilled, Progress, parse_every
+from tracker.cluster import Cluster, open_cluster
 from tracker.config import Config, PolicyConfig, load_config
 from tracker.document import Document, Memo
 from tracker.errors import TrackerError
 from tracker.history import Comparison, Move
 from tracker.models import Capture, Version
+from tracker.runs import Rebuilt
 from tracker.search import SECTIONS, PolicyHit, find, index_missing
 from tracker.store import Store
 
@@ -39,22 +37,19 @@ DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
 DATE_PREFIX = re.compile("([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
-@dataclass
-class Rebuilt:
-    """What deriving one policy's history again gave, or why it failed."""
-
-    policy: str
-    versions: int = 0
-    changes: int = 0
-    technical: int = 0
-    error: str | None = None
-
-
 class Tracker:
     """The tracked policies of one configuration, and their store."""
 
-    def __init__(self, config: Config | str | Path = "config.toml"):
+    def __init__(self, config: Config | str | Path = "config.toml", workers: int | None = None):
+        """``workers``: backfills and rebuilds run on a Dask cluster of that many worker
+        processes on this machine, started when first needed (``pip install
+        'policy-tracker[dask]'``). Without it, on the cluster ``[compute] scheduler`` names,
+        if any; else here, one policy after another."""
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise TrackerError(f"workers {workers!r} is not a number of worker processes (1 or more)")
         self.config = config if isinstance(config, Config) else load_config(config)
+        self.workers = workers
+        self._cluster: Cluster | None = None
         self._store: Store | None = Store(self.config.database)
         self._store.runs.sync_policies(self.config.policies)
 
@@ -64,7 +59,17 @@ class Tracker:
             raise TrackerError(f"{self.config.storage.name}: this Tracker is closed")
         return self._store
 
+    @property
+    def cluster(self) -> Cluster | None:
+        """The Dask cluster the work runs on (started on first use), or None: here."""
+        if self._cluster is None:
+            self._cluster = open_cluster(self.config, self.workers)
+        return self._cluster
+
     def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -95,24 +100,20 @@ class Tracker:
         if not isinstance(every, str):
             raise TrackerError(f"every {every!r} is not an interval such as '7d', '1m' or '1y'")
         first, last = period(start, end, "start", "end")
-        job = Backfill(self.store, self.config, ArchiveClient(self.config.archive, self.config.fetch),
+        self.config.select(names)  # an unknown name is said before a cluster starts
+        job = Backfill(self.store, self.config,
+                       ArchiveClient(self.config.archive, self.config.fetch, self.store.limits),
                        first, last, strategy, parse_every(every))
-        return runs.backfill(self.store, self.config, names, job, progress_for, each)
+        return runs.backfill(self.store, self.config, names, job, progress_for, each, self.cluster)
 
     def rebuild(self, *names: str, each: Callable[[Rebuilt], None] = lambda rebuilt: None,
                 collector_paused: bool = False) -> list[Rebuilt]:
         """Derive versions and changes again from the stored captures (after an upgrade or a
         change of selectors); one policy failing never stops the others. ``collector_paused``:
-        Python's cycle collector is off while each policy is derived (see ``_paused``), for a
-        caller that rebuilds on one thread, as the command does."""
-        out = []
-        for policy in self.config.select(names):
-            with _paused(collector_paused):
-                rebuilt = runs.guarded(policy, "rebuilding",
-                                       lambda: _rebuilt(policy.name, history.rebuild(self.store, policy)),
-                                       lambda error: Rebuilt(policy.name, error=error))
-            out.append(rebuilt)
-            each(rebuilt)
+        Python's cycle collector is off while each policy is derived, for a caller that
+        rebuilds on one thread, as the command does."""
+        self.config.select(names)
+        out = runs.rebuild(self.store, self.config, names, each, collector_paused, self.cluster)
         self.store.sections.optimize()  # the index was written piecemeal: merged, it is smaller and quicker
         return out
 
@@ -246,24 +247,6 @@ class Tracker:
         if not versions:
             raise TrackerError(f"{name}: no version stored yet (run 'tracker check {name}' or 'tracker backfill {name}')")
         return versions
-
-
-@contextmanager
-def _paused(pause: bool) -> Iterator[None]:
-    """The documents of all of a policy's captures are in memory while it is derived, and the
-    cycle collector kept walking them; what one policy leaves is collected before the next."""
-    was_enabled = gc.isenabled()
-    if pause:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if pause and was_enabled:
-            gc.enable()
-
-
-def _rebuilt(name: str, derived: history.History) -> Rebuilt:
-    return Rebuilt(name, len(derived.versions), len(derived.changes), sum(c.technical for c in derived.changes))
 
 
 def is_day(text: str) -> bool:

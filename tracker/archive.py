@@ -6,11 +6,13 @@ Three kinds of archive, one record type (``Memento``):
 - ``memento:<base URL>``: any archive that answers RFC 7089 TimeMaps (pywb, national archives);
 - ``warc:<path or glob>``: WARC files read with warcio.
 
-Archives are shared and fragile, so every request goes through one ``ArchiveClient``: a
-rate limiter per host for index requests and another for captures, a pause of at least a
+Archives are shared and fragile, so every request goes through an ``ArchiveClient``: a
+rate limit per host for index requests and another for captures, a pause of at least a
 minute on HTTP 429 with exponential back-off after it (never an immediate retry), bounded
 retries for 5xx answers and lost connections, timeouts, and a User-Agent that names the tool
-and a contact.
+and a contact. Given a store's ``limits``, the limits and the pause hold for every process
+using that store together (the workers of a cluster, a daemon, a command); without, for the
+client alone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Callable, Generator, Iterator, Protocol
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -36,6 +38,9 @@ from tracker.config import ArchiveConfig, FetchConfig
 from tracker.errors import TrackerError
 from tracker.fetch import REDIRECT_STATUSES, Fetched, FetchError, check_redirect_target, fetch, make_session, short
 from tracker.models import iso
+
+if TYPE_CHECKING:
+    from tracker.store.limits import Slot
 
 TIMESTAMP = re.compile(r"/(\d{14})(?:[a-z]{2}_)?/")
 MAX_HOPS = 5  # an archive's own redirects towards the nearest capture
@@ -122,22 +127,101 @@ class RateLimiter:
             self.paused_until = max(self.paused_until, self.clock() + seconds)
 
 
+class Limits(Protocol):
+    """Where the limits of every process sharing a store are kept (``store.limits``)."""
+
+    def reserve(self, host: str, kind: str, interval: float, now: float) -> Slot: ...
+    def state(self, host: str) -> tuple[float, int]: ...
+    def refused(self, host: str, now: float, pause: Callable[[int], float]) -> int: ...
+    def answered(self, host: str) -> None: ...
+
+
+class Host(Protocol):
+    """One archive host's limits, as the client asks them: wait for a request's moment,
+    record a 429 or an answer."""
+
+    name: str
+
+    def wait(self, kind: str) -> None:
+        """Until a request of this ``kind`` may start; ``RateLimited`` once the host is given up."""
+
+    def refused(self, pause: Callable[[int], float]) -> int:
+        """A 429: the host paused for ``pause(429s in a row)`` seconds; the 429s in a row."""
+
+    def answered(self) -> None: ...
+
+
 @dataclass
-class Host:
-    index: RateLimiter
-    captures: RateLimiter
-    saves: RateLimiter
+class LocalHost:
+    """Limits kept in this process alone (a client without a store). Given up, the host is
+    asked nothing more by this client."""
+
+    name: str
+    limiters: dict[str, RateLimiter]
+    retries: int
     refusals: int = 0  # 429s in a row
-    given_up: str | None = None  # why this run asks the host nothing more
+
+    def wait(self, kind: str) -> None:
+        if self.refusals > self.retries:
+            raise RateLimited(_given_up(self.name))
+        self.limiters[kind].wait()
+
+    def refused(self, pause: Callable[[int], float]) -> int:
+        self.refusals += 1
+        seconds = pause(self.refusals)
+        for limiter in self.limiters.values():
+            limiter.pause(seconds)
+        return self.refusals
+
+    def answered(self) -> None:
+        self.refusals = 0
+
+
+@dataclass
+class SharedHost:
+    """Limits kept in the store, for every process sharing it. Given up, the host is asked
+    nothing until the pause of its last 429 ends; then one request tries again."""
+
+    name: str
+    limits: Limits
+    intervals: dict[str, float]
+    retries: int
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+    def wait(self, kind: str) -> None:
+        while True:
+            now = self.clock()
+            slot = self.limits.reserve(self.name, kind, self.intervals[kind], now)
+            if slot.refusals > self.retries and slot.paused_until > now:
+                raise RateLimited(_given_up(self.name))
+            if slot.at > now:
+                self.sleep(slot.at - now)
+            # another process may have met a 429 while this one waited: then wait for the pause
+            if self.limits.state(self.name)[0] <= self.clock():
+                return
+
+    def refused(self, pause: Callable[[int], float]) -> int:
+        return self.limits.refused(self.name, self.clock(), pause)
+
+    def answered(self) -> None:
+        self.limits.answered(self.name)
+
+
+def _given_up(host: str) -> str:
+    return (f"{host}: the archive keeps answering 429 Too Many Requests; stopped asking it "
+            "(run again later: stored captures are kept)")
 
 
 class ArchiveClient:
-    """Every archive request goes through here (see the module docstring)."""
+    """Every archive request goes through here (see the module docstring). With ``limits``
+    (a store's), the limits hold for every process sharing that store; without, for this
+    client alone. The clock is wall-clock seconds: limits are compared across processes."""
 
-    def __init__(self, config: ArchiveConfig, fetch_config: FetchConfig,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, config: ArchiveConfig, fetch_config: FetchConfig, limits: Limits | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  jitter: Callable[[], float] = random.random):
-        self.config, self.fetch_config = config, fetch_config
+        self.config, self.fetch_config, self.limits = config, fetch_config, limits
         self.clock, self.sleep, self.jitter = clock, sleep, jitter
         self.session: requests.Session = make_session(fetch_config)
         self.hosts: dict[str, Host] = {}
@@ -148,10 +232,17 @@ class ArchiveClient:
         name = urlsplit(url).netloc.lower()
         with self._lock:
             if name not in self.hosts:
-                self.hosts[name] = Host(RateLimiter(self.config.index_per_minute / 60, self.clock, self.sleep),
-                                        RateLimiter(self.config.captures_per_second, self.clock, self.sleep),
-                                        RateLimiter(self.config.saves_per_minute / 60, self.clock, self.sleep))
+                self.hosts[name] = self._limited(name)
             return self.hosts[name]
+
+    def _limited(self, name: str) -> Host:
+        per_second = {"index": self.config.index_per_minute / 60, "capture": self.config.captures_per_second,
+                      "save": self.config.saves_per_minute / 60}
+        if self.limits is not None:
+            return SharedHost(name, self.limits, {kind: 1 / rate for kind, rate in per_second.items()},
+                              self.config.retries, self.clock, self.sleep)
+        return LocalHost(name, {kind: RateLimiter(rate, self.clock, self.sleep) for kind, rate in per_second.items()},
+                         self.config.retries)
 
     def get(self, url: str, kind: str, follow_redirects: bool = True) -> Fetched:
         """GET an index page (``kind="index"``), a capture or a save request, within the host's limits.
@@ -160,12 +251,9 @@ class ArchiveClient:
         jitter), 5xx answers and lost connections are retried after a short back-off; after
         ``retries`` of either, ``ArchiveError`` (``RateLimited`` for 429s)."""
         host = self.host(url)
-        if host.given_up:
-            raise RateLimited(host.given_up)
-        limiter = {"index": host.index, "capture": host.captures, "save": host.saves}[kind]
         failures = 0
         while True:
-            limiter.wait()
+            host.wait(kind)
             self.requests += 1
             try:
                 fetched = fetch(self.session, url, self.fetch_config, follow_redirects=follow_redirects)
@@ -177,16 +265,11 @@ class ArchiveClient:
                 continue
             archived = "memento-datetime" in fetched.headers  # the page's own answer, as captured
             if fetched.status == 429 and not archived:
-                host.refusals += 1
-                if host.refusals > self.config.retries:
-                    host.given_up = (f"{urlsplit(url).netloc}: the archive keeps answering 429 Too Many Requests; "
-                                     "stopped asking it (run again later: stored captures are kept)")
-                    raise RateLimited(host.given_up)
-                pause = self.config.pause_s * 2 ** (host.refusals - 1) * (1 + self.jitter() / 4)
-                for each in (host.index, host.captures, host.saves):
-                    each.pause(pause)
+                refusals = host.refused(lambda n: self.config.pause_s * 2 ** (n - 1) * (1 + self.jitter() / 4))
+                if refusals > self.config.retries:
+                    raise RateLimited(_given_up(host.name))
                 continue
-            host.refusals = 0
+            host.answered()
             if fetched.status >= 500 and fetched.status != 501 and not archived:
                 failures += 1
                 if failures > self.config.retries:

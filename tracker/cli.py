@@ -7,6 +7,7 @@ the detail (log lines and tracebacks).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import traceback
@@ -31,6 +32,7 @@ from tracker.store import Store, database_errors, database_problem
 class Context:
     config_path: Path
     verbose: bool
+    workers: int | None = None  # --workers, for the commands that take it
 
     @cached_property
     def config(self) -> Config:
@@ -38,7 +40,9 @@ class Context:
 
     @cached_property
     def tracker(self) -> Tracker:
-        return Tracker(self.config)
+        tracker = Tracker(self.config, self.workers)
+        click.get_current_context().call_on_close(tracker.close)  # a cluster's processes end with the command
+        return tracker
 
     @property
     def store(self) -> Store:
@@ -89,7 +93,16 @@ def _fail(ctx: click.Context, message: str) -> None:
     sys.exit(1)
 
 
+def _not_dask(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL or not record.name.startswith("distributed")
+
+
 pass_context = click.make_pass_decorator(Context)
+
+workers_option = click.option(
+    "--workers", type=click.IntRange(1, 1024), metavar="N",
+    help="Work on N policies at once, on a Dask cluster of N worker processes started on this machine "
+         "(default: the cluster [compute] scheduler names, if set; else one policy after another here).")
 
 
 def echo(text: str = "", err: bool = False, nl: bool = True, styled: bool = False) -> None:
@@ -111,6 +124,11 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # urllib3 warns with a traceback about a server's broken answers: ours is one line
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+        # Dask's log lines (a cluster starting, a worker dying) say nothing a policy's line does not:
+        # not in this process, nor in its worker processes
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_not_dask)
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
     ctx.obj = Context(config_path, verbose)
     ctx.call_on_close(ctx.obj.close)
 
@@ -176,9 +194,10 @@ def _date_prefix(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Which listed captures to fetch (see above).")
 @click.option("--every", default="1m", show_default=True, metavar="INTERVAL",
               help="For --strategy interval: 7d, 2w, 1m, 6m, 1y.")
+@workers_option
 @pass_context
 def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str | None, strategy: str,
-             every: str) -> None:
+             every: str, workers: int | None) -> None:
     """Pull the archived history of each policy (or of NAMES) and derive its versions.
 
     Each policy's `archives` are read (default: the Internet Archive), for every one of its
@@ -197,6 +216,7 @@ def backfill(ctx: Context, names: tuple[str, ...], start: str | None, end: str |
     if start and end and api.date_prefix(start, "--from").ljust(8, "0") > api.date_prefix(end, "--to").ljust(8, "9"):
         raise click.BadParameter("--from is after --to: nothing can be in that period", param_hint="--from")
     width = max((len(p.name) for p in ctx.config.select(names)), default=0)
+    ctx.workers = workers
 
     def show(report: Backfilled) -> None:
         if sys.stderr.isatty():
@@ -484,8 +504,9 @@ def _daemon_logging(config: Config) -> None:
 
 
 @cli.command("daemon")
+@workers_option
 @pass_context
-def daemon_command(ctx: Context) -> None:
+def daemon_command(ctx: Context, workers: int | None) -> None:
     """Run checks, archive refreshes, reports and the digest on schedule until stopped.
 
     The schedule is `[schedule]` in the config (see docs/scheduling.md). Work that fell due while no
@@ -496,19 +517,20 @@ def daemon_command(ctx: Context) -> None:
     config = ctx.config
     _daemon_logging(config)
     ctx.store.close()
-    schedule.daemon(config, config.path.parent / "reports")
+    schedule.daemon(config, config.path.parent / "reports", workers)
 
 
 @cli.command("run")
+@workers_option
 @pass_context
-def run_command(ctx: Context) -> None:
+def run_command(ctx: Context, workers: int | None) -> None:
     """Do once whatever the schedule says is due (for cron), then exit.
 
     Exits 1 when a job failed.
     """
     config = ctx.config
     ctx.store  # the policies are recorded before the jobs' own connections open
-    ran = schedule.run_due(config, config.path.parent / "reports")
+    ran = schedule.run_due(config, config.path.parent / "reports", workers)
     for name, done in ran:
         echo(f"{name}: {done.line}", err=done.failed)
     if not ran:
@@ -553,14 +575,17 @@ def serve_command(ctx: Context, host: str, port: int) -> None:
 
 @cli.command()
 @click.argument("names", nargs=-1)
+@workers_option
 @pass_context
-def rebuild(ctx: Context, names: tuple[str, ...]) -> None:
+def rebuild(ctx: Context, names: tuple[str, ...], workers: int | None) -> None:
     """Re-derive versions and changes from the stored captures (all policies, or NAMES).
 
     Run it after upgrading policy-tracker or changing a policy's selectors. Captures are
     never touched. Changes that only an extraction upgrade produced are marked technical
     and are never notified.
     """
+    ctx.workers = workers
+
     def show(rebuilt: Rebuilt) -> None:
         if rebuilt.error:
             echo(f"{rebuilt.policy}: error: {console.error_line(rebuilt.error)}", err=True)

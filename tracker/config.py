@@ -376,6 +376,24 @@ class ScheduleConfig(_Checked):
     log_file: str = ""
 
 
+SCHEDULER_RE = re.compile(r"(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def _check_scheduler(address: str) -> str:
+    match = SCHEDULER_RE.fullmatch(address)
+    if address and (not match or not 1 <= int(match.group(1)) <= 65535):
+        raise _Invalid(f"{address!r} is not a Dask scheduler address (such as 'tcp://10.0.0.5:8786')")
+    return address
+
+
+@dataclass
+class ComputeConfig(_Checked):
+    """Where per-policy work runs: here (the default), or on the Dask cluster whose scheduler
+    is at ``scheduler`` (``--workers N`` starts one on this machine instead)."""
+
+    scheduler: str = _checked(_check_scheduler, "")
+
+
 @dataclass
 class ReportConfig(_Checked):
     base_url: str = _checked(_check_base_url, "")  # where reports/ is published: links in e-mails
@@ -429,6 +447,7 @@ class Config(_Checked):
     report: ReportConfig = field(default_factory=ReportConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
     policy: list[PolicyConfig] = field(default_factory=list)
     path: Path = field(init=False, default=Path(DEFAULT_CONFIG))
 

@@ -1,15 +1,20 @@
-"""Runs: one pass of check or backfill over the configured policies, wiring the pipeline stages.
+"""Runs: one pass of check, backfill or rebuild over the configured policies, wiring the
+pipeline stages.
 
-The CLI, the Python API and the daemon call these; each run and each policy's outcome is
-recorded in the store, and a failing policy never stops the others.
+The CLI, the Python API and the daemon call these; each check and backfill, and each
+policy's outcome, is recorded in the store, and a failing policy never stops the others.
+Backfills and rebuilds can run on a Dask cluster (``tracker.cluster``), a policy per task.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from typing import Callable, Iterator, TypeVar
 
 import requests
@@ -17,6 +22,7 @@ import requests
 from tracker import history
 from tracker.archive import ArchiveClient, save_page
 from tracker.backfill import Backfill, Backfilled, Progress
+from tracker.cluster import Cluster
 from tracker.config import Config, FetchConfig, PolicyConfig
 from tracker.errors import TrackerError
 from tracker.fetch import Fetched, describe_body, fetch, make_session
@@ -48,7 +54,7 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
     policies = config.select(names)
     store.runs.sync_policies(config.policies)
     session = make_session(config.fetch)
-    archive = ArchiveClient(config.archive, config.fetch) if config.archive.save_on_change else None
+    archive = ArchiveClient(config.archive, config.fetch, store.limits) if config.archive.save_on_change else None
     with _recorded_run(store, "check") as (run_id, counts):
         for policy in policies:
             if not policy.live and not names:
@@ -68,22 +74,102 @@ def check(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
 
 def backfill(store: Store, config: Config, names: tuple[str, ...] | list[str] = (), job: Backfill | None = None,
              progress_for: Callable[[PolicyConfig], Progress | None] = lambda policy: None,
-             each: Callable[[Backfilled], None] = lambda report: None) -> list[Backfilled]:
-    """Pull each policy's archived history (see ``tracker.backfill``) and record the run."""
-    reports: list[Backfilled] = []
+             each: Callable[[Backfilled], None] = lambda report: None,
+             cluster: Cluster | None = None) -> list[Backfilled]:
+    """Pull each policy's archived history (see ``tracker.backfill``) and record the run. With
+    a ``cluster``, its workers backfill the policies (over ``job``'s period, with its
+    strategy), each with its own store and archive client."""
     policies = config.select(names)
     store.runs.sync_policies(config.policies)
-    job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch))
+    job = job or Backfill(store, config, ArchiveClient(config.archive, config.fetch, store.limits))
     with _recorded_run(store, "backfill") as (run_id, counts):
-        for policy in policies:
-            report = guarded(policy, "backfilling", lambda: job.run(policy, progress_for(policy)),
-                             lambda error: Backfilled(policy.name, errors=[error]))
+        def record(report: Backfilled) -> None:
             outcome = "error" if report.failed else "backfilled"
             counts[outcome] += 1
-            store.runs.add_result(run_id, policy.name, outcome, message=report.summary())
-            reports.append(report)
+            store.runs.add_result(run_id, report.policy, outcome, message=report.summary())
             each(report)
-    return reports
+
+        if cluster is not None:
+            work = partial(backfill_policy, start=job.start, end=job.end, strategy=job.strategy, every=job.every)
+            return cluster.each(config, policies, work, _backfill_failed, record, progress_for)
+        return [_told(backfilled(job, policy, progress_for(policy)), record) for policy in policies]
+
+
+def backfilled(job: Backfill, policy: PolicyConfig, progress: Progress | None) -> Backfilled:
+    """One policy's backfill; what goes wrong with it is in its report."""
+    return guarded(policy, "backfilling", lambda: job.run(policy, progress),
+                   lambda error: _backfill_failed(policy, error))
+
+
+def backfill_policy(store: Store, config: Config, policy: PolicyConfig, progress: Progress | None,
+                    start: str | None, end: str | None, strategy: str, every: timedelta | None) -> Backfilled:
+    """One policy's backfill on a cluster worker, with the worker's store and archive client."""
+    client = ArchiveClient(config.archive, config.fetch, store.limits)
+    return backfilled(Backfill(store, config, client, start, end, strategy, every), policy, progress)
+
+
+def _backfill_failed(policy: PolicyConfig, error: str) -> Backfilled:
+    return Backfilled(policy.name, errors=[error])
+
+
+@dataclass
+class Rebuilt:
+    """What deriving one policy's history again gave, or why it failed."""
+
+    policy: str
+    versions: int = 0
+    changes: int = 0
+    technical: int = 0
+    error: str | None = None
+
+
+def rebuild(store: Store, config: Config, names: tuple[str, ...] | list[str] = (),
+            each: Callable[[Rebuilt], None] = lambda rebuilt: None, collector_paused: bool = False,
+            cluster: Cluster | None = None) -> list[Rebuilt]:
+    """Derive each policy's versions and changes again from its stored captures; one policy
+    failing never stops the others. ``collector_paused``: Python's cycle collector is off
+    while each policy is derived (see ``_paused``), for a caller that rebuilds on one thread;
+    on a cluster, where each worker runs one policy at a time."""
+    policies = config.select(names)
+    if cluster is not None:
+        work = partial(rebuild_policy, collector_paused=collector_paused and cluster.one_thread_each)
+        return cluster.each(config, policies, work, _rebuild_failed, each)
+    return [_told(rebuild_policy(store, config, policy, None, collector_paused), each) for policy in policies]
+
+
+def rebuild_policy(store: Store, config: Config, policy: PolicyConfig, progress: None,
+                   collector_paused: bool = False) -> Rebuilt:
+    """One policy's history derived again (``progress``: a rebuild reports none)."""
+    with _paused(collector_paused):
+        return guarded(policy, "rebuilding", lambda: _rebuilt(policy.name, history.rebuild(store, policy)),
+                       lambda error: _rebuild_failed(policy, error))
+
+
+def _rebuild_failed(policy: PolicyConfig, error: str) -> Rebuilt:
+    return Rebuilt(policy.name, error=error)
+
+
+def _rebuilt(name: str, derived: history.History) -> Rebuilt:
+    return Rebuilt(name, len(derived.versions), len(derived.changes), sum(c.technical for c in derived.changes))
+
+
+@contextmanager
+def _paused(pause: bool) -> Iterator[None]:
+    """The documents of all of a policy's captures are in memory while it is derived, and the
+    cycle collector kept walking them; what one policy leaves is collected before the next."""
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
+
+
+def _told(result: T, each: Callable[[T], None]) -> T:
+    each(result)
+    return result
 
 
 @contextmanager

@@ -22,14 +22,16 @@ import socket
 import threading
 import time
 from contextlib import AbstractContextManager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from functools import partial
+from typing import Callable, ContextManager
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerThreads
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -37,7 +39,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tracker import digest, runs, report
 from tracker.archive import ArchiveClient
 from tracker.backfill import Backfill
-from tracker.config import Config, interval_seconds
+from tracker.cluster import Cluster, host_slot, open_cluster
+from tracker.config import Config, PolicyConfig, interval_seconds
 from tracker.errors import TrackerError
 from tracker.models import iso, parse_iso
 from tracker.store import Store, database_errors, database_problem, is_url, postgres_backend
@@ -66,11 +69,12 @@ class Job:
     name: str  # check:<policy>, archive-refresh, digest
     spec: str  # an interval or a cron expression
     work: Callable[[Store, threading.Event], Done]
+    policy: PolicyConfig | None = None  # a check's: its work may run on a cluster's worker
 
 
 def planned(config: Config) -> list[Job]:
     """The jobs the configuration asks for."""
-    out = [Job(f"check:{p.name}", p.check or config.schedule.check, _check(config, p.name))
+    out = [Job(f"check:{p.name}", p.check or config.schedule.check, _check(config, p), p)
            for p in config.policies if p.live]
     if any(p.archives for p in config.policies):
         out.append(Job("archive-refresh", config.schedule.archive_refresh, _refresh(config)))
@@ -118,28 +122,32 @@ _hosts: dict[str, threading.BoundedSemaphore] = {}
 _hosts_lock = threading.Lock()
 
 
-def _host_slot(config: Config, url: str) -> threading.BoundedSemaphore:
+def _host_slot(config: Config, url: str) -> ContextManager:
     host = urlsplit(url).netloc.lower()
     with _hosts_lock:
         return _hosts.setdefault(host, threading.BoundedSemaphore(config.schedule.per_host))
 
 
-def _check(config: Config, name: str):
-    def work(store: Store, stop: threading.Event) -> Done:
-        (policy,) = config.select([name])
-        with _host_slot(config, policy.current_url):
-            (outcome,) = runs.check(store, config, (name,))
-        failing = store.runs.failures_in_a_row(name)
-        if failing >= config.schedule.failures:
-            log.warning("%s has failed %d checks in a row: %s", name, failing, outcome.message)
-        # a failed check changes the reports too: the pages say when it was last checked, and whether it failed
-        return Done.of(outcome.message, outcome.failed, changed=True)
-    return work
+def _check(config: Config, policy: PolicyConfig):
+    return lambda store, stop: check_policy(store, config, policy, None)
+
+
+def check_policy(store: Store, config: Config, policy: PolicyConfig, progress: None,
+                 slot: Callable[[Config, str], ContextManager] = _host_slot) -> Done:
+    """A policy's check, within ``[schedule] per_host`` fetches at once to its host (``slot``:
+    counted in this process, or across a cluster). ``progress``: a check reports none."""
+    with slot(config, policy.current_url):
+        (outcome,) = runs.check(store, config, (policy.name,))
+    failing = store.runs.failures_in_a_row(policy.name)
+    if failing >= config.schedule.failures:
+        log.warning("%s has failed %d checks in a row: %s", policy.name, failing, outcome.message)
+    # a failed check changes the reports too: the pages say when it was last checked, and whether it failed
+    return Done.of(outcome.message, outcome.failed, changed=True)
 
 
 def _refresh(config: Config):
     def work(store: Store, stop: threading.Event) -> Done:
-        client = ArchiveClient(config.archive, config.fetch)
+        client = ArchiveClient(config.archive, config.fetch, store.limits)
         lines, new, failed = [], False, False
         for policy in config.policies:
             if stop.is_set():
@@ -173,10 +181,11 @@ class Runner:
 
     The reports are rendered once for the jobs that ran together (the checks due at one tick):
     with ``render_when_idle``, by the last of them to finish; else by whoever runs them, once
-    they are done, when ``stale`` says one changed what the reports show."""
+    they are done, when ``stale`` says one changed what the reports show. With a ``cluster``,
+    checks run on its workers; the run is recorded here."""
 
-    def __init__(self, config: Config, out: Path, render_when_idle: bool = True):
-        self.config, self.out, self.render_when_idle = config, out, render_when_idle
+    def __init__(self, config: Config, out: Path, render_when_idle: bool = True, cluster: Cluster | None = None):
+        self.config, self.out, self.render_when_idle, self.cluster = config, out, render_when_idle, cluster
         self.zone = ZoneInfo(config.schedule.timezone)
         self.stop = threading.Event()
         self.active = 0
@@ -192,7 +201,7 @@ class Runner:
         store = Store(self.config.database)
         try:
             started = iso(datetime.now(timezone.utc))
-            done = _guarded(job.name, lambda: job.work(store, self.stop), self.config)
+            done = _guarded(job.name, self._work(job, store), self.config)
             if done.changed:
                 with self._active_lock:
                     self.stale = True
@@ -202,6 +211,17 @@ class Runner:
         finally:
             self._leave(store)
             store.close()
+
+    def _work(self, job: Job, store: Store) -> Callable[[], Done]:
+        cluster, policy = self.cluster, job.policy
+        if cluster is not None and policy is not None:
+            return lambda: cluster.call(self.config, policy, partial(check_policy, slot=host_slot))
+        return lambda: job.work(store, self.stop)
+
+    @property
+    def threads(self) -> int:
+        """Jobs run at once: 4, or as many as the cluster's workers take."""
+        return max(4, self.cluster.slots) if self.cluster is not None else 4
 
     def _leave(self, store: Store) -> None:
         """One job fewer at work; the last one renders the reports if a job changed them,
@@ -250,29 +270,42 @@ def _guarded(name: str, work: Callable[[], Done], config: Config) -> Done:
     return done
 
 
-def run_due(config: Config, out: Path) -> list[tuple[str, Done]]:
+def run_due(config: Config, out: Path, workers: int | None = None) -> list[tuple[str, Done]]:
     """One pass of whatever is due (for cron users), then the reports rendered once if it
-    changed them: [(job or "reports", what it did)]."""
+    changed them: [(job or "reports", what it did)]. On a cluster (``workers``, or
+    ``[compute] scheduler``), the due checks run at once on its workers."""
     with daemon_lock(config.database):
-        runner = Runner(config, out, render_when_idle=False)
         store = Store(config.database)
         try:
-            due = [job for job in planned(config) if due_now(store, job, runner.zone)]
+            due = [job for job in planned(config) if due_now(store, job, ZoneInfo(config.schedule.timezone))]
         finally:
             store.close()
-        now = datetime.now(runner.zone)
-
-        def following(job: Job) -> Callable[[], datetime | None]:
-            return lambda: trigger(job.spec, runner.zone).get_next_fire_time(None, now)
-
-        ran = [(job.name, runner.execute(job, following(job))) for job in due]
-        if not runner.stale:
-            return ran
-        store = Store(config.database)
+        cluster = open_cluster(config, workers) if any(job.policy for job in due) else None
         try:
-            return ran + [("reports", runner.render(store))]
+            return _run(Runner(config, out, render_when_idle=False, cluster=cluster), due)
         finally:
-            store.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _run(runner: Runner, due: list[Job]) -> list[tuple[str, Done]]:
+    now = datetime.now(runner.zone)
+
+    def execute(job: Job) -> tuple[str, Done]:
+        return job.name, runner.execute(job, lambda: trigger(job.spec, runner.zone).get_next_fire_time(None, now))
+
+    if runner.cluster is None:
+        ran = [execute(job) for job in due]
+    else:
+        with ThreadPoolExecutor(runner.threads) as pool:  # each thread waits for a worker's result
+            ran = list(pool.map(execute, due))
+    if not runner.stale:
+        return ran
+    store = Store(runner.config.database)
+    try:
+        return ran + [("reports", runner.render(store))]
+    finally:
+        store.close()
 
 
 # --- the daemon ----------------------------------------------------------------------------
@@ -316,11 +349,14 @@ class DaemonLock:
         self.file.close()
 
 
-def daemon(config: Config, out: Path) -> None:
-    """Run every job on schedule until SIGTERM or SIGINT; then exit within STOP_WITHIN seconds."""
+def daemon(config: Config, out: Path, workers: int | None = None) -> None:
+    """Run every job on schedule until SIGTERM or SIGINT; then exit within STOP_WITHIN seconds.
+    On a cluster (``workers``, or ``[compute] scheduler``), checks run on its workers."""
     with daemon_lock(config.database):
-        runner = Runner(config, out)
-        scheduler = BackgroundScheduler(timezone=runner.zone, executors={"default": ThreadPoolExecutor(4)},
+        cluster = open_cluster(config, workers)
+        runner = Runner(config, out, cluster=cluster)
+        scheduler = BackgroundScheduler(timezone=runner.zone,
+                                        executors={"default": SchedulerThreads(runner.threads)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
         store = Store(config.database)
         try:
@@ -343,6 +379,8 @@ def daemon(config: Config, out: Path) -> None:
         log.info("stopping: no new work; waiting up to %gs for running work", STOP_WITHIN)
         scheduler.shutdown(wait=False)
         finished = runner.wait_idle(STOP_WITHIN)
+        if cluster is not None:
+            cluster.close()
         log.info("stopped" if finished else "stopped with work unfinished (rolled back)")
     logging.shutdown()
     os._exit(0)  # worker threads still in a fetch are not waited for: every write is a transaction

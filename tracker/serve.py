@@ -203,6 +203,16 @@ TABLES: dict[str, Table] = {
         "policy": _POLICY,
         "to_capture": "the change's identity (changes.to_capture)",
     }),
+    "archive_hosts": ("Each archive host asked: the pause its last 429 asked for, shared by every process.", {
+        "host": "the archive's host (and port)",
+        "paused_until": "nothing is asked of it before this moment (seconds since 1970, UTC)",
+        "refusals": "its 429 answers in a row",
+    }),
+    "archive_slots": ("When each archive host may next be asked each kind of request, for every process.", {
+        "host": "the archive's host (and port)",
+        "kind": "index, capture or save",
+        "next_at": "the next request of this kind may start then (seconds since 1970, UTC)",
+    }),
     # the views of migration 12
     "change_list": ("Every change with its policy's title, its window and how long it is.", {
         "id": "changes.id",

@@ -13,6 +13,7 @@ A ``Store`` is a few repositories over one connection, one per concern:
     store.digests    e-mail digests and the changes they carried  (digests.py)
     store.runs       the policies, runs and their results, the daemon's schedule  (runs.py)
     store.sections   every version's sections, indexed for full-text search  (sections.py)
+    store.limits     the archives' politeness limits, shared by every process  (limits.py)
 
 Beneath them: ``connection.Connection``, the only code that talks to the database itself
 (``SQLiteConnection``, ``postgres.PostgresConnection``);
@@ -30,6 +31,7 @@ from tracker.store.connection import (connect, database_errors, database_problem
                                      postgres_backend)
 from tracker.store.digests import DigestRepository
 from tracker.store.history import HistoryRepository, change_from_row
+from tracker.store.limits import LimitRepository
 from tracker.store.runs import RunRepository
 from tracker.store.sections import PostgresSectionRepository, SectionRepository
 from tracker.store.schema import migrate
@@ -53,6 +55,7 @@ class Store:
             self.runs = RunRepository(self.db)
             self.sections = (PostgresSectionRepository if self.db.dialect == "postgresql"
                              else SectionRepository)(self.db)
+            self.limits = LimitRepository(self.db)
             migrate(self.db, bodies)
 
     @property

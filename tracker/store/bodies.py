@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import zstandard
 
@@ -23,6 +24,18 @@ DERIVED_LEVEL = 5
 MAX_DEPTH = 32
 # Bodies read along a timeline are each other's bases: the decoded ones are kept, up to this size.
 DECODED_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class PackedJson:
+    """JSON to store in ``table``, compressed with ``body`` as dictionary (None: the table
+    held it when it was packed)."""
+
+    table: str
+    text: bytes
+    body: str | None
+    sha256: str
+    data: bytes | None
 
 
 class Bodies:
@@ -75,11 +88,26 @@ class Bodies:
     def put_json(self, table: str, text: bytes, body: str | None) -> str:
         """Store JSON once per content in ``table``, compressed with ``body`` (one it was
         derived from, its words mostly the same) as dictionary; returns the JSON's sha256."""
+        return self.put_packed(self.pack_json(table, text, body))
+
+    def pack_json(self, table: str, text: bytes, body: str | None) -> PackedJson:
+        """JSON for ``put_packed``, compressed unless ``table`` holds it already: before the
+        write that stores it, as no other process can write while it is compressed."""
         sha256 = hashlib.sha256(text).hexdigest()
-        if self.db.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (sha256,)).fetchone() is None:
-            data = _pack(text, self.get(body) if body else None, DERIVED_LEVEL)
-            self.db.execute(f"INSERT INTO {table} (sha256, body, data) VALUES (?, ?, ?)", (sha256, body, data))
-        return sha256
+        stored = self.db.execute(f"SELECT 1 FROM {table} WHERE sha256 = ?", (sha256,)).fetchone() is not None
+        return PackedJson(table, text, body, sha256,
+                          None if stored else _pack(text, self.get(body) if body else None, DERIVED_LEVEL))
+
+    def put_packed(self, packed: PackedJson) -> str:
+        """Store packed JSON (inside the caller's transaction); returns its sha256."""
+        data = packed.data
+        if data is None:  # held when packed, and maybe no longer: it is held now, or compressed again
+            if self.db.execute(f"SELECT 1 FROM {packed.table} WHERE sha256 = ?", (packed.sha256,)).fetchone():
+                return packed.sha256
+            data = _pack(packed.text, self.get(packed.body) if packed.body else None, DERIVED_LEVEL)
+        self.db.execute(f"INSERT INTO {packed.table} (sha256, body, data) VALUES (?, ?, ?) "
+                        "ON CONFLICT (sha256) DO NOTHING", (packed.sha256, packed.body, data))
+        return packed.sha256
 
     def unpack(self, data: bytes, dictionary: str | None) -> bytes:
         """Decompress what was compressed with the body ``dictionary`` (or none) as dictionary."""

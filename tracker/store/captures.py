@@ -119,13 +119,13 @@ class CaptureRepository:
         """Cache extractions: body sha256 -> (document, None) or (None, reason).
 
         Bodies whose documents are equal (a page whose markup alone changed) share one JSON."""
+        packed = {sha256: self.bodies.pack_json("document_json", DOCUMENT_JSON.encode(document_to_dict(document))
+                                                .encode("utf-8", "surrogatepass"), sha256)
+                  for sha256, (document, _) in documents.items() if document is not None}
         with self.db.transaction():
             rows = []
             for sha256, (document, reason) in documents.items():
-                json_sha256 = None
-                if document is not None:
-                    text = DOCUMENT_JSON.encode(document_to_dict(document)).encode("utf-8", "surrogatepass")
-                    json_sha256 = self.bodies.put_json("document_json", text, sha256)
+                json_sha256 = self.bodies.put_packed(packed[sha256]) if document is not None else None
                 rows.append((sha256, extractor, document.text_hash if document else None,
                              document.word_count if document else 0, document.language if document else None,
                              reason, json_sha256))

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.models import Capture, Change, Version
-from tracker.store.bodies import Bodies
+from tracker.store.bodies import Bodies, PackedJson
 from tracker.store.connection import Connection
-from tracker.store.sections import Passage, drop_sections, put_sections
+from tracker.store.sections import Passage, put_sections, sections_replaced
 
 # Change details are large JSON, written by the hundred in a rebuild: plain trees (no cycles),
 # so the encoder need not look for any. They keep the text they always had (reports
@@ -43,15 +43,16 @@ class HistoryRepository:
                 sections: dict[int, list[Passage]]) -> None:
         """Swap in a freshly derived history for one policy, all at once; ``sections``: each
         version's, by number, for the search index."""
+        details = [self._packed_details(c) for c in changes]  # before the write (see Bodies.pack_json)
         with self.db.transaction():
             for table in ("changes", "versions", "capture_versions"):
                 self.db.execute(f"DELETE FROM {table} WHERE policy = ?", (policy,))
-            drop_sections(self.db, policy)
-            for v in versions:
-                self._put_version(v)
-                put_sections(self.db, policy, v.number, sections.get(v.number, []))
-            for c in changes:
-                self._insert_change(c)
+            with sections_replaced(self.db, policy):
+                for v in versions:
+                    self._put_version(v)
+                    put_sections(self.db, policy, v.number, sections.get(v.number, []))
+            for c, text in zip(changes, details):
+                self._insert_change(c, text)
             self.db.executemany(
                 "INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                 [(cid, policy, number, reason) for cid, (number, reason) in assignments.items()])
@@ -63,13 +64,14 @@ class HistoryRepository:
                version: Version | None, change: Change | None, sections: list[Passage] | None = None) -> None:
         """Place one more capture in a stored history: its version (new or grown), and the
         change it ends, if any; all at once. ``sections``: a new version's, for the search index."""
+        details = self._packed_details(change) if change is not None else None
         with self.db.transaction():
             if version is not None:
                 self._put_version(version)
                 if sections is not None:
                     put_sections(self.db, policy, version.number, sections)
             if change is not None:
-                self._insert_change(change)
+                self._insert_change(change, details)
             self.db.execute("INSERT INTO capture_versions (capture_id, policy, version, reason) VALUES (?, ?, ?, ?)",
                             (capture_id, policy, number, reason))
 
@@ -81,15 +83,19 @@ class HistoryRepository:
             (v.policy, v.number, v.key, v.sha256, v.first_capture, v.last_capture,
              v.first_seen, v.last_seen, v.captures, v.declared_date, v.word_count, v.language))
 
-    def _insert_change(self, c: Change) -> None:
+    def _packed_details(self, change: Change) -> PackedJson | None:
+        if change.details is None:
+            return None
+        return pack_details(self.db, self.bodies, _DETAILS_JSON.encode(change.details), change.to_capture)
+
+    def _insert_change(self, c: Change, details: PackedJson | None) -> None:
         self.db.execute(
             "INSERT INTO changes (policy, from_version, to_version, window_start, window_end, "
             "from_capture, to_capture, kind, magnitude, reverts_to, technical, detected_at, details) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (c.policy, c.from_version, c.to_version, c.window_start, c.window_end, c.from_capture,
              c.to_capture, c.kind, c.magnitude, c.reverts_to, int(c.technical), c.detected_at,
-             put_details(self.db, self.bodies, _DETAILS_JSON.encode(c.details), c.to_capture)
-             if c.details is not None else None))
+             self.bodies.put_packed(details) if details is not None else None))
 
     # -- how it was derived, and where a new capture goes -------------------------------------
 
@@ -219,8 +225,8 @@ def change_from_row(r: dict[str, Any]) -> Change:
         "technical": bool(r["technical"]), "details": json.loads(r["details"]) if r["details"] else None})
 
 
-def put_details(db: Connection, bodies: Bodies, text: str, to_capture: int | None) -> str:
-    """Store a change's details once per content, compressed against the body of the
+def pack_details(db: Connection, bodies: Bodies, text: str, to_capture: int | None) -> PackedJson:
+    """A change's details, to store once per content, compressed against the body of the
     capture the change leads to (what the details quote, mostly)."""
     row = db.execute("SELECT sha256 FROM captures WHERE id = ?", (to_capture,)).fetchone()
-    return bodies.put_json("details_json", text.encode(), row[0] if row else None)
+    return bodies.pack_json("details_json", text.encode(), row[0] if row else None)

@@ -17,8 +17,8 @@ from tracker.errors import TrackerError
 from tracker.store.bodies import Bodies
 from tracker.store.captures import DOCUMENT_JSON
 from tracker.store.connection import Connection
-from tracker.store.history import put_details
-from tracker.store.sections import CONTROLS, LONGEST_TEXT, drop_sections
+from tracker.store.history import pack_details
+from tracker.store.sections import CONTROLS, LONGEST_TEXT, sections_replaced
 from tracker.store.sections import SCHEMA as SECTIONS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ def _index_again(db: Connection, bodies: Bodies) -> None:
     policies = {row[0] for text_id in unsafe
                 for row in db.execute("SELECT policy FROM section_versions WHERE text_id = ?", (text_id,))}
     for policy in sorted(policies):
-        drop_sections(db, policy)
-        db.execute("UPDATE versions SET sections = NULL WHERE policy = ?", (policy,))
+        with sections_replaced(db, policy):  # by none: the next search indexes them
+            db.execute("UPDATE versions SET sections = NULL WHERE policy = ?", (policy,))
 
 
 _COMPACT_SCHEMA = [
@@ -294,6 +294,21 @@ MIGRATIONS: list[str | dict[str, str] | Callable[[Connection, Bodies], None]] = 
     {dialect: _VIEWS.format(window_days=days) for dialect, days in _WINDOW_DAYS.items()},
     # 13: sections indexed as they now are (see _index_again).
     _index_again,
+    # 14: the archives' politeness limits, shared by every process using this store (see
+    # limits.py). Moments are seconds since 1970 (UTC), comparable across machines.
+    """
+    CREATE TABLE archive_hosts (
+        host TEXT PRIMARY KEY,
+        paused_until DOUBLE PRECISION NOT NULL,  -- nothing is asked of the host before (a 429)
+        refusals INTEGER NOT NULL                -- 429s in a row
+    );
+    CREATE TABLE archive_slots (
+        host TEXT NOT NULL,
+        kind TEXT NOT NULL,                      -- index, capture, save
+        next_at DOUBLE PRECISION NOT NULL,       -- when the next request of this kind may start
+        PRIMARY KEY (host, kind)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 COMPACT_SCHEMA = MIGRATIONS.index(_compact) + 1
@@ -372,4 +387,4 @@ def _move_details(db: Connection, bodies: Bodies) -> None:
         text, to_capture = db.execute(
             "SELECT old_details, to_capture FROM changes WHERE id = ?", (change_id,)).fetchone()
         db.execute("UPDATE changes SET details = ? WHERE id = ?",
-                   (put_details(db, bodies, text, to_capture), change_id))
+                   (bodies.put_packed(pack_details(db, bodies, text, to_capture)), change_id))

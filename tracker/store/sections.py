@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from tracker.store.connection import Connection
 from tracker.store.tsquery import tsquery
@@ -170,12 +171,16 @@ def _parts(text: str) -> Iterator[str]:
     yield text[start:]
 
 
-def drop_sections(db: Connection, policy: str) -> None:
-    """Forget a policy's sections, and the texts no version holds any more (inside the
-    caller's transaction)."""
+@contextmanager
+def sections_replaced(db: Connection, policy: str) -> Iterator[None]:
+    """Forget a policy's sections, for the caller to record them anew inside (all in the
+    caller's transaction); then forget the texts no version holds any more. A text the new
+    sections hold again stays as it is: deleted and indexed again, it would cost a rebuild
+    most of its time in the write, where no other process can write."""
     held = [row[0] for row in db.execute(
         "SELECT DISTINCT text_id FROM section_versions WHERE policy = ?", (policy,))]
     db.execute("DELETE FROM section_versions WHERE policy = ?", (policy,))
+    yield
     db.executemany("DELETE FROM section_texts WHERE id = ? AND NOT EXISTS "
                    "(SELECT 1 FROM section_versions WHERE text_id = ?)", [(i, i) for i in held])
 
