@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import Archived, Page, policy_html, run_cli, write_config, write_warc
+from conftest import Archived, Page, on_postgres, policy_html, run_cli, write_config, write_warc
 from tracker import Tracker
 from tracker.archive import ArchiveClient, RateLimited
 from tracker.archive import parse_timestamp
@@ -108,24 +108,29 @@ def test_a_rebuild_on_a_cluster_of_two_workers_gives_the_rows_of_a_serial_rebuil
     assert all(after[name] != before[name] for name in names if name != "krop")  # derived again (Krop has no list)
 
 
-def test_a_backfill_with_two_workers_gives_the_store_of_a_backfill_without(tmp_path):
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_a_backfill_with_two_workers_gives_the_store_of_a_backfill_without(tmp_path, store, request):
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     serial.mkdir()
     policies = histories(serial)
     shutil.copytree(serial, parallel)  # the same files: a record is named by its offset in its file
     names = [p["name"] for p in policies]
     one = run_cli(write_config(serial, policies), "backfill")
-    two = run_cli(write_config(parallel, policies), "backfill", "--workers", "2")
+    config = write_config(parallel, policies)
+    if store == "postgresql":  # the workers share one PostgreSQL database; the serial run stays on SQLite
+        on_postgres(config, request.getfixturevalue("postgres").new_database())
+    two = run_cli(config, "backfill", "--workers", "2")
     assert one.exit_code == 0 and two.exit_code == 0, two.stderr
     assert sorted(two.out.splitlines()) == sorted(one.out.splitlines())
     assert "krop 8 captures listed, 8 new, 8 read from the WARC; 2 versions, 1 change" in two.out
-    got = {n: comparable(e) for n, e in exports(parallel / "config.toml", names).items()}
+    got = {n: comparable(e) for n, e in exports(config, names).items()}
     assert got == {n: comparable(e) for n, e in exports(serial / "config.toml", names).items()}
-    with sqlite3.connect(parallel / "snapshots" / "tracker.db") as db:  # the run is recorded as without workers
-        assert db.execute("SELECT command, outcome, counts FROM runs").fetchall() == \
+    with Tracker(config) as t:  # the run is recorded as without workers
+        db = t.store.db
+        assert [tuple(row) for row in db.execute("SELECT command, outcome, counts FROM runs")] == \
             [("backfill", "ok", json.dumps({"backfilled": 6}))]
         assert db.execute("SELECT count(*) FROM run_results").fetchone()[0] == 6
-    status = run_cli(parallel / "config.toml", "status", "site3")
+    status = run_cli(config, "status", "site3")
     assert "last backfill" in status.out and "6 captures listed" in status.out
 
 
@@ -191,9 +196,12 @@ def archive_config(tmp_path: Path, archive: Archive, settings: str, extra: list[
     return write_config(tmp_path, [*extra, *policies], f"[archive]\n{settings}\n")
 
 
-def test_four_workers_together_keep_to_the_archives_limits(tmp_path, site):
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_four_workers_together_keep_to_the_archives_limits(tmp_path, site, store, request):
     archive = Archive(site, policies=8)
     config = archive_config(tmp_path, archive, "index_per_minute = 240\ncaptures_per_second = 10")
+    if store == "postgresql":  # the limits kept in the one database every worker writes to
+        on_postgres(config, request.getfixturevalue("postgres").new_database())
     result = run_cli(config, "backfill", "--workers", "4")
     assert result.exit_code == 0, result.stderr
     assert result.out.count("3 captures listed, 3 new, 3 fetched") == 8
