@@ -1,5 +1,6 @@
-"""Does the work scale with workers? A rebuild of every corpus history, in one process and on
-a Dask LocalCluster of 2 worker processes, on SQLite.
+"""Does the work scale with workers? A rebuild of every corpus history on SQLite in one
+process and on a Dask LocalCluster of 2 worker processes, and on PostgreSQL on clusters of 1
+and 2 workers.
 
 Every file of ../shared/corpus is stored as a capture of its policy, as
 benchmarks/store_size.py does, and nothing is derived. The store is copied, and each copy is
@@ -9,21 +10,32 @@ again (the documents are cached in the store). Prints the wall time of each, the
 cluster took to start (apart: a command pays it once), the speed-up, and whether the export
 JSON of every policy is identical (`detected_at` aside, the moment a change was first derived).
 
-The runs alternate, one process then the cluster, for ``--rounds`` rounds (3), each on a fresh
-copy of the store; the best time of each is compared (the machine may be busy with other work:
-the load average is printed). Every export is compared with the first one-process run's.
+PostgreSQL: the server given by ``--postgres URL`` (a maintenance database such as
+postgresql://postgres@127.0.0.1:5432/postgres, on which the benchmark may create
+databases), else one of its own made with initdb in a temporary folder (Debian's postgresql
+package, as the tests make theirs, but with PostgreSQL's default durability: fsync on). The
+corpus is stored once in a database, and each run rebuilds a copy of it (CREATE DATABASE ...
+TEMPLATE).
 
-Usage: python benchmarks/scale.py [CORPUS_DIR] [--workers N] [--rounds N]
+The runs alternate, one configuration after the other, for ``--rounds`` rounds (3), each on
+a fresh copy of the store; the best time of each is compared (the machine may be busy with
+other work: the load average is printed). Every export is compared with the first
+one-process SQLite run's.
+
+Usage: python benchmarks/scale.py [CORPUS_DIR] [--workers N] [--rounds N] [--postgres URL] [--sqlite-only]
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tracker import Tracker
@@ -34,19 +46,57 @@ from store_size import fill  # noqa: E402
 
 WORKERS = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else 2
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+POSTGRES = sys.argv[sys.argv.index("--postgres") + 1] if "--postgres" in sys.argv else None
+SQLITE_ONLY = "--sqlite-only" in sys.argv
 ARGS = [a for i, a in enumerate(sys.argv[1:], start=1) if not a.startswith("--") and not sys.argv[i - 1].startswith("--")]
 CORPUS = Path(ARGS[0]) if ARGS else Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
-def stored(folder: Path) -> list[str]:
-    """A store of every corpus capture, nothing derived, and its config.toml: the policy names."""
-    store = Store(folder / "tracker.db")
+def stored(folder: Path, database: str | None = None) -> list[str]:
+    """A store of every corpus capture, nothing derived (in ``database``, a PostgreSQL URL, or
+    a SQLite file in ``folder``), and its config.toml: the policy names."""
+    store = Store(database or folder / "tracker.db")
     policies, _, _ = fill(store, CORPUS)
     store.close()
-    (folder / "config.toml").write_text('[storage]\npath = "tracker.db"\n\n' + "".join(
+    storage = f'url = "{database}"' if database else 'path = "tracker.db"'
+    (folder / "config.toml").write_text(f'[storage]\n{storage}\n\n' + "".join(
         f'[[policy]]\nname = "{p.name}"\nurls = {json.dumps(p.urls)}\nlive = false\narchives = []\n\n'
         for p in policies))
     return [p.name for p in policies]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str | None]:
+    """The URL of a maintenance database on a PostgreSQL server: --postgres, or our own
+    (None with --sqlite-only)."""
+    if POSTGRES or SQLITE_ONLY:
+        yield POSTGRES
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from conftest import Postgres  # the tests' server: initdb and pg_ctl in a temporary folder
+
+    server = Postgres(durable=True)
+    try:
+        yield server.admin
+    finally:
+        server.stop()
+
+
+def copy_database(admin: str, template: str, name: str) -> str:
+    """A new database holding what ``template`` holds: the URL of it."""
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
 def rebuilt(folder: Path, workers: int | None) -> dict:
@@ -71,30 +121,61 @@ def rebuilt(folder: Path, workers: int | None) -> dict:
     return {"start": started, "first": times[0], "again": times[1], "exports": exports, "versions": versions}
 
 
+# (label, store, workers): SQLite in one process and on the cluster; PostgreSQL on 1 and N workers
+RUNS = [("SQLite, 1 process", "sqlite", None), (f"SQLite, {WORKERS} workers", "sqlite", WORKERS),
+        ("PostgreSQL, 1 worker", "postgresql", 1), (f"PostgreSQL, {WORKERS} workers", "postgresql", WORKERS)]
+TEMPLATE = "tracker_corpus"  # the database the corpus is stored in once, copied for each run
+
+
 def main() -> None:
-    serial, parallel = [], []
-    with tempfile.TemporaryDirectory() as tmp:
+    runs = [run for run in RUNS if run[1] == "sqlite" or not SQLITE_ONLY]
+    results: dict[str, list[dict]] = {label: [] for label, _, _ in runs}
+    numbers = itertools.count()
+    with tempfile.TemporaryDirectory() as tmp, postgres_server() as admin:
         filled = Path(tmp) / "filled"
         filled.mkdir()
         names = stored(filled)
-        for n in range(ROUNDS):  # interleaved: the machine's other load falls on both alike
-            for runs, workers in ((serial, None), (parallel, WORKERS)):
-                folder = Path(tmp) / f"{n}-{workers}"
-                shutil.copytree(filled, folder)
-                runs.append(rebuilt(folder, workers))
+        if admin:
+            (Path(tmp) / "pg").mkdir()
+            stored(Path(tmp) / "pg", copy_database(admin, "template0", TEMPLATE))
+        for _ in range(ROUNDS):  # interleaved: the machine's other load falls on all alike
+            for label, kind, workers in runs:
+                folder = Path(tmp) / f"run-{next(numbers)}"
+                database = f"tracker_run_{next(numbers)}"
+                if kind == "sqlite":
+                    shutil.copytree(filled, folder)
+                else:
+                    shutil.copytree(Path(tmp) / "pg", folder)
+                    config = folder / "config.toml"
+                    url = copy_database(admin, TEMPLATE, database)
+                    config.write_text(config.read_text().replace(url.rsplit("/", 1)[0] + f"/{TEMPLATE}", url))
+                results[label].append(rebuilt(folder, workers))
+                if kind != "sqlite":
+                    drop_database(admin, database)
                 shutil.rmtree(folder)
-    same = sum(serial[0]["exports"][n] == p["exports"][n] for n in names for p in parallel + serial[1:])
-    print(f"corpus: {len(names)} histories, {serial[0]['versions']} versions; SQLite; best of {ROUNDS} rounds "
+        if admin:
+            drop_database(admin, TEMPLATE)
+    report(results, names)
+
+
+def report(results: dict[str, list[dict]], names: list[str]) -> None:
+    first = next(iter(results.values()))[0]
+    compared = [(run, name) for runs in results.values() for run in runs if run is not first for name in names]
+    same = sum(first["exports"][name] == run["exports"][name] for run, name in compared)
+    print(f"corpus: {len(names)} histories, {first['versions']} versions; best of {ROUNDS} rounds "
           f"(load average {os.getloadavg()[0]:.2f})")
-    print(f"{'':28}{'1 process':>12}{f'{WORKERS} workers':>12}{'speed-up':>10}")
-    for key, label in (("first", "rebuild from scratch"), ("again", "rebuild again (cached)")):
-        one, many = min(r[key] for r in serial), min(r[key] for r in parallel)
-        print(f"{label:28}{one:>11.1f}s{many:>11.1f}s{one / many:>9.2f}x   "
-              f"(all: {', '.join(f'{r[key]:.1f}' for r in serial)} / {', '.join(f'{r[key]:.1f}' for r in parallel)})")
-    one, many = min(r["first"] for r in serial), min(r["first"] + r["start"] for r in parallel)
-    print(f"{'  with the cluster start':28}{'':>12}{many:>11.1f}s{one / many:>9.2f}x   "
-          "(start: " + ", ".join(f"{r['start']:.1f}" for r in parallel) + ")")
-    print(f"exports identical: {same}/{len(names) * (2 * ROUNDS - 1)}")
+    print(f"{'':28}{'from scratch':>14}{'with start':>12}{'again':>8}   all from scratch")
+    for label, runs in results.items():
+        best = min(runs, key=lambda r: r["first"])
+        print(f"{label:28}{best['first']:>13.1f}s{best['first'] + best['start']:>11.1f}s"
+              f"{min(r['again'] for r in runs):>7.1f}s   " + ", ".join(f"{r['first']:.1f}" for r in runs))
+    for one, many in (("SQLite, 1 process", f"SQLite, {WORKERS} workers"),
+                      ("PostgreSQL, 1 worker", f"PostgreSQL, {WORKERS} workers"),
+                      ("SQLite, 1 process", f"PostgreSQL, {WORKERS} workers")):
+        if one in results and many in results:
+            a, b = (min(r["first"] for r in results[k]) for k in (one, many))
+            print(f"speed-up from scratch, {many} against {one}: {a / b:.2f}x")
+    print(f"exports identical to the first SQLite run's: {same}/{len(compared)}")
 
 
 if __name__ == "__main__":  # the workers are new processes that import this file: they must not run it

@@ -293,8 +293,11 @@ class Postgres:
     made with initdb and stopped at the end; each test asks it for a fresh database. initdb
     refuses to run as root: then the server runs as `nobody`, in a folder of theirs."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: with PostgreSQL's own settings (benchmarks/scale.py); the tests' server
+        does not wait for the disk."""
         initdb, self.pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        self.durable = durable
         if initdb is None or self.pg_ctl is None:
             pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run installs it)")
         self.as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
@@ -314,8 +317,9 @@ class Postgres:
             port = free_port()
             started = subprocess.run(
                 [*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-t", "60", "-l", str(self.folder / "log"),
-                 "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {self.folder} -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off", "start"], capture_output=True)
+                 "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {self.folder}" + (
+                     "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
+                 "start"], capture_output=True)
             if started.returncode == 0:
                 return port
         raise RuntimeError(f"PostgreSQL did not start: see {self.folder / 'log'}")

@@ -34,19 +34,22 @@ class CaptureRepository:
             sha256 = hashlib.sha256(body).hexdigest()
             capture = replace(capture, sha256=sha256, size=len(body))
         with self.db.transaction():
-            if body is not None and not self.bodies.has(sha256):
-                self.bodies.put(sha256, body, self._delta_base(capture.policy))
-            row = _capture_row(capture)
-            capture_id = self.db.insert_if_new(
-                f"INSERT INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-                "ON CONFLICT DO NOTHING", list(row.values()))
-        if capture_id is None:  # stored before: its identity finds it
-            capture_id = self.db.execute(
-                "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? "
-                "AND captured_at = ? AND archive_url = ?",
-                (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or ""),
-            ).fetchone()[0]
+            # stored before: its identity finds it. Looked up first, as PostgreSQL spends an id
+            # on an insert its conflict clause then drops: the ids would differ from SQLite's.
+            capture_id = self._id_of(capture)
+            if capture_id is None:
+                if body is not None and not self.bodies.has(sha256):
+                    self.bodies.put(sha256, body, self._delta_base(capture.policy))
+                row = _capture_row(capture)
+                capture_id = self.db.insert(
+                    f"INSERT INTO captures ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
         return capture.saved_as(capture_id)
+
+    def _id_of(self, capture: NewCapture) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM captures WHERE policy = ? AND source = ? AND url = ? AND captured_at = ? AND archive_url = ?",
+            (capture.policy, capture.source, capture.url, capture.captured_at, capture.archive_url or "")).fetchone()
+        return row[0] if row else None
 
     def _delta_base(self, policy: str) -> tuple[str, int] | None:
         """(sha256, depth) of the body of the policy's last successful capture stored:
