@@ -131,22 +131,59 @@ SCHEMA = {"sqlite": _TABLES + _FTS5, "postgresql": _TABLES + _TSVECTOR}
 
 def put_sections(db: Connection, policy: str, version: int, passages: Iterable[Passage]) -> None:
     """Record a version's sections (inside the caller's transaction). Versions are recorded in
-    the order of their numbers: a text the version before holds too extends its run."""
-    held: set[int] = set()
-    for position, (heading, text) in enumerate(_indexed(passages)):
-        sha = hashlib.sha256(f"{heading}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
-        db.execute("INSERT INTO section_texts (sha256, heading, text) VALUES (?, ?, ?) "
-                   "ON CONFLICT(sha256) DO NOTHING", (sha, heading, text))
-        (text_id,) = db.execute("SELECT id FROM section_texts WHERE sha256 = ?", (sha,)).fetchone()
-        if text_id in held:
-            continue  # the same section twice in one version
-        held.add(text_id)
-        extended = db.execute("UPDATE section_versions SET last_version = ? WHERE policy = ? AND text_id = ? "
-                              "AND last_version = ?", (version, policy, text_id, version - 1)).rowcount
-        if not extended:
-            db.execute("INSERT INTO section_versions (policy, text_id, first_version, last_version, position, "
-                       "heading) VALUES (?, ?, ?, ?, ?, ?)", (policy, text_id, version, version, position, heading))
-    db.execute("UPDATE versions SET sections = ? WHERE policy = ? AND number = ?", (len(held), policy, version))
+    the order of their numbers: a text the version before holds too extends its run. A few
+    statements per version, whatever its sections: each is a round trip to PostgreSQL."""
+    sections = [(position, heading, text, hashlib.sha256(f"{heading}\0{text}".encode("utf-8", "surrogatepass"))
+                 .hexdigest()) for position, (heading, text) in enumerate(_indexed(passages))]
+    ids = _text_ids(db, {sha: (heading, text) for _, heading, text, sha in sections})
+    runs: dict[int, tuple[int, str]] = {}  # text id -> (position, heading): the same section twice counts once
+    for position, heading, _, sha in sections:
+        runs.setdefault(ids[sha], (position, heading))
+    extended = _extend_runs(db, policy, version, list(runs))
+    db.executemany("INSERT INTO section_versions (policy, text_id, first_version, last_version, position, heading) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", [(policy, text_id, version, version, position, heading)
+                                                 for text_id, (position, heading) in runs.items()
+                                                 if text_id not in extended])
+    db.execute("UPDATE versions SET sections = ? WHERE policy = ? AND number = ?", (len(runs), policy, version))
+
+
+def _text_ids(db: Connection, texts: dict[str, Passage]) -> dict[str, int]:
+    """The id of each text (by sha256), stored first where it is new. Looked up before any
+    insert: PostgreSQL spends an id on an insert its conflict clause drops."""
+    ids = _ids_of(db, list(texts))
+    new = [(sha, *texts[sha]) for sha in texts if sha not in ids]
+    if new:
+        db.executemany("INSERT INTO section_texts (sha256, heading, text) VALUES (?, ?, ?) "
+                       "ON CONFLICT(sha256) DO NOTHING", new)
+        ids.update(_ids_of(db, [sha for sha, _, _ in new]))
+    return ids
+
+
+def _ids_of(db: Connection, shas: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(shas):
+        out.update((sha, text_id) for text_id, sha in db.execute(
+            f"SELECT id, sha256 FROM section_texts WHERE sha256 IN ({', '.join('?' * len(chunk))})", chunk))
+    return out
+
+
+def _extend_runs(db: Connection, policy: str, version: int, text_ids: list[int]) -> set[int]:
+    """The texts among ``text_ids`` whose run ends at the version before: now extended to this one."""
+    extended: set[int] = set()
+    for chunk in _chunks(text_ids):
+        ending = [row[0] for row in db.execute(
+            "SELECT text_id FROM section_versions WHERE policy = ? AND last_version = ? "
+            f"AND text_id IN ({', '.join('?' * len(chunk))})", [policy, version - 1, *chunk])]
+        if ending:
+            db.execute("UPDATE section_versions SET last_version = ? WHERE policy = ? AND last_version = ? "
+                       f"AND text_id IN ({', '.join('?' * len(ending))})", [version, policy, version - 1, *ending])
+        extended.update(ending)
+    return extended
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    """``items`` a few hundred at a time: as many placeholders as one statement takes well."""
+    return (items[i:i + size] for i in range(0, len(items), size))
 
 
 def _indexed(passages: Iterable[Passage]) -> Iterator[Passage]:
