@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
@@ -37,6 +38,7 @@ WRITERS = 0x7472_6163_6B65_7201  # held by a transaction that writes
 MIGRATION = 0x7472_6163_6B65_7202  # held while the schema is brought up to date
 DAEMON = 0x7472_6163_6B65_7203  # held by the daemon (or `tracker run`) for as long as it runs
 
+STREAM_BATCH = 1_000  # rows a server-side cursor sends at a time
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise: an unreachable host must not hang a command
 
 # SQLite's DDL types, and what PostgreSQL calls them; in this order (INTEGER PRIMARY KEY first)
@@ -78,6 +80,22 @@ class PostgresConnection(Connection):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         return iter(self._conn.cursor(row_factory=dict_row).execute(self._translated(sql), tuple(params)))
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows as tuples, fetched a batch at a time by a server-side cursor (inside a
+        transaction): a result larger than memory. One at a time."""
+        with self._conn.cursor(name="tracker_stream") as cursor:
+            cursor.itersize = STREAM_BATCH
+            cursor.execute(self._translated(sql), tuple(params))
+            yield from cursor
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Rows into a table by COPY, as they come: the quick way in for a whole store."""
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)))
+        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def insert_if_new(self, sql: str, params: Sequence[Any]) -> int | None:
         row = self.execute(f"{sql} RETURNING id", params).fetchone()
