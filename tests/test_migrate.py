@@ -214,3 +214,20 @@ def test_rows_that_break_a_foreign_key_are_refused_naming_it(config, postgres):
     assert "table run_results: the copy breaks its foreign key FOREIGN KEY (policy) REFERENCES policies(name)" \
         in failed.stderr
     assert not any(postgres_counts(url, sqlite_counts(config)).values())
+
+
+def test_a_table_a_later_schema_adds_is_copied_too(config, postgres):
+    url = postgres.new_database()
+    with sqlite3.connect(config.parent / "snapshots" / "tracker.db") as db:
+        db.execute("CREATE TABLE archive_hosts (host TEXT PRIMARY KEY, paused_until TEXT, requests REAL)")
+        db.executemany("INSERT INTO archive_hosts VALUES (?, ?, ?)",
+                       [("web.archive.org", None, 0.5), ("arquivo.pt", "2025-01-01T00:00:00.000Z", 3.0)])
+    refused = run_cli(config, "migrate", "--to", url)
+    assert refused.exit_code == 1 and "no table archive_hosts, which the SQLite store has" in refused.stderr
+
+    store = Store(url)  # the same table, as the migration that adds it would make it in PostgreSQL
+    store.db.alter("CREATE TABLE archive_hosts (host TEXT PRIMARY KEY, paused_until TEXT, requests REAL)")
+    store.close()
+    migrated = run_cli(config, "migrate", "--to", url)
+    assert migrated.exit_code == 0, migrated.stderr
+    assert reported_counts(migrated.stdout)["archive_hosts"] == 2

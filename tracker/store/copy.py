@@ -92,6 +92,7 @@ def migrate(source: Store, url: str, each: Callable[[Copied], None] = lambda tab
                                f"schema {source.db.schema_version}: both must be at the same one")
         with source.db.snapshot(), target.db.transaction():
             tables = source_tables(source.db)
+            _check_columns(target.db, tables)
             _check_empty(target.db, tables)
             copied = _copy_all(source.db, cast("PostgresConnection", target.db), tables, each)
         return Migrated(source.name, target.name, copied)
@@ -134,7 +135,6 @@ def _check_empty(db: Connection, tables: list[Table]) -> None:
 
 def _copy_all(source: Connection, target: PostgresConnection, tables: list[Table],
               each: Callable[[Copied], None]) -> list[Copied]:
-    _check_columns(target, tables)
     keys = _foreign_keys(target)
     for owner, name, definition in keys:
         target.execute(f"ALTER TABLE {owner} DROP CONSTRAINT {name}")
@@ -158,9 +158,12 @@ def _check_columns(target: Connection, tables: list[Table]) -> None:
         there = sorted(row[0] for row in target.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = ? AND is_generated = 'NEVER'", (table.name,)))
+        if not there:
+            raise TrackerError(f"{target.name}: no table {table.name}, which the SQLite store has; "
+                               "nothing was changed")
         if there != sorted(table.columns):
-            raise TrackerError(f"{target.name}: table {table.name} has columns ({', '.join(there) or 'none'}) "
-                               f"where the SQLite store has ({', '.join(sorted(table.columns))})")
+            raise TrackerError(f"{target.name}: table {table.name} has columns ({', '.join(there)}) where the "
+                               f"SQLite store has ({', '.join(sorted(table.columns))}); nothing was changed")
 
 
 def _foreign_keys(target: Connection) -> list[tuple[str, str, str]]:
