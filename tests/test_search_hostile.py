@@ -207,7 +207,7 @@ def test_a_search_reads_the_index_and_the_history_at_one_moment(acme, tmp_path):
 
         def matches_then_daemon_writes(*args):
             rows = real(*args)
-            daemon = sqlite3.connect(store.path, isolation_level=None)
+            daemon = sqlite3.connect(store.location, isolation_level=None)
             daemon.executescript("""
                 BEGIN;
                 INSERT INTO versions (policy, number, key, sha256, first_capture, last_capture, first_seen,
