@@ -5,8 +5,8 @@ copied with the rest; FTS5's virtual tables and their shadow tables are left out
 views and PostgreSQL's generated columns (the search's tsvectors): PostgreSQL makes those
 itself. Both stores are first brought to the same schema (each is opened as a ``Store``).
 
-The copy streams each table in primary-key order, a batch at a time (a store can be
-gigabytes), into one transaction of the target: a copy that fails or is killed leaves the
+The copy streams each table in primary-key order, a row at a time from SQLite, a few
+megabytes at a time back from PostgreSQL (a store can be gigabytes), into one transaction of the target: a copy that fails or is killed leaves the
 target as empty as it was. Foreign keys are set aside while the rows go in (a body may refer
 to a body copied after it) and put back before the end, which checks every row against them.
 Ids are kept (what refers to a row refers to its id), and each id sequence is moved past the
@@ -30,8 +30,6 @@ from tracker.store.connection import Connection, database_errors, is_url
 
 if TYPE_CHECKING:
     from tracker.store.postgres import PostgresConnection
-
-BATCH = 1_000  # rows read, written and hashed at a time
 
 
 @dataclass
@@ -180,7 +178,7 @@ def _copy_table(source: Connection, target: PostgresConnection, table: Table) ->
     select = f"SELECT {columns} FROM {_quoted(table.name)} ORDER BY {', '.join(map(_quoted, table.key))}"
     sent, received = Digest(), Digest()
     try:
-        target.load(table.name, table.columns, sent.of(_batches(source.execute(select))))
+        target.load(table.name, table.columns, sent.of(source.execute(select)))  # a row at a time
         for row in target.stream(select):
             received.add(row)
     except database_errors() as e:
@@ -191,11 +189,6 @@ def _copy_table(source: Connection, target: PostgresConnection, table: Table) ->
                            f"({sent.rows} rows, sha256 {sent.hexdigest()[:16]} in SQLite; {received.rows} rows, "
                            f"sha256 {received.hexdigest()[:16]} in PostgreSQL); nothing was kept")
     return Copied(table.name, sent.rows, sent.hexdigest())
-
-
-def _batches(cursor: Any) -> Iterator[Sequence[Any]]:
-    while batch := cursor.fetchmany(BATCH):
-        yield from batch
 
 
 def _restart_ids(target: Connection) -> None:

@@ -38,7 +38,8 @@ WRITERS = 0x7472_6163_6B65_7201  # held by a transaction that writes
 MIGRATION = 0x7472_6163_6B65_7202  # held while the schema is brought up to date
 DAEMON = 0x7472_6163_6B65_7203  # held by the daemon (or `tracker run`) for as long as it runs
 
-STREAM_BATCH = 1_000  # rows a server-side cursor sends at a time
+STREAM_BYTES = 8_000_000  # about how much of a result ``stream`` holds at a time
+STREAM_ROWS = 10_000  # and at most so many rows
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise: an unreachable host must not hang a command
 
 # SQLite's DDL types, and what PostgreSQL calls them; in this order (INTEGER PRIMARY KEY first)
@@ -82,12 +83,16 @@ class PostgresConnection(Connection):
         return iter(self._conn.cursor(row_factory=dict_row).execute(self._translated(sql), tuple(params)))
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """Rows as tuples, fetched a batch at a time by a server-side cursor (inside a
-        transaction): a result larger than memory. One at a time."""
+        """Rows as tuples, fetched by a server-side cursor (inside a transaction) about
+        STREAM_BYTES at a time: a result larger than memory, of small rows or of large
+        bodies. One at a time."""
         with self._conn.cursor(name="tracker_stream") as cursor:
-            cursor.itersize = STREAM_BATCH
             cursor.execute(self._translated(sql), tuple(params))
-            yield from cursor
+            size = 1  # rows in the next fetch, from the size of the rows before
+            while rows := cursor.fetchmany(size):
+                yield from rows
+                held = sum(len(value) if isinstance(value, (str, bytes)) else 8 for row in rows for value in row)
+                size = max(1, min(STREAM_ROWS, size * STREAM_BYTES // max(held, 1)))
 
     def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Rows into a table by COPY, as they come: the quick way in for a whole store."""
