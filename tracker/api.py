@@ -32,6 +32,8 @@ from tracker.models import Capture, Version
 from tracker.runs import Rebuilt
 from tracker.search import SECTIONS, PolicyHit, find, index_missing
 from tracker.store import Store
+from tracker.store.copy import Copied, Migrated, check_source
+from tracker.store.copy import migrate as copy_store
 
 DAY = re.compile("([0-9]{4})-([0-9]{2})-([0-9]{2})")
 DATE_PREFIX = re.compile("([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
@@ -204,6 +206,17 @@ class Tracker:
     def export(self, name: str) -> dict:
         """The whole history as one JSON-ready object (the schema is in docs/export.md)."""
         return export.history_json(self.store, self.policy(name))
+
+    # -- moving the store ------------------------------------------------------------------
+
+    def migrate(self, url: str, each: Callable[[Copied], None] = lambda table: None) -> Migrated:
+        """Copy this configuration's SQLite store into the empty PostgreSQL database at ``url``
+        (postgresql://user:password@host:port/database): every table, ids kept, in one
+        transaction, each table's row count and hash compared between the two before it
+        commits. ``each`` is called with every table once it is copied and verified. The
+        config is left as it is: point ``[storage] url`` at the database to use it."""
+        check_source(self.config.storage)
+        return copy_store(self.store, url, each)
 
     # -- captures: the evidence --------------------------------------------------------------
 

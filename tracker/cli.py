@@ -26,6 +26,7 @@ from tracker.document import as_text
 from tracker.errors import TrackerError
 from tracker.search import SECTIONS
 from tracker.store import Store, database_errors, database_problem
+from tracker.store.copy import Copied, check_source
 
 
 @dataclass
@@ -595,6 +596,31 @@ def rebuild(ctx: Context, names: tuple[str, ...], workers: int | None) -> None:
 
     if any(rebuilt.error for rebuilt in ctx.tracker.rebuild(*names, each=show, collector_paused=True)):
         sys.exit(1)
+
+
+@cli.command("migrate")
+@click.option("--to", "url", required=True, metavar="URL",
+              help="The empty PostgreSQL database: postgresql://user:password@host:port/database.")
+@pass_context
+def migrate_command(ctx: Context, url: str) -> None:
+    """Copy the SQLite store into an empty PostgreSQL database, and verify the copy.
+
+    Every table is copied with its ids, in one transaction (a copy that fails leaves the
+    database empty), then each table's rows are counted and hashed in both stores and must
+    agree. One line per table; then what to put in config.toml, which is not changed.
+    """
+    check_source(ctx.config.storage)  # before the store is opened, which would create a missing file
+
+    def show(copied: Copied) -> None:
+        echo(f"{copied.table:<20} {copied.rows:>10,} row(s)  sha256 {copied.sha256[:16]}  the same in both")
+
+    migrated = ctx.tracker.migrate(url, each=show)
+    echo(f"copied {len(migrated.tables)} tables ({migrated.rows:,} rows) from {migrated.source} to "
+         f"{migrated.target}: every table's row count and hash agree")
+    echo("to use it, put in config.toml, in place of [storage] path (config.toml is not changed):")
+    echo(f'[storage]\nurl = "{migrated.target}"')
+    if "***" in migrated.target:
+        echo("(with the password in place of ***, or leave it out and set PGPASSWORD or ~/.pgpass)")
 
 
 def _last_check(check: dict | None, policy: PolicyConfig) -> str:

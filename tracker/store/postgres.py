@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
@@ -37,6 +38,8 @@ WRITERS = 0x7472_6163_6B65_7201  # held by a transaction that writes
 MIGRATION = 0x7472_6163_6B65_7202  # held while the schema is brought up to date
 DAEMON = 0x7472_6163_6B65_7203  # held by the daemon (or `tracker run`) for as long as it runs
 
+STREAM_BYTES = 8_000_000  # about how much of a result ``stream`` holds at a time
+STREAM_ROWS = 10_000  # and at most so many rows
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise: an unreachable host must not hang a command
 
 # SQLite's DDL types, and what PostgreSQL calls them; in this order (INTEGER PRIMARY KEY first)
@@ -78,6 +81,26 @@ class PostgresConnection(Connection):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         return iter(self._conn.cursor(row_factory=dict_row).execute(self._translated(sql), tuple(params)))
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows as tuples, fetched by a server-side cursor (inside a transaction) about
+        STREAM_BYTES at a time: a result larger than memory, of small rows or of large
+        bodies. One at a time."""
+        with self._conn.cursor(name="tracker_stream") as cursor:
+            cursor.execute(self._translated(sql), tuple(params))
+            size = 1  # rows in the next fetch, from the size of the rows before
+            while rows := cursor.fetchmany(size):
+                yield from rows
+                held = sum(len(value) if isinstance(value, (str, bytes)) else 8 for row in rows for value in row)
+                size = max(1, min(STREAM_ROWS, size * STREAM_BYTES // max(held, 1)))
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Rows into a table by COPY, as they come: the quick way in for a whole store."""
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns)))
+        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def insert_if_new(self, sql: str, params: Sequence[Any]) -> int | None:
         row = self.execute(f"{sql} RETURNING id", params).fetchone()
