@@ -7,15 +7,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import Archived, free_port, on_postgres, policy_html, run_cli, run_tracker, write_config, write_warc
 from tracker import schedule
+from tracker.api import Tracker
 from tracker.config import Config, StorageConfig
 from tracker.errors import ConfigError, TrackerError
 from tracker.store import Store
+from tracker.store.postgres import WRITERS
+from tracker.store.sections import store_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
@@ -86,6 +92,48 @@ def _rows(url: str) -> dict:
         }.items()}
     finally:
         store.close()
+
+
+def test_a_rebuild_indexes_its_new_texts_while_another_writer_holds_the_store(tmp_path, postgres):
+    """Indexing a section's text is most of a rebuild's write: done before the rebuild's
+    transaction, it does not wait for other writers (nor they for it). A text stored so that no
+    version holds (its process killed before its transaction) is forgotten by the next rebuild."""
+    url = postgres.new_database()
+    config = on_postgres(write_config(tmp_path, [KROP]), url)
+    assert run_cli(config, "backfill").exit_code == 0
+    indexed = _rows(url)["sections"]
+    store = Store(url)
+    texts = store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0]
+    store.db.execute("DELETE FROM section_versions")
+    store.db.execute("DELETE FROM section_texts")
+
+    tracker = Tracker(config)
+    writer = psycopg.connect(url, autocommit=True)
+    writer.execute("BEGIN")
+    writer.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS,))  # another writer, in a long transaction
+    rebuilt: list = []
+    rebuild = threading.Thread(target=lambda: rebuilt.extend(tracker.rebuild("krop")))
+    rebuild.start()
+    deadline = time.monotonic() + 120
+    while store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0] < texts:
+        assert rebuild.is_alive() and time.monotonic() < deadline, "the texts were not stored before the lock"
+        time.sleep(0.05)
+    assert rebuild.is_alive() and not store.db.execute("SELECT 1 FROM section_versions").fetchone()
+    writer.execute("COMMIT")
+    rebuild.join(timeout=120)
+    assert not rebuild.is_alive() and [r.error for r in rebuilt] == [None]
+    tracker.close()
+    assert _rows(url)["sections"] == indexed
+
+    store_texts(store.db, [("Gone", "A section no version holds")])
+    assert store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0] == texts + 1
+    assert run_cli(config, "rebuild").exit_code == 0
+    assert store.db.execute("SELECT count(*) FROM section_texts").fetchone()[0] == texts
+    assert _rows(url)["sections"] == indexed
+    found = run_cli(config, "search", '"outside parties"')
+    assert found.exit_code == 0 and "krop" in found.stdout
+    store.close()
+    writer.close()
 
 
 # --- settings and errors ----------------------------------------------------------------------

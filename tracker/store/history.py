@@ -11,7 +11,7 @@ from typing import Any
 from tracker.models import Capture, Change, Version
 from tracker.store.bodies import Bodies, PackedJson
 from tracker.store.connection import Connection
-from tracker.store.sections import Passage, put_sections, sections_replaced
+from tracker.store.sections import Passage, put_sections, sections_replaced, store_texts
 
 # Change details are large JSON, written by the hundred in a rebuild: plain trees (no cycles),
 # so the encoder need not look for any. They keep the text they always had (reports
@@ -44,6 +44,7 @@ class HistoryRepository:
         """Swap in a freshly derived history for one policy, all at once; ``sections``: each
         version's, by number, for the search index."""
         details = [self._packed_details(c) for c in changes]  # before the write (see Bodies.pack_json)
+        store_texts(self.db, (passage for v in versions for passage in sections.get(v.number, [])))
         with self.db.transaction():
             for table in ("changes", "versions", "capture_versions"):
                 self.db.execute(f"DELETE FROM {table} WHERE policy = ?", (policy,))
