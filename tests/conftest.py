@@ -375,6 +375,17 @@ class Backend:
     integrity_error: type[Exception]
     error: type[Exception]  # any of its database errors
 
+    def place(self, config: Path) -> Path:
+        """A config written by ``write_config``, its store on this backend."""
+        return on_postgres(config, self.new_location()) if self.name == "postgresql" else config
+
+
+def store_of(config: Path) -> Any:
+    """The store a config written by ``write_config`` names (a ``tracker.store.Store``), on
+    either backend; the caller closes it."""
+    from tracker.store import Store
+    return Store(store_url(config) or config.parent / "snapshots" / "tracker.db")
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request, tmp_path) -> Backend:

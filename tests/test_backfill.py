@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Archived, Page, Pywb, policy_html, run_cli, run_tracker, write_config, write_warc
+from conftest import Archived, Page, Pywb, policy_html, run_cli, run_tracker, store_of, store_url, write_config, write_warc
 from tracker import runs
 from tracker.archive import (ArchiveClient, ArchiveError, Memento, NotArchived, RateLimited, RateLimiter, list_ia,
                              retrieve)
@@ -75,15 +75,20 @@ def pywb(tmp_path_factory):
     server.close()
 
 
-def dump(db: Path) -> dict:
+def dump(config: Path) -> dict:
     """What a user would compare: captures, versions and changes (not run logs or times)."""
-    with sqlite3.connect(db) as conn:
+    store = store_of(config)
+    try:
         return {
-            "captures": sorted(conn.execute(
+            "captures": sorted(tuple(row) for row in store.db.execute(
                 "SELECT url, captured_at, source, archive_url, status, sha256, flags FROM captures")),
-            "versions": sorted(conn.execute("SELECT number, key, first_seen, last_seen, captures FROM versions")),
-            "changes": sorted(conn.execute("SELECT from_version, to_version, window_start, window_end FROM changes")),
+            "versions": sorted(tuple(row) for row in store.db.execute(
+                "SELECT number, key, first_seen, last_seen, captures FROM versions")),
+            "changes": sorted(tuple(row) for row in store.db.execute(
+                "SELECT from_version, to_version, window_start, window_end FROM changes")),
         }
+    finally:
+        store.close()
 
 
 def archive_policy(name: str, urls: list[str], archives: list[str]) -> dict:
@@ -95,9 +100,9 @@ FAST = '[archive]\ncaptures_per_second = 200\nindex_per_minute = 6000\n'
 
 # --- WARC files -------------------------------------------------------------------------------
 
-def test_the_bundled_demo_backfills_offline_into_the_krop_history(tmp_path):
-    config = write_config(tmp_path, [archive_policy(
-        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])])
+def test_the_bundled_demo_backfills_offline_into_the_krop_history(tmp_path, backend):
+    config = backend.place(write_config(tmp_path, [archive_policy(
+        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])]))
     result = run_cli(config, "backfill")
     assert result.exit_code == 0, result.stderr
     # a WARC is read, not fetched; one change is "1 change"
@@ -136,14 +141,15 @@ def test_a_dated_backfill_reads_a_revisit_whose_original_is_older(tmp_path):
     assert exported["captures"][0]["version"] == 1  # the revisit's body: the 2016-03-30 capture's
 
 
-def test_a_second_backfill_changes_nothing(tmp_path):
-    config = write_config(tmp_path, [archive_policy("krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"],
-                                                    [f"warc:{DEMO_WARC}"])])
+def test_a_second_backfill_changes_nothing(tmp_path, backend):
+    config = backend.place(write_config(tmp_path, [archive_policy(
+        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"warc:{DEMO_WARC}"])]))
     run_cli(config, "backfill")
-    before = dump(tmp_path / "snapshots" / "tracker.db")
+    before = dump(config)
+    assert len(before["captures"]) == 8 and len(before["changes"]) == 1
     again = run_cli(config, "backfill")
     assert again.exit_code == 0 and "8 already stored" in again.out
-    assert dump(tmp_path / "snapshots" / "tracker.db") == before
+    assert dump(config) == before
 
 
 def test_warc_paths_are_relative_to_the_config_and_globs_merge_files(tmp_path):
@@ -169,12 +175,12 @@ def test_a_missing_or_broken_warc_is_one_line_naming_it(tmp_path):
 
 # --- a Memento archive (pywb) -----------------------------------------------------------------
 
-def test_a_memento_archive_gives_the_history_with_its_redirect_and_error(tmp_path, pywb):
-    config = write_config(tmp_path, [archive_policy(
-        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"memento:{pywb.base}"])], FAST)
+def test_a_memento_archive_gives_the_history_with_its_redirect_and_error(tmp_path, pywb, backend):
+    config = backend.place(write_config(tmp_path, [archive_policy(
+        "krop", ["https://www.krop.com/privacy", "https://krrop.com/trust"], [f"memento:{pywb.base}"])], FAST))
     result = run_cli(config, "backfill")
     assert result.exit_code == 0, result.stderr
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     captures = store.captures.timeline("krop")
     assert len(captures) == 8 and {c.source for c in captures} == {"memento"}
     redirect = next(c for c in captures if c.status == 301)
@@ -237,70 +243,86 @@ def test_the_interval_strategy_takes_one_capture_per_interval(tmp_path, pywb):
     store.close()
 
 
-def test_from_and_to_limit_the_period(tmp_path, pywb):
-    config = write_config(tmp_path, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST)
+def test_from_and_to_limit_the_period(tmp_path, pywb, backend):
+    config = backend.place(write_config(tmp_path, [archive_policy("acme", [ACME], [f"memento:{pywb.base}"])], FAST))
     result = run_cli(config, "backfill", "--from", "2020-01", "--to", "2020")
     assert result.exit_code == 0, result.stderr
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     assert {c.captured_at[:4] for c in store.captures.timeline("acme")} == {"2020"} and len(store.captures.timeline("acme")) == 12
     store.close()
 
 
-def test_an_unreachable_archive_is_one_line_and_keeps_what_is_stored(tmp_path):
-    config = write_config(tmp_path, [
+def test_an_unreachable_archive_is_one_line_and_keeps_what_is_stored(tmp_path, backend):
+    config = backend.place(write_config(tmp_path, [
         archive_policy("krop", ["https://www.krop.com/privacy"], [f"warc:{DEMO_WARC}", "memento:http://127.0.0.1:9/x"])],
-        '[archive]\nretries = 1\n')
+        '[archive]\nretries = 1\n'))
     result = run_cli(config, "backfill")
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "127.0.0.1:9" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     assert len(store.captures.timeline("krop")) == 6  # the WARC's captures of this URL are stored all the same
     store.close()
 
 
-def wait_for_captures(db: Path, more_than: int, process: subprocess.Popen, guard: float = 120) -> None:
+def captures_stored(config: Path) -> int | None:
+    """How many captures the config's store holds, read as another program would, without
+    making the store (None: not made yet)."""
+    url = store_url(config)
+    if url:
+        import psycopg
+        with psycopg.connect(url) as conn:
+            try:
+                return conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+            except psycopg.errors.UndefinedTable:
+                return None
+    db = config.parent / "snapshots" / "tracker.db"
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+        except sqlite3.OperationalError:
+            return None  # the schema is not made yet
+
+
+def wait_for_captures(config: Path, more_than: int, process: subprocess.Popen, guard: float = 120) -> None:
     """Until the process has stored more than ``more_than`` captures (or has ended): the
     moment to kill it mid-backfill, whatever the machine's speed."""
     deadline = time.monotonic() + guard
     while process.poll() is None:
-        if db.exists():
-            with sqlite3.connect(db) as conn:
-                try:
-                    if conn.execute("SELECT count(*) FROM captures").fetchone()[0] > more_than:
-                        return
-                except sqlite3.OperationalError:
-                    pass  # the schema is not made yet
+        if (captures_stored(config) or 0) > more_than:
+            return
         assert time.monotonic() < deadline, "the backfill stored nothing new"
         time.sleep(0.01)
 
 
-def test_a_killed_backfill_resumes_where_it_stopped_and_loses_nothing(tmp_path, pywb):
+def test_a_killed_backfill_resumes_where_it_stopped_and_loses_nothing(tmp_path, pywb, backend):
     reference = tmp_path / "reference"
     reference.mkdir()
     slow = '[archive]\ncaptures_per_second = 25\nindex_per_minute = 6000\n'
     policy = [archive_policy("big", [BIG], [f"memento:{pywb.base}"])]
-    assert run_cli(write_config(reference, policy, slow), "backfill").exit_code == 0
-    expected = dump(reference / "snapshots" / "tracker.db")
+    reference_config = backend.place(write_config(reference, policy, slow))
+    assert run_cli(reference_config, "backfill").exit_code == 0
+    expected = dump(reference_config)
     assert len(expected["captures"]) == 60 and len(expected["versions"]) == 4
 
-    config = write_config(tmp_path, policy, slow)
-    db = tmp_path / "snapshots" / "tracker.db"
+    config = backend.place(write_config(tmp_path, policy, slow))
     stored = []
     for _ in range(3):
         process = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "backfill"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
-        wait_for_captures(db, more_than=stored[-1] if stored else 0, process=process)
+        wait_for_captures(config, more_than=stored[-1] if stored else 0, process=process)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        if db.exists():
-            with sqlite3.connect(db) as conn:
-                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-                stored.append(conn.execute("SELECT count(*) FROM captures").fetchone()[0])
+        count = captures_stored(config)  # an SQLite file passes its integrity check
+        if count is not None:
+            stored.append(count)
     assert stored == sorted(stored)  # nothing stored is ever lost
     final = run_cli(config, "backfill")
     assert final.exit_code == 0, final.stderr
     assert f"{stored[-1]} already stored" in final.out or stored[-1] == 0
-    got = dump(db)
+    got = dump(config)
     assert [c[:5] for c in got["captures"]] == [c[:5] for c in expected["captures"]]
     assert got["versions"] == expected["versions"] and got["changes"] == expected["changes"]
 

@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, Page, policy_html, run_cli, write_config
+from conftest import FIXTURES, Page, policy_html, run_cli, store_of, write_config
 from tracker.fetch import decode_body
-from tracker.store import Store
 
 POLICY_V1 = policy_html("30 days")
 POLICY_V2 = policy_html("90 days")
@@ -20,13 +19,9 @@ def one_policy(tmp_path, site, path="/privacy", **extra):
     return write_config(tmp_path, [{"name": "acme", "urls": [site.url(path)], **extra}])
 
 
-def store_of(config) -> Store:
-    return Store(config.parent / "snapshots" / "tracker.db")
-
-
-def test_unchanged_page_is_one_version_with_two_captures(tmp_path, site):
+def test_unchanged_page_is_one_version_with_two_captures(tmp_path, site, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
-    config = one_policy(tmp_path, site)
+    config = backend.place(one_policy(tmp_path, site))
 
     first = run_cli(config, "check")
     second = run_cli(config, "check")
@@ -41,9 +36,9 @@ def test_unchanged_page_is_one_version_with_two_captures(tmp_path, site):
     assert len(store.history.versions("acme")) == 1
 
 
-def test_changed_page_is_a_new_version_and_a_change_with_its_window(tmp_path, site):
+def test_changed_page_is_a_new_version_and_a_change_with_its_window(tmp_path, site, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
-    config = one_policy(tmp_path, site)
+    config = backend.place(one_policy(tmp_path, site))
     run_cli(config, "check")
     site.pages["/privacy"] = Page(POLICY_V2)
 
@@ -58,8 +53,8 @@ def test_changed_page_is_a_new_version_and_a_change_with_its_window(tmp_path, si
     assert store.captures.body(store.history.versions("acme")[1].sha256) == POLICY_V2
 
 
-def test_a_return_to_an_earlier_text_is_reported_as_such(tmp_path, site):
-    config = one_policy(tmp_path, site)
+def test_a_return_to_an_earlier_text_is_reported_as_such(tmp_path, site, backend):
+    config = backend.place(one_policy(tmp_path, site))
     for body in (POLICY_V1, POLICY_V2, POLICY_V1):
         site.pages["/privacy"] = Page(body)
         result = run_cli(config, "check")
@@ -69,13 +64,13 @@ def test_a_return_to_an_earlier_text_is_reported_as_such(tmp_path, site):
 
 
 @pytest.mark.parametrize("status", [404, 500])
-def test_error_status_is_reported_stored_and_never_a_version(tmp_path, site, status):
+def test_error_status_is_reported_stored_and_never_a_version(tmp_path, site, status, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
     site.pages["/broken"] = Page(b"<html><body>Oops</body></html>", status=status)
-    config = write_config(tmp_path, [
+    config = backend.place(write_config(tmp_path, [
         {"name": "broken", "urls": [site.url("/broken")]},
         {"name": "acme", "urls": [site.url("/privacy")]},
-    ])
+    ]))
 
     result = run_cli(config, "check")
 
@@ -90,9 +85,9 @@ def test_error_status_is_reported_stored_and_never_a_version(tmp_path, site, sta
     assert store.runs.status("broken")["last_error"]["message"].endswith(f"HTTP {status}")
 
 
-def test_an_error_after_a_good_version_loses_nothing(tmp_path, site):
+def test_an_error_after_a_good_version_loses_nothing(tmp_path, site, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
-    config = one_policy(tmp_path, site)
+    config = backend.place(one_policy(tmp_path, site))
     run_cli(config, "check")
     site.pages["/privacy"] = Page(b"busy", status=503)
     run_cli(config, "check")
@@ -166,7 +161,7 @@ def test_redirect_loop_is_an_error(tmp_path, site):
     assert result.exit_code == 1 and "more than 10 redirects" in result.err
 
 
-def test_conditional_get_uses_etag_and_a_304_counts_as_unchanged(tmp_path, site):
+def test_conditional_get_uses_etag_and_a_304_counts_as_unchanged(tmp_path, site, backend):
     def etag_page(handler):
         if handler.headers.get("If-None-Match") == '"v1"':
             handler.send_response(304)
@@ -181,7 +176,7 @@ def test_conditional_get_uses_etag_and_a_304_counts_as_unchanged(tmp_path, site)
         handler.wfile.write(POLICY_V1)
 
     site.pages["/privacy"] = Page(handler=etag_page)
-    config = one_policy(tmp_path, site)
+    config = backend.place(one_policy(tmp_path, site))
     run_cli(config, "check")
 
     result = run_cli(config, "check")
@@ -274,10 +269,10 @@ def test_non_utf8_charset_is_detected(tmp_path, site, declared_in):
     assert store.captures.body(capture.sha256) == body  # kept untouched
 
 
-def test_pdf_is_stored_and_flagged(tmp_path, site):
+def test_pdf_is_stored_and_flagged(tmp_path, site, backend):
     pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     site.pages["/privacy.pdf"] = Page(pdf, headers={"Content-Type": "application/pdf"})
-    config = one_policy(tmp_path, site, path="/privacy.pdf")
+    config = backend.place(one_policy(tmp_path, site, path="/privacy.pdf"))
 
     result = run_cli(config, "check")
 
@@ -336,10 +331,10 @@ def test_the_current_url_is_the_last_of_urls_and_live_false_is_skipped(tmp_path,
     assert "\nmoved\n last check " in status and "not checked" not in status.split("archived-only")[0]
 
 
-def test_every_check_is_recorded_as_a_run(tmp_path, site):
+def test_every_check_is_recorded_as_a_run(tmp_path, site, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]},
-                                     {"name": "gone", "urls": [site.url("/gone")]}])
+    config = backend.place(write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]},
+                                                   {"name": "gone", "urls": [site.url("/gone")]}]))
     run_cli(config, "check")
     (run,) = store_of(config).runs.recent()
     assert run["command"] == "check" and run["outcome"] == "failed"
@@ -347,10 +342,10 @@ def test_every_check_is_recorded_as_a_run(tmp_path, site):
     assert run["ended_at"] >= run["started_at"]
 
 
-def test_status_shows_each_policy(tmp_path, site):
+def test_status_shows_each_policy(tmp_path, site, backend):
     site.pages["/privacy"] = Page(POLICY_V1)
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]},
-                                     {"name": "gone", "urls": [site.url("/gone")]}])
+    config = backend.place(write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")]},
+                                                   {"name": "gone", "urls": [site.url("/gone")]}]))
     run_cli(config, "check")
     site.pages["/privacy"] = Page(POLICY_V2)
     run_cli(config, "check", "acme")

@@ -58,10 +58,10 @@ def test_schedule_settings_are_checked(tmp_path):
 
 # --- tracker run --------------------------------------------------------------------------
 
-def test_run_does_what_is_due_once(tmp_path, site):
+def test_run_does_what_is_due_once(tmp_path, site, backend):
     site.pages["/privacy"] = Page(policy_html())
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}],
-                          '[schedule]\ncheck = "1h"\n')
+    config = backend.place(write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}],
+                                        '[schedule]\ncheck = "1h"\n'))
     first = run_cli(config, "run")
     assert first.exit_code == 0 and "check:acme: new version 1" in first.out and "reports:" in first.out
     assert (tmp_path / "reports" / "acme" / "index.html").exists()
@@ -70,12 +70,12 @@ def test_run_does_what_is_due_once(tmp_path, site):
     assert "job check:acme: last run" in status.out and "next run" in status.out
 
 
-def test_run_renders_the_reports_once_after_the_checks_due_failed_ones_included(tmp_path, site):
+def test_run_renders_the_reports_once_after_the_checks_due_failed_ones_included(tmp_path, site, backend):
     site.pages["/privacy"] = Page(policy_html())
     site.pages["/terms"] = Page(b"down", status=503)
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []},
-                                     {"name": "shop", "urls": [site.url("/terms")], "archives": []}],
-                          '[schedule]\ncheck = "1h"\n')
+    config = backend.place(write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []},
+                                                   {"name": "shop", "urls": [site.url("/terms")], "archives": []}],
+                                        '[schedule]\ncheck = "1h"\n'))
     result = run_cli(config, "run")
     assert result.exit_code == 1 and result.out.splitlines()[0] == "check:acme: new version 1"
     assert result.stderr.startswith("check:shop: error: ") and "HTTP 503" in result.stderr
@@ -84,10 +84,10 @@ def test_run_renders_the_reports_once_after_the_checks_due_failed_ones_included(
     assert "HTTP 503" in (tmp_path / "reports" / "shop" / "index.html").read_text()  # the failure is shown
 
 
-def test_a_policy_failing_check_after_check_is_flagged(tmp_path, site):
+def test_a_policy_failing_check_after_check_is_flagged(tmp_path, site, backend):
     site.pages["/privacy"] = Page(b"down", status=503)
-    config = write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}],
-                          '[schedule]\ncheck = "1s"\nfailures = 2\n')
+    config = backend.place(write_config(tmp_path, [{"name": "acme", "urls": [site.url("/privacy")], "archives": []}],
+                                        '[schedule]\ncheck = "1s"\nfailures = 2\n'))
     for _ in range(2):
         assert run_cli(config, "check").exit_code == 1
     status = run_cli(config, "status")

@@ -12,10 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from conftest import Archived, free_port, policy_html, run_cli, write_config, write_warc
+from conftest import Archived, Backend, free_port, policy_html, run_cli, store_of, write_config, write_warc
 from tracker.console import when
 from tracker.digest import period_label
-from tracker.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
@@ -56,9 +55,10 @@ def mail_config(port: int, **extra) -> str:
     return "\n".join(lines) + f'\n\n[report]\nbase_url = "{BASE}"\n'
 
 
-def demo(tmp_path: Path, port: int, title: str = "Krop / KRROP", **extra) -> Path:
+def demo(tmp_path: Path, port: int, title: str = "Krop / KRROP", backend: Backend | None = None, **extra) -> Path:
     config = write_config(tmp_path, [{"name": "krop", "title": title, "urls": KROP,
                                       "archives": [f"warc:{DEMO_WARC}"], "live": False}], mail_config(port, **extra))
+    config = backend.place(config) if backend else config
     assert run_cli(config, "backfill").exit_code == 0
     return config
 
@@ -67,8 +67,8 @@ def parts(message) -> tuple[str, str]:
     return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
 
 
-def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, smtp):
-    config = demo(tmp_path, smtp.port)
+def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, smtp, backend):
+    config = demo(tmp_path, smtp.port, backend=backend)
     result = run_cli(config, "digest")
     assert result.exit_code == 0, result.stderr
     assert len(smtp.messages) == 1
@@ -78,7 +78,7 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     assert smtp.envelopes[0] == ("tracker@example.org", ["team@example.org", "legal@example.org"])
     assert message["Message-ID"] and message["Date"] and "List-Unsubscribe" not in message
     text, html = parts(message)
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     change = store.history.changes("krop")[0]
     store.close()
     link = f"{BASE}/krop/change-2025-06-03-{change.to_capture}.html"
@@ -98,11 +98,11 @@ def test_the_digest_has_both_parts_links_and_facts_and_is_sent_once(tmp_path, sm
     assert "nothing new" in run_cli(config, "digest").out and len(smtp.messages) == 1
 
 
-def test_a_change_from_2019_to_2025_found_this_week_reads_as_found_this_week_with_its_window(tmp_path, smtp):
-    config = demo(tmp_path, smtp.port)  # the demo's rewrite, backfilled (found) just now
+def test_a_change_from_2019_to_2025_found_this_week_reads_as_found_this_week_with_its_window(tmp_path, smtp, backend):
+    config = demo(tmp_path, smtp.port, backend=backend)  # the demo's rewrite, backfilled (found) just now
     assert run_cli(config, "digest").exit_code == 0
     message = smtp.messages[0]
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     (change,) = store.history.changes("krop")
     (sent,) = store.digests.all()
     store.close()
@@ -118,9 +118,9 @@ def test_a_change_from_2019_to_2025_found_this_week_reads_as_found_this_week_wit
         assert part.index(found) < part.index(window)  # the period first, then each change with its window
 
 
-def test_a_failed_delivery_is_kept_and_sent_on_the_next_run(tmp_path, smtp):
+def test_a_failed_delivery_is_kept_and_sent_on_the_next_run(tmp_path, smtp, backend):
     down = free_port()
-    config = demo(tmp_path, down)
+    config = demo(tmp_path, down, backend=backend)
     failed = run_cli(config, "digest")
     assert failed.exit_code == 1 and f"127.0.0.1:{down}" in failed.stderr and "next run" in failed.stderr
     assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
@@ -138,7 +138,7 @@ def test_a_failed_delivery_is_kept_and_sent_on_the_next_run(tmp_path, smtp):
     smtp.answer = None
     sent = run_cli(config, "digest")
     assert sent.exit_code == 0 and len(smtp.messages) == 1  # the kept digest, once
-    store = Store(tmp_path / "snapshots" / "tracker.db")
+    store = store_of(config)
     (row,) = store.digests.all()
     assert row["status"] == "sent" and row["attempts"] == 4 and smtp.messages[0]["Message-ID"] == row["message_id"]
     store.close()
