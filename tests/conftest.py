@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
+from tracker.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -380,10 +381,9 @@ class Backend:
         return on_postgres(config, self.new_location()) if self.name == "postgresql" else config
 
 
-def store_of(config: Path) -> Any:
-    """The store a config written by ``write_config`` names (a ``tracker.store.Store``), on
-    either backend; the caller closes it."""
-    from tracker.store import Store
+def store_of(config: Path) -> Store:
+    """The store a config written by ``write_config`` names, on either backend; the caller
+    closes it."""
     return Store(store_url(config) or config.parent / "snapshots" / "tracker.db")
 
 
