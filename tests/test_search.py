@@ -15,6 +15,7 @@ from tracker import Tracker
 from tracker import search
 from tracker.search import SECTIONS
 from tracker.store import Store, connection
+from tracker.store.tsquery import tsquery
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WARC = ROOT / "examples" / "krop-demo.warc.gz"
@@ -142,6 +143,39 @@ def test_prefix_not_and_near(three):
         assert [s.versions for s in disputes] == [[2]]
         assert [h.policy for h in t.search("NEAR(binding arbitration, 2)")] == ["zeta"]
         assert t.search("NEAR(settled class, 2)") == []  # 'settled' and 'class' are 9 words apart
+
+
+def test_a_near_of_three_words_finds_them_close_together_and_marks_each(three):
+    with Tracker(three) as t:
+        (found,) = t.search("NEAR(dispute binding arbitration, 10)")
+        assert t.search("NEAR(dispute binding courts, 10)") == []  # 'binding' is only in the arbitration versions
+    (section,) = found.sections
+    assert found.policy == "zeta" and section.heading == "Disputes"
+    marked = " ".join(section.snippet.text[a:b].lower() for a, b in section.snippet.marks).split()
+    assert {"dispute", "binding", "arbitration"} <= set(marked), section.snippet.marked()  # next to each other: one mark
+
+
+def test_words_given_twice_count_once_and_terms_without_a_word_are_left_out(three):
+    """As FTS5 reads them: an emoji, '_' or "" holds no word; alone, they find nothing."""
+    with Tracker(three) as t:
+        found = repr(t.search("arbitration"))
+        assert repr(t.search("arbitration 🔒")) == found and repr(t.search("arbitration arbitration")) == found
+        assert repr(t.search("arbitration NOT 😀")) == found
+        assert t.search("🔒") == [] and t.search('""') == [] and t.search("_") == []
+    result = run_cli(three, "search", "😀")
+    assert result.exit_code == 0 and result.stdout.startswith("no version of any policy holds"), result
+
+
+def test_a_query_is_read_for_postgresql_as_fts5_reads_it():
+    """Marking the matches of a text found already, a NEAR is its words all present: spelt
+    out distance by distance (66 alternatives for three words), ts_headline took minutes."""
+    near = tsquery("NEAR(personal information data)")
+    assert near.count("<") == 3 * 2 * 11 and "'personal' <1> 'information'" in near
+    assert tsquery("NEAR(personal information data)", marking=True) == "('personal' & 'information' & 'data')"
+    assert tsquery("heading:cookies") == "'cookies':A" and tsquery("heading:cookies", marking=True) == "'cookies'"
+    assert tsquery("data " * 500) == "'data'" and tsquery('"third party" OR "third party"') == "('third' <-> 'party')"
+    assert tsquery("data 🔒 privacy") == "('data' & 'privacy')" and tsquery("🔒 _") == ""
+    assert tsquery("NEAR(data 🔒)") == "'data'" and tsquery("🔒 NOT data") == ""
 
 
 def test_a_column_filter_searches_the_headings_or_the_texts(three):

@@ -148,7 +148,7 @@ def find(store: Store, policies: list[PolicyConfig], query: str, since: str | No
     except unreadable as e:
         if time.monotonic() - started >= TIME_LIMIT:  # interrupted, whatever the step says
             raise TrackerError(f"search query {query!r}: stopped after {TIME_LIMIT:.0f} s: it matches too much; "
-                               "use longer prefixes or fewer of them") from None
+                               "use fewer words, longer prefixes or a smaller NEAR distance") from None
         raise TrackerError(f"search query {query!r}: {_problem(e)}") from None
 
 

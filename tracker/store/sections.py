@@ -312,11 +312,14 @@ class PostgresSectionRepository(SectionRepository):
 
     def matches(self, query: str, policies: list[str], stemmed: bool) -> list[tuple[str, str, int, int, int, int]]:
         column, config = _tsvector(stemmed)
+        words = tsquery(query)
+        if not words:
+            return []  # nothing but terms without a word: FTS5 finds nothing either
         return self.db.execute(
             "SELECT s.policy, s.heading, s.first_version, s.last_version, s.position, s.text_id "
             f"FROM section_versions s WHERE s.text_id IN (SELECT id FROM section_texts "
             f"WHERE {column} @@ to_tsquery('{config}', ?)) AND s.policy IN ({', '.join('?' * len(policies))})",
-            [tsquery(query), *policies]).fetchall()
+            [words, *policies]).fetchall()
 
     def snippets(self, query: str, stemmed: bool, text_ids: list[int], start: str, end: str,
                  words: int) -> dict[int, str]:
@@ -333,7 +336,7 @@ class PostgresSectionRepository(SectionRepository):
                     f"CASE WHEN to_tsvector('{config}', {_spaced('text')}) @@ q THEN text ELSE heading END AS source "
                     f"FROM section_texts, to_tsquery('{config}', ?) AS q "
                     f"WHERE id IN ({', '.join('?' * len(ids))})) AS chosen",
-                    [options, tsquery(query, columns=False), *ids]):
+                    [options, tsquery(query, marking=True), *ids]):
                 out[text_id] = _cut(source, re.sub(f"{end}(\\s+){start}", r"\1", passage), start, end)
         return out
 

@@ -6,8 +6,10 @@ One query language for both stores: words (all of them), "phrases", prefix*, AND
 no word for is spelled out: NEAR(a b, N) as "b follows a, or a follows b, within N words"
 (with more than two phrases, every two of them within N words), a column as a weight
 (the heading is weight A, the text weight B). The words are left as written: ``to_tsquery``
-folds, unaccents and stems them as the index does. A query this cannot read raises
-``QueryError`` with FTS5's words for it.
+folds, unaccents and stems them as the index does. As in FTS5, a term that holds no word (an
+emoji, '_', "") is left out, and a query of nothing but such terms matches nothing; a term
+given twice counts once. A query this cannot read raises ``QueryError`` with FTS5's words
+for it.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ class _Token:
     text: str
 
 
-def tsquery(query: str, columns: bool = True) -> str:
-    """``query`` as tsquery text; ``columns=False``: its column filters left out (for marking
-    the matches in a text that has no weights)."""
-    return _Parser(_tokens(query), columns).parse()
+def tsquery(query: str, marking: bool = False) -> str:
+    """``query`` as tsquery text. ``marking``: for marking the matches in a text it matched
+    already (ts_headline), so its column filters left out (the text has no weights) and each
+    NEAR read as its phrases all present: spelt out distance by distance, a NEAR of three
+    words is 66 alternatives, and ts_headline weighs each against every passage (minutes)."""
+    return _Parser(_tokens(query), marking).parse()
 
 
 def _tokens(query: str) -> list[_Token]:
@@ -62,8 +66,8 @@ def _tokens(query: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token], columns: bool):
-        self.tokens, self.at, self.columns = tokens, 0, columns
+    def __init__(self, tokens: list[_Token], marking: bool):
+        self.tokens, self.at, self.marking = tokens, 0, marking
 
     def parse(self) -> str:
         if not self.tokens:
@@ -99,7 +103,7 @@ class _Parser:
         while self._keyword("OR"):
             self.at += 1
             terms.append(self._and(weights))
-        return terms[0] if len(terms) == 1 else "(" + " | ".join(terms) + ")"
+        return _joined(terms, " | ")
 
     def _and(self, weights: str) -> str:
         terms = [self._not(weights)]
@@ -109,13 +113,15 @@ class _Parser:
             elif not self._starts_primary():
                 break
             terms.append(self._not(weights))
-        return terms[0] if len(terms) == 1 else "(" + " & ".join(terms) + ")"
+        return _joined(terms, " & ")
 
     def _not(self, weights: str) -> str:
         expression = self._primary(weights)
         while self._keyword("NOT"):
             self.at += 1
-            expression = f"({expression} & !{self._primary(weights)})"
+            excluded = self._primary(weights)
+            if expression and excluded:
+                expression = f"({expression} & !{excluded})"
         return expression
 
     def _starts_primary(self) -> bool:
@@ -159,7 +165,7 @@ class _Parser:
             if name not in COLUMNS:
                 raise QueryError(f"no such column: {name}")
         chosen = [COLUMNS[n] for n in COLUMNS if (n in names) != excluded]
-        return "".join(chosen) if self.columns else ""
+        return "" if self.marking else "".join(chosen)
 
     def _near(self, weights: str) -> str:
         self.at += 2  # NEAR (
@@ -178,8 +184,10 @@ class _Parser:
             raise QueryError("NEAR needs two phrases or more")
         if distance > MAX_NEAR:
             raise QueryError(f"NEAR distance {distance}: at most {MAX_NEAR} on PostgreSQL")
-        pairs = [_within(a, b, distance) for i, a in enumerate(phrases) for b in phrases[i + 1:]]
-        return pairs[0] if len(pairs) == 1 else "(" + " & ".join(pairs) + ")"
+        phrases = list(dict.fromkeys(p for p in phrases if p))
+        if self.marking or len(phrases) < 2:
+            return _joined(phrases, " & ")
+        return _joined([_within(a, b, distance) for i, a in enumerate(phrases) for b in phrases[i + 1:]], " & ")
 
     def _phrase(self, weights: str) -> str:
         """Strings or barewords joined by '+', each maybe a prefix ('*' after it)."""
@@ -200,8 +208,14 @@ class _Parser:
                 break
             self.at += 1
         if not lexemes:
-            raise QueryError("a phrase without a word")
+            return ""  # no word in it: left out, as FTS5 leaves it
         return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+
+
+def _joined(terms: list[str], operator: str) -> str:
+    """Terms joined by an operator: those without a word left out, each once."""
+    terms = list(dict.fromkeys(t for t in terms if t))
+    return (terms[0] if len(terms) == 1 else "(" + operator.join(terms) + ")") if terms else ""
 
 
 def _within(a: str, b: str, distance: int) -> str:
