@@ -158,6 +158,14 @@ def test_an_unreachable_server_is_one_line_naming_the_url_without_its_password(t
     assert "cannot connect" in result.stderr and "s3cret" not in result.stderr
 
 
+def test_a_url_without_a_host_is_named_whole_without_its_password(tmp_path):
+    url = f"postgresql:///tracker?host={tmp_path / 'no-socket-here'}&password=s3cret"  # a Unix socket's folder
+    result = run_tracker("--config", str(on_postgres(write_config(tmp_path, [KROP]), url)), "status")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: postgresql:///tracker?host={tmp_path / 'no-socket-here'}&password=***: ")
+    assert "s3cret" not in result.stderr
+
+
 def test_wrong_credentials_are_one_line(tmp_path, postgres):
     url = postgres.new_database().replace("postgres@", "nobody_here:pw@")
     with pytest.raises(TrackerError, match=r"nobody_here:\*\*\*@.*cannot connect.*nobody_here"):

@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import cssselect
 
@@ -233,7 +233,10 @@ def masked_url(url: str) -> str:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.partition(':')[0]}:***@{host}"
     query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query, flags=re.IGNORECASE)
-    return parts._replace(netloc=netloc, query=query).geturl()
+    rest = urlunsplit(("", "", parts.path, query, parts.fragment))
+    # written out: urlunsplit drops the '//' of a URL without a host (postgresql:///db?host=/run/...)
+    return f"{parts.scheme}://{netloc}{rest}" if url[len(parts.scheme):].startswith("://") else \
+        urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _check_database_url(url: str) -> str:
