@@ -410,7 +410,11 @@ def test_a_host_given_up_by_one_client_is_not_asked_by_another_until_its_pause_e
         store.close()
 
 
-def test_ctrl_c_stops_the_workers_with_one_line(tmp_path, site):
+@pytest.mark.parametrize("stop, code, says", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "stopped")],
+                         ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_the_workers_with_one_line(tmp_path, site, stop, code, says):
+    """Ctrl-C reaches every process of the terminal's; a service manager's stop, every process
+    of the service's."""
     asked, release = threading.Event(), threading.Event()
 
     def hang(request) -> None:  # the archive takes its time: the command is surely at work
@@ -425,10 +429,10 @@ def test_ctrl_c_stops_the_workers_with_one_line(tmp_path, site):
         assert asked.wait(60), "the backfill never asked for the TimeMap"
         workers = [child for child in psutil.Process(command.pid).children(recursive=True)
                    if "spawn_main" in " ".join(child.cmdline())]  # not multiprocessing's resource tracker
-        os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does: every process of the terminal's
+        os.killpg(command.pid, stop)
         out, err = command.communicate(timeout=60)
     finally:
         release.set()
         command.kill()
-    assert command.returncode == 130 and err == "interrupted; everything stored so far is kept\n"
+    assert command.returncode == code and err == f"{says}; everything stored so far is kept\n"
     assert len(workers) == 2 and psutil.wait_procs(workers, timeout=10)[1] == []  # none left running

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from functools import cached_property
@@ -82,9 +84,25 @@ class TrackerGroup(click.Group):
             if not e.filename:
                 raise
             _fail(ctx, f"{e.filename}: {e.strerror or e}")
-        except KeyboardInterrupt:
-            echo("interrupted; everything stored so far is kept", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            stopped = isinstance(e, Stopped)
+            echo(f"{'stopped' if stopped else 'interrupted'}; everything stored so far is kept", err=True)
+            sys.exit(128 + signal.SIGTERM if stopped else 130)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a service manager stopping a job): a command ends as Ctrl-C
+    ends it, its transaction rolled back, its run recorded as interrupted and its workers
+    stopped, with one line; not killed where it stands."""
+
+
+def _stop_on_sigterm(ctx: click.Context) -> None:
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped()
+    if threading.current_thread() is not threading.main_thread():
+        return  # invoked from a thread (as a library): signals are the program's business
+    previous = signal.signal(signal.SIGTERM, stop)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def _fail(ctx: click.Context, message: str) -> None:
@@ -132,6 +150,7 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
     ctx.obj = Context(config_path, verbose)
     ctx.call_on_close(ctx.obj.close)
+    _stop_on_sigterm(ctx)  # the daemon sets its own
 
 
 @cli.command()
