@@ -299,10 +299,8 @@ def test_json_gives_the_same_as_data(three):
 
 
 def test_the_krop_demo(tmp_path, backend):
-    config = write_config(tmp_path, [{"name": "krop", "title": "Krop / KRROP", "urls": KROP,
-                                      "archives": [f"warc:{DEMO_WARC}"], "live": False}])
-    if backend.name == "postgresql":
-        on_postgres(config, backend.new_location())
+    config = backend.place(write_config(tmp_path, [{"name": "krop", "title": "Krop / KRROP", "urls": KROP,
+                                                    "archives": [f"warc:{DEMO_WARC}"], "live": False}]))
     assert run_cli(config, "backfill").exit_code == 0
     with Tracker(config) as t:
         (krop,) = t.search('"outside parties"')

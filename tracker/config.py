@@ -233,10 +233,9 @@ def masked_url(url: str) -> str:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.partition(':')[0]}:***@{host}"
     query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query, flags=re.IGNORECASE)
-    rest = urlunsplit(("", "", parts.path, query, parts.fragment))
-    # written out: urlunsplit drops the '//' of a URL without a host (postgresql:///db?host=/run/...)
-    return f"{parts.scheme}://{netloc}{rest}" if url[len(parts.scheme):].startswith("://") else \
-        urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # the '//' written out: urlunsplit drops it from a URL without a host (postgresql:///db?host=/run/...)
+    authority = "//" if url[len(parts.scheme):].startswith("://") else ""
+    return f"{parts.scheme}:{authority}{netloc}{urlunsplit(('', '', parts.path, query, parts.fragment))}"
 
 
 def _check_database_url(url: str) -> str:
